@@ -1,0 +1,167 @@
+//! Artifact format v1: the manifest, its entries, and the rules for member paths.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::seal::Sealing;
+use crate::select::{SecretsMode, Selection};
+
+pub const FORMAT_NAME: &str = "routevault.dev/artifact";
+pub const FORMAT_VERSION: u32 = 1;
+/// The first member of every artifact.
+pub const MANIFEST_PATH: &str = "manifest.json";
+/// Object members live under this folder, named by their index: `objects/000001.yaml`.
+pub const OBJECTS_DIR: &str = "objects/";
+
+/// The manifest: what the artifact holds and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub id: String,
+    pub env: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub tool: ToolInfo,
+    pub source: SourceInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub selection: Selection,
+    pub secrets: SecretsMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<Sealing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSnapshot>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Objects the source held but the selection left out, by reason.
+    #[serde(default)]
+    pub skipped: BTreeMap<String, usize>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// Where the objects came from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInfo {
+    /// `dir` or `cluster`.
+    pub kind: String,
+    /// For `dir`: the folder as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// For `cluster`: API server URL, its version, and the uid of kube-system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// Routing kinds the cluster served (group/version/kind) and those it did not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds_served: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds_absent: Vec<String>,
+}
+
+/// The snapshot that was the newest of this environment when this one was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousSnapshot {
+    pub id: String,
+    pub artifact_sha256: String,
+}
+
+/// One object member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Whether the object's Secret data is sealed.
+    #[serde(default)]
+    pub sealed: bool,
+}
+
+impl Entry {
+    pub fn describe(&self) -> String {
+        let kind = crate::catalog::qualified(
+            crate::catalog::split_api_version(&self.api_version).0,
+            &self.kind,
+        );
+        match &self.namespace {
+            Some(ns) => format!("{kind} {ns}/{}", self.name),
+            None => format!("{kind} {}", self.name),
+        }
+    }
+}
+
+/// The member path of the object with this index.
+pub fn object_path(index: usize) -> String {
+    format!("{OBJECTS_DIR}{index:06}.yaml")
+}
+
+/// Why a member path is unsafe, or None if it is a plain relative path of normal parts.
+/// Every reader applies this to every member, before anything else.
+pub fn unsafe_path_reason(path: &[u8]) -> Option<&'static str> {
+    let Ok(text) = std::str::from_utf8(path) else {
+        return Some("path is not UTF-8");
+    };
+    if text.is_empty() {
+        return Some("empty path");
+    }
+    if text.starts_with('/') || text.starts_with('\\') || text.contains(':') {
+        return Some("absolute path");
+    }
+    if text.contains('\\') || text.contains('\0') {
+        return Some("backslash or NUL in path");
+    }
+    for part in text.split('/') {
+        match part {
+            ".." => return Some("'..' in path"),
+            "" | "." => return Some("empty or '.' path component"),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_named() {
+        assert_eq!(unsafe_path_reason(b"../etc/passwd"), Some("'..' in path"));
+        assert_eq!(unsafe_path_reason(b"objects/../../x"), Some("'..' in path"));
+        assert_eq!(unsafe_path_reason(b"/etc/passwd"), Some("absolute path"));
+        assert_eq!(unsafe_path_reason(b"C:/x"), Some("absolute path"));
+        assert_eq!(
+            unsafe_path_reason(b"objects//x"),
+            Some("empty or '.' path component")
+        );
+        assert_eq!(
+            unsafe_path_reason(b"a\\..\\b"),
+            Some("backslash or NUL in path")
+        );
+        assert_eq!(unsafe_path_reason(b"\xff"), Some("path is not UTF-8"));
+        assert_eq!(unsafe_path_reason(object_path(7).as_bytes()), None);
+        assert_eq!(object_path(7), "objects/000007.yaml");
+    }
+}

@@ -1,0 +1,12 @@
+//! The artifact: a zstd-compressed tar holding a manifest and one YAML file per object.
+//! `format` defines the manifest and the rules; `write` produces artifacts; `read` opens them
+//! only after the signature verifies, and checks every entry. docs/artifact-format.md is the
+//! byte-level specification.
+
+pub mod format;
+pub mod read;
+pub mod write;
+
+pub use format::{Entry, Manifest, PreviousSnapshot, SourceInfo};
+pub use read::{Limits, VerifiedArtifact};
+pub use write::ArtifactWriter;

@@ -1,0 +1,383 @@
+//! Opens artifacts. Nothing is read from an artifact before its signature verifies (unless
+//! the caller explicitly skips verification); then every member is checked: regular files
+//! only, safe relative paths, declared in the manifest exactly once, matching size and
+//! SHA-256, and the whole stream is capped in unpacked size against zstd bombs.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::rc::Rc;
+
+use sha2::{Digest, Sha256};
+
+use super::format::{self, Entry, Manifest};
+use super::write::digest_file;
+use crate::error::VerifyError;
+use crate::object::{is_valid_name, is_valid_namespace};
+use crate::sign::{KeyId, SignatureFile, TrustSet};
+
+/// Size limits for reading artifacts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The compressed artifact.
+    pub max_artifact_bytes: u64,
+    /// Everything the artifact unpacks to, headers included.
+    pub max_unpacked_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_artifact_bytes: 4 << 30,
+            max_unpacked_bytes: 4 << 30,
+        }
+    }
+}
+
+/// An artifact whose signature verified (or whose verification was explicitly skipped) and
+/// whose manifest parsed and checked out.
+pub struct VerifiedArtifact {
+    file: File,
+    pub manifest: Manifest,
+    /// The key that signed it; None when verification was skipped.
+    pub signer: Option<KeyId>,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    what: String,
+    limits: Limits,
+}
+
+/// How to check the signature.
+pub enum Verification<'a> {
+    Signed {
+        signature: &'a SignatureFile,
+        trust: &'a TrustSet,
+    },
+    /// `--insecure-skip-verify`: the caller has warned the user.
+    Skip,
+}
+
+impl VerifiedArtifact {
+    /// Verifies `file` against its signature, then reads and checks the manifest. `env` and
+    /// `id` are what the caller asked for; `what` names the snapshot in errors.
+    pub fn open(
+        mut file: File,
+        verification: Verification<'_>,
+        env: &str,
+        id: &str,
+        limits: Limits,
+        what: &str,
+    ) -> Result<Self, VerifyError> {
+        let malformed = |reason: String| VerifyError::Malformed {
+            what: what.into(),
+            reason,
+        };
+        let size = file.metadata().map_err(|e| malformed(e.to_string()))?.len();
+        if size > limits.max_artifact_bytes {
+            return Err(VerifyError::TooLarge {
+                what: what.into(),
+                limit: limits.max_artifact_bytes,
+            });
+        }
+        let (sha256, hashed) = digest_file(&mut file).map_err(|e| malformed(e.to_string()))?;
+        let signer = match verification {
+            Verification::Signed { signature, trust } => {
+                Some(signature.verify(trust, env, id, &sha256, hashed, what)?)
+            }
+            Verification::Skip => None,
+        };
+
+        let manifest = {
+            let (mut archive, capped) = open_stream(&file, limits, what)?;
+            let mut members = Members::new(&mut archive, capped, limits, what)?;
+            let (path, bytes) = members
+                .next_member(limits.max_unpacked_bytes)?
+                .ok_or_else(|| malformed("empty archive".into()))?;
+            if path != format::MANIFEST_PATH {
+                return Err(malformed(format!(
+                    "first member is {path:?}, not {}",
+                    format::MANIFEST_PATH
+                )));
+            }
+            let manifest: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| malformed(format!("manifest.json does not parse: {e}")))?;
+            manifest
+        };
+        check_manifest(&manifest, env, id, what)?;
+        Ok(Self {
+            file,
+            manifest,
+            signer,
+            sha256,
+            size,
+            what: what.into(),
+            limits,
+        })
+    }
+
+    /// Reads every object member in order, checking each, and hands it to `visit`. Fails on
+    /// the first bad member; `visit` has then seen only members that checked out.
+    pub fn for_each_object(
+        &self,
+        mut visit: impl FnMut(&Entry, Vec<u8>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let what = self.what.as_str();
+        let declared: HashMap<&str, &Entry> = self
+            .manifest
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e))
+            .collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
+        let mut members = Members::new(&mut archive, capped, self.limits, what)?;
+        members.next_member(self.limits.max_unpacked_bytes)?; // the manifest, checked in open
+        loop {
+            let Some((path, bytes)) = members.next_member(self.limits.max_unpacked_bytes)? else {
+                break;
+            };
+            let hostile = |reason: &str| VerifyError::HostileEntry {
+                what: what.into(),
+                path: path.clone(),
+                reason: reason.into(),
+            };
+            let Some(entry) = declared.get(path.as_str()) else {
+                return Err(hostile("not declared in the manifest").into());
+            };
+            if !seen.insert(path.clone()) {
+                return Err(hostile("duplicate member").into());
+            }
+            if bytes.len() as u64 != entry.size
+                || hex::encode(Sha256::digest(&bytes)) != entry.sha256
+            {
+                return Err(VerifyError::DigestMismatch {
+                    what: what.into(),
+                    path,
+                }
+                .into());
+            }
+            visit(entry, bytes)?;
+        }
+        if let Some(missing) = self
+            .manifest
+            .entries
+            .iter()
+            .find(|e| !seen.contains(&e.path))
+        {
+            return Err(VerifyError::Malformed {
+                what: what.into(),
+                reason: format!(
+                    "entry {} ({}) is declared but missing (truncated artifact?)",
+                    missing.path,
+                    missing.describe()
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Checks every member without keeping anything: what `verify` runs.
+    pub fn check_all(&self) -> anyhow::Result<usize> {
+        let mut count = 0;
+        self.for_each_object(|_, _| {
+            count += 1;
+            Ok(())
+        })?;
+        Ok(count)
+    }
+}
+
+fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Result<(), VerifyError> {
+    let malformed = |reason: String| VerifyError::Malformed {
+        what: what.into(),
+        reason,
+    };
+    if manifest.format != format::FORMAT_NAME {
+        return Err(malformed(format!("unknown format {:?}", manifest.format)));
+    }
+    if manifest.format_version != format::FORMAT_VERSION {
+        return Err(malformed(format!(
+            "format version {} is not supported by this routevault (reads {}); upgrade routevault",
+            manifest.format_version,
+            format::FORMAT_VERSION
+        )));
+    }
+    if manifest.env != env || manifest.id != id {
+        return Err(malformed(format!(
+            "manifest names {}/{}, not {env}/{id} (renamed artifact)",
+            manifest.env, manifest.id
+        )));
+    }
+    let mut paths = HashSet::new();
+    for entry in &manifest.entries {
+        if let Some(reason) = format::unsafe_path_reason(entry.path.as_bytes()) {
+            return Err(VerifyError::HostileEntry {
+                what: what.into(),
+                path: entry.path.clone(),
+                reason: reason.into(),
+            });
+        }
+        if !entry.path.starts_with(format::OBJECTS_DIR) || !paths.insert(entry.path.as_str()) {
+            return Err(VerifyError::HostileEntry {
+                what: what.into(),
+                path: entry.path.clone(),
+                reason: "declared twice or outside objects/".into(),
+            });
+        }
+        let namespace_ok = entry.namespace.as_deref().is_none_or(is_valid_namespace);
+        if !is_valid_name(&entry.name) || !namespace_ok {
+            return Err(malformed(format!(
+                "entry {} has an invalid name or namespace",
+                entry.path
+            )));
+        }
+    }
+    Ok(())
+}
+
+type Stream = CappedReader<zstd::Decoder<'static, io::BufReader<File>>>;
+
+/// A tar reader over the capped, decompressed artifact, and the flag that says whether the
+/// cap was hit.
+fn open_stream(
+    file: &File,
+    limits: Limits,
+    what: &str,
+) -> Result<(tar::Archive<Stream>, Rc<Cell<bool>>), VerifyError> {
+    let malformed = |reason: String| VerifyError::Malformed {
+        what: what.into(),
+        reason,
+    };
+    let mut file = file.try_clone().map_err(|e| malformed(e.to_string()))?;
+    file.seek(io::SeekFrom::Start(0))
+        .map_err(|e| malformed(e.to_string()))?;
+    let decoder = zstd::Decoder::new(file).map_err(|e| malformed(format!("not zstd: {e}")))?;
+    let capped = Rc::new(Cell::new(false));
+    let reader = CappedReader {
+        inner: decoder,
+        remaining: limits.max_unpacked_bytes,
+        hit: capped.clone(),
+    };
+    Ok((tar::Archive::new(reader), capped))
+}
+
+/// Walks tar members, rejecting anything that is not a regular file with a safe path.
+struct Members<'a> {
+    entries: tar::Entries<'a, Stream>,
+    capped: Rc<Cell<bool>>,
+    what: &'a str,
+    limits: Limits,
+}
+
+impl<'a> Members<'a> {
+    fn new(
+        archive: &'a mut tar::Archive<Stream>,
+        capped: Rc<Cell<bool>>,
+        limits: Limits,
+        what: &'a str,
+    ) -> Result<Self, VerifyError> {
+        let entries = archive.entries().map_err(|e| VerifyError::Malformed {
+            what: what.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            entries,
+            capped,
+            what,
+            limits,
+        })
+    }
+
+    fn read_error(&self, e: io::Error) -> VerifyError {
+        if self.capped.get() {
+            VerifyError::TooLarge {
+                what: self.what.into(),
+                limit: self.limits.max_unpacked_bytes,
+            }
+        } else {
+            VerifyError::Malformed {
+                what: self.what.into(),
+                reason: format!("corrupt archive: {e}"),
+            }
+        }
+    }
+
+    /// The next member's path and contents, or None at the end of the archive.
+    fn next_member(&mut self, max: u64) -> Result<Option<(String, Vec<u8>)>, VerifyError> {
+        let mut member = match self.entries.next() {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(self.read_error(e)),
+            Some(Ok(member)) => member,
+        };
+        let raw_path = member.path_bytes().into_owned();
+        let path = String::from_utf8_lossy(&raw_path).into_owned();
+        let hostile = |reason: &str| VerifyError::HostileEntry {
+            what: self.what.into(),
+            path: path.clone(),
+            reason: reason.into(),
+        };
+        if let Some(reason) = format::unsafe_path_reason(&raw_path) {
+            return Err(hostile(reason));
+        }
+        let kind = member.header().entry_type();
+        if kind != tar::EntryType::Regular {
+            return Err(hostile(&format!(
+                "not a regular file ({kind:?}): links, devices and folders are refused"
+            )));
+        }
+        if member.link_name_bytes().is_some() {
+            return Err(hostile("carries a link target"));
+        }
+        let size = member
+            .header()
+            .size()
+            .map_err(|e| hostile(&e.to_string()))?;
+        if size > max {
+            return Err(VerifyError::TooLarge {
+                what: self.what.into(),
+                limit: max,
+            });
+        }
+        let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
+        let read = (&mut member).take(size).read_to_end(&mut bytes);
+        read.map_err(|e| self.read_error(e))?;
+        if bytes.len() as u64 != size {
+            return Err(VerifyError::Malformed {
+                what: self.what.into(),
+                reason: format!("member {path} is truncated"),
+            });
+        }
+        Ok(Some((path, bytes)))
+    }
+}
+
+/// Fails reads once more than `remaining` bytes have come through, and says so in `hit`.
+struct CappedReader<R> {
+    inner: R,
+    remaining: u64,
+    hit: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            // Allow a clean end of stream at exactly the cap; anything more is over.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => {
+                    self.hit.set(true);
+                    Err(io::Error::other("unpacked size limit reached"))
+                }
+            };
+        }
+        let allowed = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..allowed])?;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}

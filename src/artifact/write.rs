@@ -1,0 +1,172 @@
+//! Writes artifacts. Objects stream in one at a time; memory holds only the manifest entries.
+//!
+//! Members are written as ustar headers by hand (not with `tar::Builder`) because the archive is
+//! assembled from separately compressed parts: the object members are compressed into a body
+//! file as they arrive, and `finish` writes the final artifact as three concatenated zstd frames
+//! — the manifest member, the body, and the end-of-archive blocks — so the manifest comes first
+//! without holding objects in memory. A zstd decoder reads concatenated frames as one stream.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use super::format::{self, Entry, Manifest};
+use crate::object::Object;
+
+/// A tar block.
+const BLOCK: usize = 512;
+
+pub struct ArtifactWriter {
+    body: zstd::Encoder<'static, BufWriter<NamedTempFile>>,
+    entries: Vec<Entry>,
+    level: i32,
+    work_dir: std::path::PathBuf,
+}
+
+/// A finished artifact in a temporary file, with its digest and manifest.
+pub struct FinishedArtifact {
+    pub file: NamedTempFile,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub manifest: Manifest,
+}
+
+impl ArtifactWriter {
+    /// Starts an artifact whose temporary files live in `work_dir` (same filesystem as where
+    /// it will be stored is best, but not required). `level` is the zstd level.
+    pub fn new(work_dir: &Path, level: i32) -> io::Result<Self> {
+        let body_file = NamedTempFile::new_in(work_dir)?;
+        let mut body = zstd::Encoder::new(BufWriter::new(body_file), level)?;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        if threads > 1 {
+            body.multithread(threads)?;
+        }
+        Ok(Self {
+            body,
+            entries: Vec::new(),
+            level,
+            work_dir: work_dir.into(),
+        })
+    }
+
+    /// Adds one object as YAML. `sealed` records whether its Secret data is sealed.
+    pub fn add_object(&mut self, object: &Object, sealed: bool) -> io::Result<&Entry> {
+        let text = crate::yaml::to_string(&object.0).map_err(io::Error::other)?;
+        let path = format::object_path(self.entries.len() + 1);
+        write_member(&mut self.body, &path, text.as_bytes())?;
+        self.entries.push(Entry {
+            api_version: object.api_version().to_string(),
+            kind: object.kind().to_string(),
+            namespace: object.namespace().map(str::to_string),
+            name: object.name().to_string(),
+            path,
+            size: text.len() as u64,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            sealed,
+        });
+        Ok(self.entries.last().expect("just pushed"))
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Writes the final artifact: `manifest` (its entries replaced by the ones written) first,
+    /// then the objects.
+    pub fn finish(self, mut manifest: Manifest) -> io::Result<FinishedArtifact> {
+        manifest.entries = self.entries;
+        let mut body = self
+            .body
+            .finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        body.flush()?;
+        let body_file = body.as_file_mut();
+        body_file.seek(io::SeekFrom::Start(0))?;
+
+        let out = NamedTempFile::new_in(&self.work_dir)?;
+        let mut hashing = HashingWriter {
+            inner: BufWriter::new(out),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+        let mut head = zstd::Encoder::new(&mut hashing, self.level)?;
+        write_member(&mut head, format::MANIFEST_PATH, &manifest_bytes)?;
+        head.finish()?;
+
+        io::copy(body_file, &mut hashing)?;
+
+        let mut tail = zstd::Encoder::new(&mut hashing, self.level)?;
+        tail.write_all(&[0u8; 2 * BLOCK])?;
+        tail.finish()?;
+
+        let HashingWriter {
+            inner,
+            hasher,
+            size,
+        } = hashing;
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        file.as_file().sync_all()?;
+        Ok(FinishedArtifact {
+            file,
+            sha256: hasher.finalize().into(),
+            size,
+            manifest,
+        })
+    }
+}
+
+/// Writes one regular-file tar member (header, data, padding).
+pub fn write_member(out: &mut impl Write, path: &str, data: &[u8]) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(path)?;
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    out.write_all(header.as_bytes())?;
+    out.write_all(data)?;
+    let padding = (BLOCK - data.len() % BLOCK) % BLOCK;
+    out.write_all(&[0u8; BLOCK][..padding])
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// SHA-256 and size of a file, read in one pass.
+pub fn digest_file(file: &mut File) -> io::Result<([u8; 32], u64)> {
+    file.seek(io::SeekFrom::Start(0))?;
+    let mut hashing = HashingWriter {
+        inner: io::sink(),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    io::copy(file, &mut hashing)?;
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok((hashing.hasher.finalize().into(), hashing.size))
+}

@@ -1,0 +1,185 @@
+//! The routing kinds routevault captures and restores, and the order they are restored in.
+//!
+//! The catalog is data, not code (as in Velero's restore priority list): a kind's group,
+//! versions (preferred first), plural, scope, restore tier, and whether it comes from an
+//! optional CRD. Everything else asks the catalog rather than naming kinds itself.
+
+use serde::Serialize;
+
+/// One routing kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KindInfo {
+    /// API group; empty for the core group.
+    pub group: &'static str,
+    /// Versions routevault knows, preferred first.
+    pub versions: &'static [&'static str],
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+    /// Index into [`RESTORE_TIERS`].
+    pub tier: usize,
+    /// Served only when an add-on's CRDs are installed (cert-manager, Gateway API).
+    pub optional: bool,
+}
+
+impl KindInfo {
+    /// `group/kind`, or just `kind` for the core group: the stable name used in manifests.
+    pub fn qualified(&self) -> String {
+        qualified(self.group, self.kind)
+    }
+
+    /// The apiVersion string for a given version of this kind.
+    pub fn api_version(&self, version: &str) -> String {
+        if self.group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{}/{}", self.group, version)
+        }
+    }
+}
+
+/// `group/kind`, or `kind` for the core group.
+pub fn qualified(group: &str, kind: &str) -> String {
+    if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{group}/{kind}")
+    }
+}
+
+pub const CORE: &str = "";
+pub const NETWORKING: &str = "networking.k8s.io";
+pub const DISCOVERY: &str = "discovery.k8s.io";
+pub const CERT_MANAGER: &str = "cert-manager.io";
+pub const ACME: &str = "acme.cert-manager.io";
+pub const GATEWAY: &str = "gateway.networking.k8s.io";
+
+/// Restore tiers, in order. Objects of one tier are applied before any of the next; within a
+/// tier they may be applied concurrently.
+pub const RESTORE_TIERS: &[&str] = &[
+    "namespaces",
+    "classes",
+    "issuers",
+    "secrets",
+    "services",
+    "endpointslices",
+    "certificates",
+    "gateways",
+    "referencegrants",
+    "routes",
+];
+
+const V1: &[&str] = &["v1"];
+const GATEWAY_VERSIONS: &[&str] = &["v1", "v1beta1"];
+
+/// Every routing kind.
+#[rustfmt::skip]
+pub const KINDS: &[KindInfo] = &[
+    KindInfo { group: CORE, versions: V1, kind: "Namespace", plural: "namespaces", namespaced: false, tier: 0, optional: false },
+    KindInfo { group: NETWORKING, versions: V1, kind: "IngressClass", plural: "ingressclasses", namespaced: false, tier: 1, optional: false },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "GatewayClass", plural: "gatewayclasses", namespaced: false, tier: 1, optional: true },
+    KindInfo { group: CERT_MANAGER, versions: V1, kind: "ClusterIssuer", plural: "clusterissuers", namespaced: false, tier: 1, optional: true },
+    KindInfo { group: CERT_MANAGER, versions: V1, kind: "Issuer", plural: "issuers", namespaced: true, tier: 2, optional: true },
+    KindInfo { group: CORE, versions: V1, kind: "Secret", plural: "secrets", namespaced: true, tier: 3, optional: false },
+    KindInfo { group: CORE, versions: V1, kind: "Service", plural: "services", namespaced: true, tier: 4, optional: false },
+    KindInfo { group: DISCOVERY, versions: V1, kind: "EndpointSlice", plural: "endpointslices", namespaced: true, tier: 5, optional: false },
+    KindInfo { group: CERT_MANAGER, versions: V1, kind: "Certificate", plural: "certificates", namespaced: true, tier: 6, optional: true },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "Gateway", plural: "gateways", namespaced: true, tier: 7, optional: true },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "ReferenceGrant", plural: "referencegrants", namespaced: true, tier: 8, optional: true },
+    KindInfo { group: NETWORKING, versions: V1, kind: "Ingress", plural: "ingresses", namespaced: true, tier: 9, optional: false },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "HTTPRoute", plural: "httproutes", namespaced: true, tier: 9, optional: true },
+    KindInfo { group: GATEWAY, versions: &["v1", "v1alpha2"], kind: "GRPCRoute", plural: "grpcroutes", namespaced: true, tier: 9, optional: true },
+];
+
+/// Kinds that belong to routing add-ons but are runtime state, never captured: cert-manager
+/// recreates them from Certificates. Sources count them as skipped.
+pub const NEVER_CAPTURED: &[(&str, &str)] = &[
+    (CERT_MANAGER, "CertificateRequest"),
+    (ACME, "Order"),
+    (ACME, "Challenge"),
+];
+
+/// Splits an apiVersion into (group, version); the core group is empty.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((group, version)) => (group, version),
+        None => (CORE, api_version),
+    }
+}
+
+/// The catalog entry for an object's apiVersion and kind. Any version of a catalog group/kind
+/// matches: the version is kept as written, and restore checks what the target serves.
+pub fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
+    let (group, _) = split_api_version(api_version);
+    lookup_group_kind(group, kind)
+}
+
+/// The catalog entry for a group and kind.
+pub fn lookup_group_kind(group: &str, kind: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.group == group && k.kind == kind)
+}
+
+/// The catalog entry for a qualified name (`group/Kind` or core `Kind`), or a plural, or a
+/// kind name alone, case-insensitively: what users type in `--only`.
+pub fn lookup_user_name(name: &str) -> Option<&'static KindInfo> {
+    let lower = name.to_ascii_lowercase();
+    KINDS.iter().find(|k| {
+        k.qualified().to_ascii_lowercase() == lower
+            || k.kind.to_ascii_lowercase() == lower
+            || k.plural == lower
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_valid_tier_and_unique_name() {
+        let mut names = std::collections::HashSet::new();
+        for k in KINDS {
+            assert!(k.tier < RESTORE_TIERS.len(), "{} has no tier", k.kind);
+            assert!(
+                names.insert(k.qualified()),
+                "{} listed twice",
+                k.qualified()
+            );
+            assert!(!k.versions.is_empty());
+        }
+    }
+
+    #[test]
+    fn restore_order_follows_dependencies() {
+        let tier = |g: &str, k: &str| lookup_group_kind(g, k).unwrap().tier;
+        assert!(tier(CORE, "Namespace") < tier(NETWORKING, "IngressClass"));
+        assert!(tier(CERT_MANAGER, "ClusterIssuer") < tier(CERT_MANAGER, "Issuer"));
+        assert!(tier(CERT_MANAGER, "Issuer") < tier(CORE, "Secret"));
+        assert!(tier(CORE, "Secret") < tier(CORE, "Service"));
+        assert!(tier(CORE, "Service") < tier(DISCOVERY, "EndpointSlice"));
+        assert!(tier(DISCOVERY, "EndpointSlice") < tier(CERT_MANAGER, "Certificate"));
+        assert!(tier(CERT_MANAGER, "Certificate") < tier(GATEWAY, "Gateway"));
+        assert!(tier(GATEWAY, "Gateway") < tier(GATEWAY, "ReferenceGrant"));
+        assert!(tier(GATEWAY, "ReferenceGrant") < tier(NETWORKING, "Ingress"));
+        assert_eq!(tier(NETWORKING, "Ingress"), tier(GATEWAY, "HTTPRoute"));
+    }
+
+    #[test]
+    fn lookup_matches_any_version_of_a_known_group_kind() {
+        assert_eq!(
+            lookup("gateway.networking.k8s.io/v1beta1", "ReferenceGrant")
+                .unwrap()
+                .kind,
+            "ReferenceGrant"
+        );
+        assert_eq!(lookup("v1", "Service").unwrap().plural, "services");
+        assert!(lookup("apps/v1", "Deployment").is_none());
+        assert!(lookup("v1", "ConfigMap").is_none());
+        assert_eq!(lookup_user_name("ingresses").unwrap().kind, "Ingress");
+        assert_eq!(
+            lookup_user_name("cert-manager.io/Certificate")
+                .unwrap()
+                .kind,
+            "Certificate"
+        );
+    }
+}

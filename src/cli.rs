@@ -1,0 +1,268 @@
+//! The command line: clap definitions only. Every option also reads an environment variable
+//! (`ROUTEVAULT_...`), so a CronJob can be configured entirely from its environment. The one
+//! exception is `--insecure-skip-verify`, which must be typed on purpose.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::select::SecretsMode;
+
+/// `--version` also names the artifact format this build writes and reads.
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact format v1)");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "routevault",
+    version = LONG_VERSION,
+    about = "Disaster recovery for Kubernetes routing: signed, sealed, immutable snapshots and verified restores",
+    after_help = "Exit codes: 0 success, 1 error, 2 usage, 3 verification failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// Log level filter (error, warn, info, debug, trace, or a tracing directive).
+    #[arg(long, global = true, default_value = "info", env = "ROUTEVAULT_LOG")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a signing key pair and a sealing key pair.
+    Keygen(KeygenArgs),
+    /// Capture routing into a new signed, sealed snapshot.
+    Snapshot(SnapshotArgs),
+    /// List the committed snapshots in a store.
+    List(ListArgs),
+    /// Check a snapshot's signature and every entry of its artifact.
+    Verify(VerifyArgs),
+    /// Show what a snapshot holds (after verifying it).
+    Inspect(InspectArgs),
+    /// Recreate routing from a snapshot (after verifying it).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Folder to write the keys into (created if missing).
+    #[arg(long, env = "ROUTEVAULT_KEYGEN_OUT")]
+    pub out: PathBuf,
+    /// Base name of the key files: NAME.sign.key, NAME.sign.pub, NAME.seal.key, NAME.seal.pub.
+    #[arg(long, default_value = "routevault", env = "ROUTEVAULT_KEYGEN_NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Where snapshots live: file:///abs/path, a plain path, or s3://bucket/prefix.
+    #[arg(long, env = "ROUTEVAULT_STORE")]
+    pub store: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// The environment (a folder of snapshots in the store).
+    #[arg(long = "env", default_value = "default", env = "ROUTEVAULT_ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Trusted public keys: one .sign.pub file, or a folder of them.
+    #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
+    pub trust: PathBuf,
+    /// Skip signature verification. Dangerous: the artifact may have been altered by anyone
+    /// with write access to the store. Never the default, and not settable from the environment.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    /// Refuse artifacts larger than this many bytes.
+    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    pub max_artifact_bytes: u64,
+    /// Refuse artifacts that unpack to more than this many bytes (protects against zstd bombs).
+    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    pub max_unpacked_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Read manifests from this folder (recursively) instead of a cluster.
+    #[arg(long, env = "ROUTEVAULT_FROM_DIR")]
+    pub from_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The ed25519 private key (PKCS#8 PEM) that signs the snapshot.
+    #[arg(long, env = "ROUTEVAULT_SIGN_KEY")]
+    pub sign_key: PathBuf,
+    /// age recipient (age1...) or file of recipients to seal Secret data to; repeatable.
+    #[arg(long = "seal-to", env = "ROUTEVAULT_SEAL_TO", value_delimiter = ',')]
+    pub seal_to: Vec<String>,
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// An identifier of the build or pipeline run, recorded in the manifest.
+    #[arg(long, env = "ROUTEVAULT_BUILD_ID")]
+    pub build_id: Option<String>,
+    /// KEY=VALUE recorded in the manifest; repeatable.
+    #[arg(long = "label", env = "ROUTEVAULT_LABELS", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Capture only these namespaces; repeatable.
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        env = "ROUTEVAULT_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+    /// Leave these namespaces out; repeatable.
+    #[arg(
+        long = "exclude-namespace",
+        env = "ROUTEVAULT_EXCLUDE_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub exclude_namespaces: Vec<String>,
+    /// Label selector, as kubectl's -l (applies to routing objects; Secrets and Namespaces follow).
+    #[arg(long, short = 'l', env = "ROUTEVAULT_SELECTOR")]
+    pub selector: Option<String>,
+    /// Secret data: sealed (default; needs --seal-to), plaintext (named on purpose), or skip.
+    #[arg(long, value_enum, default_value = "sealed", env = "ROUTEVAULT_SECRETS")]
+    pub secrets: SecretsMode,
+    /// Also capture the API server's own objects (default/kubernetes, kube-system, ...).
+    #[arg(long, env = "ROUTEVAULT_INCLUDE_SYSTEM")]
+    pub include_system: bool,
+    /// zstd compression level (1-19).
+    #[arg(long, default_value_t = 3, env = "ROUTEVAULT_COMPRESSION_LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub compression_level: i32,
+    /// Summary format: text (the id is the last line) or json.
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
+    /// Reserved: snapshot a live cluster (kubeconfig context). Not supported in this build.
+    #[arg(long, env = "ROUTEVAULT_CLUSTER")]
+    pub cluster: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this environment (default: all).
+    #[arg(long = "env", env = "ROUTEVAULT_ENV")]
+    pub env: Option<String>,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "table",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Snapshot id, or `latest`.
+    pub snapshot: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Snapshot id, or `latest`.
+    pub snapshot: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "table",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: InspectFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Snapshot id, or `latest`.
+    pub snapshot: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Write the objects as YAML files into this new (or empty) folder.
+    #[arg(long, env = "ROUTEVAULT_TO_DIR")]
+    pub to_dir: Option<PathBuf>,
+    /// Reserved: restore into a cluster (kubeconfig context). Not supported in this build.
+    #[arg(long, env = "ROUTEVAULT_CLUSTER")]
+    pub cluster: Option<String>,
+    /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
+    #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
+    pub unseal_key: Option<PathBuf>,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
+}

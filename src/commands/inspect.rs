@@ -1,0 +1,111 @@
+//! `routevault inspect`: what a snapshot holds, after its signature verifies. Secret values
+//! are never shown (sealed ones cannot be; plaintext ones are not read here).
+
+use serde::Serialize;
+
+use crate::artifact::Manifest;
+use crate::cli::{InspectArgs, InspectFormat};
+
+#[derive(Serialize)]
+struct Inspection<'a> {
+    verified_by: Option<String>,
+    artifact_sha256: String,
+    bytes: u64,
+    manifest: &'a Manifest,
+}
+
+pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
+    let opened = super::open_snapshot(
+        &args.store.store,
+        &args.env.env,
+        &args.snapshot,
+        &args.trust,
+    )
+    .await?;
+    let manifest = &opened.artifact.manifest;
+    let inspection = Inspection {
+        verified_by: opened.artifact.signer.as_ref().map(|k| k.to_string()),
+        artifact_sha256: hex::encode(opened.artifact.sha256),
+        bytes: opened.artifact.size,
+        manifest,
+    };
+    match args.output {
+        InspectFormat::Json => crate::output::print_json(&inspection)?,
+        InspectFormat::Yaml => print!(
+            "{}",
+            crate::yaml::to_string(&serde_json::to_value(&inspection)?)?
+        ),
+        InspectFormat::Table => {
+            println!("snapshot   {}/{}", manifest.env, manifest.id);
+            println!(
+                "created    {} by routevault {}",
+                manifest.created, manifest.tool.version
+            );
+            match &inspection.verified_by {
+                Some(key) => println!("signed by  {key} (verified)"),
+                None => println!("signed by  NOT VERIFIED (--insecure-skip-verify)"),
+            }
+            let source = manifest
+                .source
+                .path
+                .as_deref()
+                .or(manifest.source.server.as_deref())
+                .unwrap_or("");
+            println!("source     {} {source}", manifest.source.kind);
+            if let Some(build) = &manifest.build_id {
+                println!("build      {build}");
+            }
+            for (key, value) in &manifest.labels {
+                println!("label      {key}={value}");
+            }
+            println!(
+                "secrets    {:?}{}",
+                manifest.secrets,
+                manifest
+                    .sealing
+                    .as_ref()
+                    .map(|s| format!(" to {}", s.recipients.join(", ")))
+                    .unwrap_or_default()
+            );
+            if let Some(previous) = &manifest.previous {
+                println!(
+                    "previous   {} (sha256 {})",
+                    previous.id, previous.artifact_sha256
+                );
+            }
+            println!(
+                "artifact   {} bytes, sha256 {}",
+                inspection.bytes, inspection.artifact_sha256
+            );
+            for warning in &manifest.warnings {
+                println!("warning    {warning}");
+            }
+            println!();
+            let rows: Vec<Vec<String>> = manifest
+                .entries
+                .iter()
+                .map(|e| {
+                    let kind = crate::catalog::qualified(
+                        crate::catalog::split_api_version(&e.api_version).0,
+                        &e.kind,
+                    );
+                    vec![
+                        kind,
+                        e.namespace.clone().unwrap_or_default(),
+                        e.name.clone(),
+                        if e.sealed {
+                            "sealed".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                crate::output::table(&["KIND", "NAMESPACE", "NAME", "DATA"], &rows)
+            );
+        }
+    }
+    Ok(())
+}

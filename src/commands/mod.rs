@@ -1,0 +1,123 @@
+//! One file per subcommand. Commands orchestrate the library's stages; they hold no
+//! Kubernetes, S3 or format detail. Shared here: opening a snapshot for reading, which is
+//! always resolve → fetch → verify, in that order.
+
+pub mod inspect;
+pub mod keygen;
+pub mod list;
+pub mod restore;
+pub mod snapshot;
+pub mod verify;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::artifact::read::Verification;
+use crate::artifact::{Limits, VerifiedArtifact};
+use crate::cli::{Cli, Command, TrustArgs};
+use crate::sign::{SignatureFile, TrustSet};
+use crate::store::{self, Store, snapshots};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Snapshot(args) => snapshot::run(args).await,
+        Command::List(args) => list::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
+        Command::Inspect(args) => inspect::run(args).await,
+        Command::Restore(args) => restore::run(args).await,
+    }
+}
+
+/// A snapshot that resolved, downloaded and verified.
+pub struct OpenedSnapshot {
+    pub env: String,
+    pub id: String,
+    pub store: Store,
+    pub signature: SignatureFile,
+    pub artifact: VerifiedArtifact,
+}
+
+impl OpenedSnapshot {
+    pub fn what(&self) -> String {
+        format!("{}/{}", self.env, self.id)
+    }
+}
+
+pub fn open_store(url: &str) -> anyhow::Result<Store> {
+    store::open(url).context("opening the store")
+}
+
+/// Resolves `spec` (an id or `latest`) in `env`, downloads the artifact and its signature,
+/// and verifies them before anything in the artifact is read.
+pub async fn open_snapshot(
+    store_url: &str,
+    env: &str,
+    spec: &str,
+    trust: &TrustArgs,
+) -> anyhow::Result<OpenedSnapshot> {
+    let store = open_store(store_url)?;
+    let trust_set = if trust.insecure_skip_verify {
+        tracing::warn!(
+            "--insecure-skip-verify: the snapshot's signature is NOT checked; anyone who can write to the store may have changed it"
+        );
+        eprintln!(
+            "WARNING: --insecure-skip-verify is set: this snapshot's signature is NOT verified."
+        );
+        None
+    } else {
+        Some(TrustSet::load(&trust.trust).context("loading trusted keys")?)
+    };
+    let id = snapshots::resolve(&store, env, spec).await?;
+    let what = format!("{env}/{id}");
+    let (file, signature) = snapshots::fetch(
+        &store,
+        env,
+        &id,
+        &std::env::temp_dir(),
+        trust.max_artifact_bytes,
+    )
+    .await?;
+    let limits = Limits {
+        max_artifact_bytes: trust.max_artifact_bytes,
+        max_unpacked_bytes: trust.max_unpacked_bytes,
+    };
+    let verification = match &trust_set {
+        Some(trust) => Verification::Signed {
+            signature: &signature,
+            trust,
+        },
+        None => Verification::Skip,
+    };
+    let artifact = VerifiedArtifact::open(file, verification, env, &id, limits, &what)?;
+    tracing::info!(snapshot = %what, key_id = ?artifact.signer.as_ref().map(|k| k.0.clone()), "signature verified");
+    Ok(OpenedSnapshot {
+        env: env.into(),
+        id,
+        store,
+        signature,
+        artifact,
+    })
+}
+
+/// Warns when a private key file can be read by others, as ssh does.
+pub fn check_private_key_mode(path: &Path) {
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key file is readable by others; chmod 600 it");
+        }
+    }
+}
+
+pub fn check_env(env: &str) -> anyhow::Result<()> {
+    if !snapshots::is_valid_env(env) {
+        bail!(
+            "environment name {env:?} is not valid: use lowercase letters, digits and '-' (at most 63)"
+        );
+    }
+    Ok(())
+}

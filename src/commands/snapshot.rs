@@ -1,0 +1,252 @@
+//! `routevault snapshot`: source → select → normalize → seal → artifact → sign → store.
+//! The artifact is stored first and the signature last: the signature is the commit point.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use super::{check_env, check_private_key_mode, open_store};
+use crate::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
+use crate::artifact::{ArtifactWriter, Manifest, PreviousSnapshot, SourceInfo};
+use crate::cli::{SnapshotArgs, SummaryFormat};
+use crate::normalize::normalize;
+use crate::seal::{self, Sealer};
+use crate::select::{self, SecretsMode, Selection};
+use crate::sign::{self, MAX_SIGNATURE_BYTES, SignatureFile};
+use crate::source;
+use crate::store::{ObjectStore, snapshots};
+
+/// What `snapshot -o json` prints.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub env: String,
+    pub artifact: String,
+    pub signature: String,
+    pub key_id: String,
+    pub artifact_sha256: String,
+    pub bytes: u64,
+    pub objects: usize,
+    pub counts: BTreeMap<String, usize>,
+    pub secrets: SecretsMode,
+    pub sealed_secrets: usize,
+    pub warnings: Vec<String>,
+    pub skipped: BTreeMap<String, usize>,
+    pub duration_ms: u128,
+}
+
+pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let env = args.env.env.clone();
+    check_env(&env)?;
+    let labels = parse_labels(&args.labels)?;
+    let Some(from_dir) = &args.from_dir else {
+        bail!(
+            "snapshotting a live cluster is not supported yet in this build; pass --from-dir DIR"
+        );
+    };
+
+    check_private_key_mode(&args.sign_key);
+    let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
+
+    let read = source::dir::read(from_dir)
+        .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
+    let selection = Selection {
+        namespaces: args.namespaces.clone(),
+        exclude_namespaces: args.exclude_namespaces.clone(),
+        selector: args.selector.clone(),
+        include_system: args.include_system,
+    };
+    let selected = select::select(read.objects, &selection, args.secrets)?;
+    let secret_count = selected.objects.iter().filter(|o| is_secret(o)).count();
+    let sealer = match args.secrets {
+        SecretsMode::Sealed if secret_count > 0 => {
+            if args.seal_to.is_empty() {
+                bail!(
+                    "{secret_count} Secret(s) would be captured but no --seal-to recipient was given: pass \
+                     --seal-to age1... (or a .seal.pub file), or --secrets skip to leave them out, or \
+                     --secrets plaintext if you really want them unencrypted"
+                );
+            }
+            Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?)
+        }
+        SecretsMode::Plaintext if secret_count > 0 => {
+            tracing::warn!(
+                secrets = secret_count,
+                "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
+            );
+            None
+        }
+        _ => None,
+    };
+    for warning in &selected.warnings {
+        tracing::warn!("{warning}");
+    }
+
+    let store = open_store(&args.store.store)?;
+    let previous = previous_snapshot(&store, &env).await?;
+
+    let work_dir = std::env::temp_dir();
+    let mut writer =
+        ArtifactWriter::new(&work_dir, args.compression_level).context("starting the artifact")?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sealed_secrets = 0;
+    for object in &selected.objects {
+        let mut object = normalize(object);
+        let mut sealed = false;
+        if let (true, Some(sealer)) = (is_secret(&object), &sealer) {
+            sealer.seal_secret(&mut object)?;
+            sealed = true;
+            sealed_secrets += 1;
+        }
+        writer
+            .add_object(&object, sealed)
+            .context("writing the artifact")?;
+        *counts.entry(object.kind().to_string()).or_insert(0) += 1;
+    }
+
+    let now = jiff::Timestamp::now();
+    let id = snapshots::new_id(now);
+    let manifest = Manifest {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        id: id.clone(),
+        env: env.clone(),
+        created: now.to_string(),
+        tool: ToolInfo {
+            name: "routevault".into(),
+            version: crate::TOOL_VERSION.into(),
+        },
+        source: SourceInfo {
+            kind: "dir".into(),
+            path: Some(from_dir.display().to_string()),
+            ..Default::default()
+        },
+        build_id: args.build_id.clone(),
+        labels,
+        selection,
+        secrets: args.secrets,
+        sealing: sealer.as_ref().map(|s| s.sealing().clone()),
+        previous,
+        warnings: selected.warnings.clone(),
+        skipped: selected.skipped.clone(),
+        entries: Vec::new(),
+    };
+    let finished = writer.finish(manifest).context("finishing the artifact")?;
+    let signature = sign::sign_artifact(
+        &signing_key,
+        &env,
+        &id,
+        &finished.sha256,
+        finished.size,
+        &now.to_string(),
+    );
+
+    let artifact_key = snapshots::artifact_key(&env, &id);
+    let signature_key = snapshots::signature_key(&env, &id);
+    store
+        .put_new_file(&artifact_key, finished.file.path())
+        .await
+        .context("storing the artifact (nothing was committed)")?;
+    store
+        .put_new_bytes(&signature_key, &signature.to_bytes())
+        .await
+        .with_context(|| format!("storing the signature (the artifact {artifact_key} stays uncommitted and invisible)"))?;
+
+    let summary = Summary {
+        id: id.clone(),
+        env: env.clone(),
+        artifact: store.location(&artifact_key),
+        signature: store.location(&signature_key),
+        key_id: signature.key_id.to_string(),
+        artifact_sha256: signature.artifact_sha256.clone(),
+        bytes: finished.size,
+        objects: selected.objects.len(),
+        counts,
+        secrets: args.secrets,
+        sealed_secrets,
+        warnings: selected.warnings,
+        skipped: selected.skipped,
+        duration_ms: started.elapsed().as_millis(),
+    };
+    tracing::info!(id = %id, env = %env, objects = summary.objects, bytes = summary.bytes, "snapshot committed");
+    match args.output {
+        SummaryFormat::Json => crate::output::print_json(&summary)?,
+        SummaryFormat::Text => print_text(&summary, read.files),
+    }
+    Ok(())
+}
+
+fn print_text(summary: &Summary, files: usize) {
+    println!(
+        "read {files} manifest files; captured {} objects:",
+        summary.objects
+    );
+    for (kind, count) in &summary.counts {
+        println!("  {kind:<16} {count}");
+    }
+    let skipped: usize = summary.skipped.values().sum();
+    if skipped > 0 {
+        println!("skipped {skipped} objects:");
+        for (reason, count) in &summary.skipped {
+            println!("  {count:>5}  {reason}");
+        }
+    }
+    for warning in &summary.warnings {
+        println!("warning: {warning}");
+    }
+    match summary.secrets {
+        SecretsMode::Sealed if summary.sealed_secrets > 0 => {
+            println!("sealed {} Secrets", summary.sealed_secrets)
+        }
+        SecretsMode::Plaintext => println!("WARNING: Secret data stored in plaintext"),
+        _ => {}
+    }
+    println!(
+        "artifact  {} ({} bytes, sha256 {})",
+        summary.artifact, summary.bytes, summary.artifact_sha256
+    );
+    println!("signature {} (key {})", summary.signature, summary.key_id);
+    println!("{}", summary.id);
+}
+
+fn is_secret(object: &crate::object::Object) -> bool {
+    object.group().is_empty() && object.kind() == "Secret"
+}
+
+fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    labels
+        .iter()
+        .map(|label| {
+            let (key, value) = label
+                .split_once('=')
+                .with_context(|| format!("--label {label:?} is not KEY=VALUE"))?;
+            if key.is_empty() {
+                bail!("--label {label:?} has an empty key");
+            }
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The newest committed snapshot of `env`, recorded in the new manifest to chain snapshots.
+async fn previous_snapshot(
+    store: &crate::store::Store,
+    env: &str,
+) -> anyhow::Result<Option<PreviousSnapshot>> {
+    let committed = snapshots::list_committed(store, Some(env))
+        .await
+        .context("listing earlier snapshots")?;
+    let Some(last) = committed.last() else {
+        return Ok(None);
+    };
+    let key = snapshots::signature_key(env, &last.id);
+    let bytes = store.get_bytes(&key, MAX_SIGNATURE_BYTES).await?;
+    let signature = SignatureFile::parse(&bytes, &store.location(&key))?;
+    Ok(Some(PreviousSnapshot {
+        id: last.id.clone(),
+        artifact_sha256: signature.artifact_sha256,
+    }))
+}

@@ -1,0 +1,79 @@
+//! Errors that decide the process exit code.
+//!
+//! Every failure of trust (a missing or bad signature, an untrusted key, a digest mismatch, a
+//! malformed or hostile artifact) is a [`VerifyError`]; `main` maps any error whose chain holds
+//! one to exit code 3, so scripts can tell "this artifact must not be used" from other failures.
+
+use thiserror::Error;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for any failure that is not a verification failure.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code for a command line that does not parse (clap's own convention).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for an artifact that failed verification.
+pub const EXIT_VERIFY: i32 = 3;
+
+/// An artifact, or its signature, cannot be trusted. The message says what was wrong and where;
+/// it never contains secret data.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    #[error("snapshot {what} has no signature ({key}); it is not committed and must not be used")]
+    MissingSignature { what: String, key: String },
+    #[error("signature {key} is malformed: {reason}")]
+    MalformedSignature { key: String, reason: String },
+    #[error(
+        "snapshot {what} is signed by key {key_id}, which is not among the trusted keys ({trust}); \
+         add its .sign.pub to the trust folder if you trust it"
+    )]
+    UntrustedKey {
+        what: String,
+        key_id: String,
+        trust: String,
+    },
+    #[error("signature of {what} does not match the artifact: {reason}")]
+    BadSignature { what: String, reason: String },
+    #[error("artifact {what} is malformed: {reason}")]
+    Malformed { what: String, reason: String },
+    #[error("artifact {what} holds a hostile or undeclared entry {path:?}: {reason}")]
+    HostileEntry {
+        what: String,
+        path: String,
+        reason: String,
+    },
+    #[error("artifact {what}: entry {path} does not match its recorded digest")]
+    DigestMismatch { what: String, path: String },
+    #[error(
+        "artifact {what} unpacks to more than {limit} bytes; refusing (raise --max-unpacked-bytes \
+         only if you expect an artifact this large)"
+    )]
+    TooLarge { what: String, limit: u64 },
+}
+
+/// Picks the exit code for an error returned by a command.
+pub fn exit_code_for(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|cause| cause.is::<VerifyError>()) {
+        EXIT_VERIFY
+    } else {
+        EXIT_ERROR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn verification_failures_map_to_exit_3_even_when_wrapped() {
+        let err: anyhow::Error = Err::<(), _>(VerifyError::DigestMismatch {
+            what: "a".into(),
+            path: "objects/1.yaml".into(),
+        })
+        .context("restoring")
+        .unwrap_err();
+        assert_eq!(exit_code_for(&err), EXIT_VERIFY);
+        assert_eq!(exit_code_for(&anyhow::anyhow!("disk full")), EXIT_ERROR);
+    }
+}

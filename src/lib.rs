@@ -1,0 +1,24 @@
+//! routevault: disaster recovery for Kubernetes routing.
+//!
+//! The library holds every stage of the data flow described in `docs/` and the design:
+//! source → catalog → normalize → seal → artifact → sign → store, and back again for restore.
+//! The binary (`src/main.rs`), the integration tests and the benchmarks all share it.
+
+pub mod artifact;
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod normalize;
+pub mod object;
+pub mod output;
+pub mod restore;
+pub mod seal;
+pub mod select;
+pub mod sign;
+pub mod source;
+pub mod store;
+pub mod yaml;
+
+/// The version of this tool, recorded in every manifest.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

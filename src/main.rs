@@ -1,0 +1,58 @@
+//! The `routevault` binary: parse the command line, set up logging, run the command, and map
+//! errors to exit codes (0 ok, 1 error, 2 usage, 3 verification failed).
+
+use clap::Parser;
+use routevault::cli::{Cli, LogFormat};
+use routevault::error::{EXIT_OK, EXIT_USAGE, exit_code_for};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    init_logging(cli.log_format, &cli.log_level);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let json_logs = cli.log_format == LogFormat::Json;
+    match runtime.block_on(routevault::commands::run(cli)) {
+        Ok(()) => std::process::exit(EXIT_OK),
+        Err(err) => {
+            let code = exit_code_for(&err);
+            if json_logs {
+                tracing::error!(
+                    exit_code = code,
+                    error = format!("{err:#}"),
+                    "command failed"
+                );
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            std::process::exit(code);
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.without_time().with_target(false).init(),
+    }
+}

@@ -1,0 +1,176 @@
+//! The portable object: a Kubernetes object as a JSON value, with the accessors every stage
+//! needs, and the identity (`ObjectRef`) that names it in manifests, reports and errors.
+//!
+//! Objects stay dynamic (`serde_json::Value`): the kinds are data in the catalog, and
+//! cert-manager and Gateway API objects have no Rust types here.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::catalog::{self, KindInfo};
+
+/// A Kubernetes object. Keys are kept sorted (serde_json's default map), which makes every
+/// serialisation of an object deterministic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object(pub Value);
+
+/// The identity of an object: group, kind, namespace and name. Ordered for stable output.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = catalog::qualified(&self.group, &self.kind);
+        match &self.namespace {
+            Some(ns) => write!(f, "{kind} {ns}/{name}", name = self.name),
+            None => write!(f, "{kind} {name}", name = self.name),
+        }
+    }
+}
+
+impl Object {
+    pub fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.0.pointer(pointer).and_then(Value::as_str)
+    }
+    pub fn api_version(&self) -> &str {
+        self.str_at("/apiVersion").unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.str_at("/kind").unwrap_or("")
+    }
+    pub fn group(&self) -> &str {
+        catalog::split_api_version(self.api_version()).0
+    }
+    pub fn name(&self) -> &str {
+        self.str_at("/metadata/name").unwrap_or("")
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.str_at("/metadata/namespace")
+            .filter(|ns| !ns.is_empty())
+    }
+    pub fn catalog_kind(&self) -> Option<&'static KindInfo> {
+        catalog::lookup(self.api_version(), self.kind())
+    }
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            group: self.group().to_string(),
+            kind: self.kind().to_string(),
+            namespace: self.namespace().map(str::to_string),
+            name: self.name().to_string(),
+        }
+    }
+
+    /// Labels as (key, value) pairs.
+    pub fn labels(&self) -> Map<String, Value> {
+        self.0
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.0
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    }
+
+    /// `metadata`, created if missing.
+    pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        object_field(&mut self.0, "metadata")
+    }
+
+    pub fn set_namespace(&mut self, namespace: &str) {
+        self.metadata_mut()
+            .insert("namespace".into(), Value::String(namespace.to_string()));
+    }
+}
+
+/// The object-valued field `key` of `value`, created (or replaced, if not an object) on demand.
+pub fn object_field<'a>(value: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    let map = value.as_object_mut().expect("just made an object");
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("just made an object")
+}
+
+/// Whether `name` is a valid Kubernetes object name for our purposes (a DNS-1123 subdomain):
+/// lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most 253 bytes.
+/// Names become parts of file paths on restore, so this is also a safety check.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 253
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Whether `name` is a valid namespace name (a DNS-1123 label).
+pub fn is_valid_namespace(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_valid_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accessors_and_identity() {
+        let obj = Object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}}
+        }));
+        assert_eq!(obj.group(), "networking.k8s.io");
+        assert_eq!(
+            obj.object_ref().to_string(),
+            "networking.k8s.io/Ingress shop/web"
+        );
+        assert_eq!(obj.labels().get("app").unwrap(), "web");
+        let ns =
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+        assert_eq!(ns.object_ref().to_string(), "Namespace shop");
+    }
+
+    #[test]
+    fn names_that_could_escape_a_folder_are_invalid() {
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "../x",
+            "A",
+            "-a",
+            "a-",
+            "x\0y",
+            &"a".repeat(254),
+        ] {
+            assert!(!is_valid_name(bad), "{bad:?} accepted");
+        }
+        for good in ["a", "web-1", "tls.example.com", "0"] {
+            assert!(is_valid_name(good));
+        }
+        assert!(!is_valid_namespace("a.b"));
+    }
+}

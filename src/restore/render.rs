@@ -1,0 +1,169 @@
+//! Restore to a folder: one YAML file per object, laid out so that `kubectl apply -R -f DIR`
+//! applies them in restore order: `NN-<plural>/<namespace>/<name>.yaml`, or
+//! `NN-<plural>/<name>.yaml` for cluster-scoped kinds, where NN is the restore tier.
+//!
+//! Nothing is visible until everything is written: files go to a staging folder beside the
+//! target, which is renamed into place at the end. The target must not exist or be empty:
+//! routevault never overwrites. Secret files are mode 0600.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+
+use crate::object::{Object, is_valid_name, is_valid_namespace};
+
+/// The file an object is written to, relative to the output folder.
+pub fn relative_path(object: &Object) -> anyhow::Result<PathBuf> {
+    let name = object.name();
+    if !is_valid_name(name) || !object.namespace().is_none_or(is_valid_namespace) {
+        bail!(
+            "{} has a name or namespace that cannot be a file name",
+            object.object_ref()
+        );
+    }
+    let folder = match object.catalog_kind() {
+        Some(info) => format!("{:02}-{}", info.tier, info.plural),
+        None => format!("99-{}", object.kind().to_ascii_lowercase()),
+    };
+    let mut path = PathBuf::from(folder);
+    if let Some(ns) = object.namespace() {
+        path.push(ns);
+    }
+    path.push(format!("{name}.yaml"));
+    Ok(path)
+}
+
+pub struct DirRenderer {
+    target: PathBuf,
+    staging: TempDir,
+    written: usize,
+}
+
+impl DirRenderer {
+    /// Prepares to write into `target`, which must not exist or must be an empty folder.
+    pub fn new(target: &Path) -> anyhow::Result<Self> {
+        if target.exists() {
+            let empty = target.is_dir()
+                && fs::read_dir(target)
+                    .with_context(|| format!("reading {}", target.display()))?
+                    .next()
+                    .is_none();
+            if !empty {
+                bail!(
+                    "{} exists and is not empty; restore writes only into a new or empty folder",
+                    target.display()
+                );
+            }
+        }
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".routevault-restore-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a staging folder in {}", parent.display()))?;
+        Ok(Self {
+            target: target.into(),
+            staging,
+            written: 0,
+        })
+    }
+
+    pub fn write(&mut self, object: &Object) -> anyhow::Result<()> {
+        let relative = relative_path(object)?;
+        let path = self.staging.path().join(&relative);
+        fs::create_dir_all(path.parent().expect("has a folder"))?;
+        let secret = object.kind() == "Secret" && object.group().is_empty();
+        let text = crate::yaml::to_string(&object.0)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if secret { 0o600 } else { 0o644 })
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "writing {} (two objects with one file name?)",
+                    relative.display()
+                )
+            })?;
+        file.write_all(text.as_bytes())?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Moves the finished folder into place.
+    pub fn commit(self) -> anyhow::Result<PathBuf> {
+        if self.target.exists() {
+            fs::remove_dir(&self.target)
+                .with_context(|| format!("replacing the empty folder {}", self.target.display()))?;
+        }
+        let staging = self.staging.keep();
+        fs::set_permissions(&staging, fs::Permissions::from_mode(0o755))?;
+        fs::rename(&staging, &self.target)
+            .with_context(|| format!("moving the restored files into {}", self.target.display()))?;
+        Ok(self.target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_follow_tiers() {
+        let ns =
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+        let ing = Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop"}}),
+        );
+        assert_eq!(
+            relative_path(&ns).unwrap(),
+            PathBuf::from("00-namespaces/shop.yaml")
+        );
+        assert_eq!(
+            relative_path(&ing).unwrap(),
+            PathBuf::from("09-ingresses/shop/web.yaml")
+        );
+        let evil = Object(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "..", "namespace": "shop"}}),
+        );
+        assert!(relative_path(&evil).is_err());
+    }
+
+    #[test]
+    fn nothing_is_visible_until_commit_and_non_empty_targets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let mut r = DirRenderer::new(&target).unwrap();
+        r.write(&Object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t", "namespace": "s"}}))).unwrap();
+        assert!(!target.exists());
+        r.commit().unwrap();
+        let secret = target.join("03-secrets/s/t.yaml");
+        assert_eq!(
+            fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(DirRenderer::new(&target).is_err());
+
+        let dropped = dir.path().join("dropped");
+        let mut r = DirRenderer::new(&dropped).unwrap();
+        r.write(&Object(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "s"}}),
+        ))
+        .unwrap();
+        drop(r);
+        assert!(!dropped.exists());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "staging folder left behind"
+        );
+    }
+}

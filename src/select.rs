@@ -1,0 +1,793 @@
+//! Which objects a snapshot captures. Pure: takes the objects a source produced (before
+//! normalisation, so owner references are still visible) and the user's selection.
+//!
+//! Rules, in the order they apply:
+//! - only catalog kinds; CertificateRequest, Order and Challenge are runtime state and never
+//!   captured; Certificates owned by an Ingress (cert-manager's ingress-shim) are recreated by
+//!   cert-manager from the Ingress, so they stay out;
+//! - the API server's own objects (`default/kubernetes` Service, kube-system, kube-public,
+//!   kube-node-lease) stay out unless asked for;
+//! - `--namespace` / `--exclude-namespace` limit namespaced objects; the label selector
+//!   applies to every kind except Namespaces and Secrets, which follow what they hold or
+//!   what references them;
+//! - Secrets: only those referenced by a captured Ingress `tls[].secretName`, Certificate
+//!   `spec.secretName` or Gateway listener `tls.certificateRefs` (data minimisation);
+//! - EndpointSlices: only those of captured selector-less Services, managed by hand;
+//! - cluster-scoped classes and ClusterIssuers: all of them, or with `--namespace` only the
+//!   ones captured objects reference;
+//! - Namespaces: exactly those holding captured objects (a minimal one is made when the
+//!   source has none, so a restore can create it).
+//!
+//! References to Secrets and Services that the source lacks are warnings, not failures.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::catalog::{self, CERT_MANAGER, CORE, DISCOVERY, GATEWAY, NETWORKING};
+use crate::object::Object;
+
+/// What to do with Secret data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsMode {
+    /// Encrypt Secret data to the `--seal-to` recipients (the default).
+    Sealed,
+    /// Store Secret data in plaintext (must be asked for by name).
+    Plaintext,
+    /// Capture no Secrets at all.
+    Skip,
+}
+
+/// The user's selection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    #[serde(default)]
+    pub include_system: bool,
+}
+
+/// The outcome of selection.
+#[derive(Debug, Default)]
+pub struct Selected {
+    /// In restore order (tier), then by identity.
+    pub objects: Vec<Object>,
+    pub warnings: Vec<String>,
+    /// Why objects were left out, with counts (e.g. "not a routing kind: apps/Deployment").
+    pub skipped: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Error)]
+pub enum SelectorError {
+    #[error("label selector {selector:?}: {reason}")]
+    Invalid { selector: String, reason: String },
+}
+
+const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
+
+/// Applies the selection rules in the module documentation.
+pub fn select(
+    objects: Vec<Object>,
+    selection: &Selection,
+    secrets: SecretsMode,
+) -> Result<Selected, SelectorError> {
+    let selector = selection
+        .selector
+        .as_deref()
+        .map(LabelSelector::parse)
+        .transpose()?;
+    let mut out = Selected::default();
+
+    let mut namespaces: BTreeMap<String, Object> = BTreeMap::new();
+    let mut secrets_by_ref: BTreeMap<(String, String), Object> = BTreeMap::new();
+    let mut slices: Vec<Object> = Vec::new();
+    let mut cluster_scoped: Vec<Object> = Vec::new();
+    let mut routing: Vec<Object> = Vec::new();
+
+    for object in objects {
+        let group = object.group().to_string();
+        let kind = object.kind().to_string();
+        if catalog::NEVER_CAPTURED.contains(&(group.as_str(), kind.as_str())) {
+            bump(
+                &mut out.skipped,
+                1,
+                format!(
+                    "runtime state, recreated by cert-manager: {}",
+                    catalog::qualified(&group, &kind)
+                ),
+            );
+            continue;
+        }
+        let Some(info) = object.catalog_kind() else {
+            bump(
+                &mut out.skipped,
+                1,
+                format!("not a routing kind: {}", catalog::qualified(&group, &kind)),
+            );
+            continue;
+        };
+        if !selection.include_system && is_system(&object) {
+            bump(&mut out.skipped, 1, "the API server's own objects");
+            continue;
+        }
+        if info.namespaced && !namespace_selected(object.namespace(), selection) {
+            bump(&mut out.skipped, 1, "outside the selected namespaces");
+            continue;
+        }
+        match (info.group, info.kind) {
+            (CORE, "Namespace") => {
+                namespaces.insert(object.name().to_string(), object);
+            }
+            (CORE, "Secret") => {
+                let key = (
+                    object.namespace().unwrap_or("").to_string(),
+                    object.name().to_string(),
+                );
+                secrets_by_ref.insert(key, object);
+            }
+            (DISCOVERY, "EndpointSlice") => slices.push(object),
+            (CERT_MANAGER, "Certificate") if owned_by_ingress(&object) => {
+                bump(
+                    &mut out.skipped,
+                    1,
+                    "Certificate owned by an Ingress (recreated by cert-manager)",
+                );
+            }
+            _ => {
+                if selector.as_ref().is_some_and(|s| !s.matches(&object)) {
+                    bump(&mut out.skipped, 1, "not matched by the label selector");
+                } else if info.namespaced {
+                    routing.push(object);
+                } else {
+                    cluster_scoped.push(object);
+                }
+            }
+        }
+    }
+
+    let references = References::of(&routing);
+    let mut captured: Vec<Object> = Vec::new();
+
+    // Cluster-scoped kinds: all selected ones, or only referenced ones when scoped to namespaces.
+    let scoped = !selection.namespaces.is_empty();
+    for object in cluster_scoped {
+        if !scoped
+            || references
+                .cluster_scoped
+                .contains(&(object.kind().to_string(), object.name().to_string()))
+        {
+            captured.push(object);
+        } else {
+            bump(
+                &mut out.skipped,
+                1,
+                "cluster-scoped and not referenced by the selected namespaces",
+            );
+        }
+    }
+
+    // Secrets: referenced ones only.
+    let mut captured_secrets = BTreeSet::new();
+    for (key, referrer) in &references.secrets {
+        if secrets == SecretsMode::Skip {
+            break;
+        }
+        match secrets_by_ref.get(key) {
+            Some(secret) => {
+                if captured_secrets.insert(key.clone()) {
+                    captured.push(secret.clone());
+                }
+            }
+            None => out.warnings.push(format!(
+                "{referrer} references Secret {}/{}, which is not in the source",
+                key.0, key.1
+            )),
+        }
+    }
+    let unreferenced = secrets_by_ref.len() - captured_secrets.len();
+    if unreferenced > 0 {
+        let reason = if secrets == SecretsMode::Skip {
+            "Secret (--secrets skip)"
+        } else {
+            "Secret not referenced by captured routing (data minimisation)"
+        };
+        bump(&mut out.skipped, unreferenced, reason);
+    }
+
+    // Services that routing references but the source lacks.
+    let services: BTreeSet<(String, String)> = routing
+        .iter()
+        .filter(|o| o.group() == CORE && o.kind() == "Service")
+        .map(|o| {
+            (
+                o.namespace().unwrap_or("").to_string(),
+                o.name().to_string(),
+            )
+        })
+        .collect();
+    for (key, referrer) in &references.services {
+        if !services.contains(key) {
+            out.warnings.push(format!(
+                "{referrer} references Service {}/{}, which is not in the source or not selected",
+                key.0, key.1
+            ));
+        }
+    }
+
+    // EndpointSlices of captured selector-less Services, maintained by hand.
+    let selectorless: BTreeSet<(String, String)> = routing
+        .iter()
+        .filter(|o| {
+            o.group() == CORE
+                && o.kind() == "Service"
+                && o.0
+                    .pointer("/spec/selector")
+                    .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
+        })
+        .map(|o| {
+            (
+                o.namespace().unwrap_or("").to_string(),
+                o.name().to_string(),
+            )
+        })
+        .collect();
+    for slice in slices {
+        let labels = slice.labels();
+        let service = labels
+            .get(SERVICE_NAME_LABEL)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let by_controller =
+            labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(SLICE_CONTROLLER);
+        let key = (
+            slice.namespace().unwrap_or("").to_string(),
+            service.to_string(),
+        );
+        if !by_controller && selectorless.contains(&key) {
+            captured.push(slice);
+        } else {
+            bump(
+                &mut out.skipped,
+                1,
+                "EndpointSlice not of a captured selector-less Service",
+            );
+        }
+    }
+
+    captured.extend(routing);
+
+    // Namespaces that hold captured objects.
+    let held: BTreeSet<String> = captured
+        .iter()
+        .filter_map(|o| o.namespace().map(str::to_string))
+        .collect();
+    let unused = namespaces.keys().filter(|ns| !held.contains(*ns)).count();
+    if unused > 0 {
+        bump(
+            &mut out.skipped,
+            unused,
+            "Namespace holding no captured object",
+        );
+    }
+    for ns in held {
+        let object = namespaces.remove(&ns).unwrap_or_else(|| {
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        });
+        captured.push(object);
+    }
+
+    captured.sort_by(|a, b| {
+        let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
+        (tier(a), a.object_ref()).cmp(&(tier(b), b.object_ref()))
+    });
+    out.objects = captured;
+    out.warnings.sort();
+    out.warnings.dedup();
+    Ok(out)
+}
+
+fn bump(skipped: &mut BTreeMap<String, usize>, count: usize, reason: impl Into<String>) {
+    *skipped.entry(reason.into()).or_insert(0) += count;
+}
+
+fn is_system(object: &Object) -> bool {
+    match (object.group(), object.kind()) {
+        (CORE, "Namespace") => SYSTEM_NAMESPACES.contains(&object.name()),
+        (CORE, "Service")
+            if object.namespace() == Some("default") && object.name() == "kubernetes" =>
+        {
+            true
+        }
+        _ => object
+            .namespace()
+            .is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns)),
+    }
+}
+
+fn namespace_selected(namespace: Option<&str>, selection: &Selection) -> bool {
+    let ns = namespace.unwrap_or("");
+    (selection.namespaces.is_empty() || selection.namespaces.iter().any(|n| n == ns))
+        && !selection.exclude_namespaces.iter().any(|n| n == ns)
+}
+
+fn owned_by_ingress(object: &Object) -> bool {
+    object
+        .0
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| owners.iter().any(|o| o["kind"] == "Ingress"))
+}
+
+/// What captured routing objects point at: (namespace, name) of Secrets and Services, and
+/// (kind, name) of cluster-scoped classes and issuers. Each with the first referrer, for
+/// warnings.
+#[derive(Debug, Default)]
+pub struct References {
+    pub secrets: BTreeMap<(String, String), String>,
+    pub services: BTreeMap<(String, String), String>,
+    pub cluster_scoped: BTreeSet<(String, String)>,
+}
+
+impl References {
+    pub fn of(objects: &[Object]) -> Self {
+        let mut refs = Self::default();
+        for object in objects {
+            let ns = object.namespace().unwrap_or("").to_string();
+            let me = object.object_ref().to_string();
+            let mut secret = |name: &str, namespace: &str| {
+                refs.secrets
+                    .entry((namespace.to_string(), name.to_string()))
+                    .or_insert_with(|| me.clone());
+            };
+            match (object.group(), object.kind()) {
+                (NETWORKING, "Ingress") => {
+                    for tls in array(&object.0, "/spec/tls") {
+                        if let Some(name) = tls["secretName"].as_str() {
+                            secret(name, &ns);
+                        }
+                    }
+                }
+                (CERT_MANAGER, "Certificate") => {
+                    if let Some(name) = object.str_at("/spec/secretName") {
+                        secret(name, &ns);
+                    }
+                }
+                (GATEWAY, "Gateway") => {
+                    for listener in array(&object.0, "/spec/listeners") {
+                        for cert in array(listener, "/tls/certificateRefs") {
+                            let core = cert["group"].as_str().unwrap_or("").is_empty();
+                            let is_secret = cert["kind"].as_str().unwrap_or("Secret") == "Secret";
+                            if let (true, true, Some(name)) =
+                                (core, is_secret, cert["name"].as_str())
+                            {
+                                secret(name, cert["namespace"].as_str().unwrap_or(&ns));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            match (object.group(), object.kind()) {
+                (NETWORKING, "Ingress") => {
+                    let mut backends: Vec<&Value> = Vec::new();
+                    backends.extend(object.0.pointer("/spec/defaultBackend"));
+                    for rule in array(&object.0, "/spec/rules") {
+                        for path in array(rule, "/http/paths") {
+                            backends.extend(path.get("backend"));
+                        }
+                    }
+                    for backend in backends {
+                        if let Some(name) = backend.pointer("/service/name").and_then(Value::as_str)
+                        {
+                            refs.services
+                                .entry((ns.clone(), name.to_string()))
+                                .or_insert_with(|| me.clone());
+                        }
+                    }
+                    let class = object
+                        .str_at("/spec/ingressClassName")
+                        .or(object.annotation("kubernetes.io/ingress.class"));
+                    if let Some(class) = class {
+                        refs.cluster_scoped
+                            .insert(("IngressClass".into(), class.into()));
+                    }
+                    if let Some(issuer) = object.annotation("cert-manager.io/cluster-issuer") {
+                        refs.cluster_scoped
+                            .insert(("ClusterIssuer".into(), issuer.into()));
+                    }
+                }
+                (GATEWAY, "HTTPRoute" | "GRPCRoute") => {
+                    for rule in array(&object.0, "/spec/rules") {
+                        for backend in array(rule, "/backendRefs") {
+                            let core = backend["group"].as_str().unwrap_or("").is_empty();
+                            let is_service =
+                                backend["kind"].as_str().unwrap_or("Service") == "Service";
+                            if let (true, true, Some(name)) =
+                                (core, is_service, backend["name"].as_str())
+                            {
+                                let target_ns =
+                                    backend["namespace"].as_str().unwrap_or(&ns).to_string();
+                                refs.services
+                                    .entry((target_ns, name.to_string()))
+                                    .or_insert_with(|| me.clone());
+                            }
+                        }
+                    }
+                }
+                (GATEWAY, "Gateway") => {
+                    if let Some(class) = object.str_at("/spec/gatewayClassName") {
+                        refs.cluster_scoped
+                            .insert(("GatewayClass".into(), class.into()));
+                    }
+                }
+                (CERT_MANAGER, "Certificate") => {
+                    if object.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer") {
+                        if let Some(name) = object.str_at("/spec/issuerRef/name") {
+                            refs.cluster_scoped
+                                .insert(("ClusterIssuer".into(), name.into()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        refs
+    }
+}
+
+fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// A kubectl-style label selector: `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
+/// `k notin (a,b)`, joined by commas (all must match).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelSelector(Vec<Requirement>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    NotExists(String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+impl LabelSelector {
+    pub fn parse(text: &str) -> Result<Self, SelectorError> {
+        let invalid = |reason: &str| SelectorError::Invalid {
+            selector: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut requirements = Vec::new();
+        for clause in split_top_level(text) {
+            let clause = clause.trim();
+            if clause.is_empty() {
+                return Err(invalid("empty requirement (stray comma?)"));
+            }
+            let requirement = if let Some(key) = clause.strip_prefix('!') {
+                Requirement::NotExists(
+                    label_key(key.trim()).ok_or_else(|| invalid("bad key after '!'"))?,
+                )
+            } else if let Some((key, values)) = split_set(clause, " notin ") {
+                Requirement::NotIn(
+                    label_key(key).ok_or_else(|| invalid("bad key before 'notin'"))?,
+                    parse_set(values)
+                        .ok_or_else(|| invalid("values must be in parentheses: notin (a,b)"))?,
+                )
+            } else if let Some((key, values)) = split_set(clause, " in ") {
+                Requirement::In(
+                    label_key(key).ok_or_else(|| invalid("bad key before 'in'"))?,
+                    parse_set(values)
+                        .ok_or_else(|| invalid("values must be in parentheses: in (a,b)"))?,
+                )
+            } else if let Some((key, value)) = clause.split_once("!=") {
+                Requirement::NotEquals(
+                    label_key(key).ok_or_else(|| invalid("bad key before '!='"))?,
+                    value.trim().to_string(),
+                )
+            } else if let Some((key, value)) =
+                clause.split_once("==").or_else(|| clause.split_once('='))
+            {
+                Requirement::Equals(
+                    label_key(key).ok_or_else(|| invalid("bad key before '='"))?,
+                    value.trim().to_string(),
+                )
+            } else {
+                Requirement::Exists(label_key(clause).ok_or_else(|| invalid("bad label key"))?)
+            };
+            requirements.push(requirement);
+        }
+        Ok(Self(requirements))
+    }
+
+    pub fn matches(&self, object: &Object) -> bool {
+        let labels = object.labels();
+        let get = |k: &str| labels.get(k).and_then(Value::as_str);
+        self.0.iter().all(|r| match r {
+            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
+            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+            Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|v| !vs.iter().any(|x| x == v)),
+        })
+    }
+}
+
+/// Splits on commas that are not inside parentheses.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn split_set<'a>(clause: &'a str, operator: &str) -> Option<(&'a str, &'a str)> {
+    clause
+        .split_once(operator)
+        .map(|(k, v)| (k.trim(), v.trim()))
+}
+
+fn parse_set(values: &str) -> Option<Vec<String>> {
+    let inner = values.strip_prefix('(')?.strip_suffix(')')?;
+    Some(
+        inner
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
+}
+
+fn label_key(key: &str) -> Option<String> {
+    let key = key.trim();
+    let valid = !key.is_empty()
+        && key.len() <= 317
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    valid.then(|| key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Object {
+        Object(v)
+    }
+
+    fn refs(selected: &Selected) -> Vec<String> {
+        selected
+            .objects
+            .iter()
+            .map(|o| o.object_ref().to_string())
+            .collect()
+    }
+
+    fn sample() -> Vec<Object> {
+        vec![
+            obj(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"team": "a"}}}),
+            ),
+            obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "empty"}})),
+            obj(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
+                             "annotations": {"cert-manager.io/cluster-issuer": "le"}},
+                "spec": {"ingressClassName": "nginx", "tls": [{"secretName": "web-tls"}, {"secretName": "gone-tls"}],
+                         "rules": [{"http": {"paths": [{"backend": {"service": {"name": "web"}}},
+                                                       {"backend": {"service": {"name": "missing"}}}]}}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+                "spec": {"selector": {"app": "web"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "ext-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "ext"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "web-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "web-tls", "namespace": "shop"}, "data": {}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "db-password", "namespace": "shop"}, "data": {}}),
+            ),
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                "metadata": {"name": "web-tls", "namespace": "shop", "ownerReferences": [{"kind": "Ingress", "name": "web"}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest", "metadata": {"name": "web-tls-1", "namespace": "shop"}}),
+            ),
+            obj(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}),
+            ),
+            obj(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}),
+            ),
+            obj(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "unused"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn captures_routing_and_only_what_it_references() {
+        let out = select(sample(), &Selection::default(), SecretsMode::Sealed).unwrap();
+        assert_eq!(
+            refs(&out),
+            vec![
+                "Namespace shop",
+                "networking.k8s.io/IngressClass nginx",
+                "networking.k8s.io/IngressClass unused",
+                "Secret shop/web-tls",
+                "Service shop/ext",
+                "Service shop/web",
+                "discovery.k8s.io/EndpointSlice shop/ext-1",
+                "networking.k8s.io/Ingress shop/web",
+            ]
+        );
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("Secret shop/gone-tls")),
+            "{:?}",
+            out.warnings
+        );
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("Service shop/missing")),
+            "{:?}",
+            out.warnings
+        );
+        assert_eq!(out.skipped["not a routing kind: apps/Deployment"], 1);
+        assert_eq!(
+            out.skipped["Secret not referenced by captured routing (data minimisation)"],
+            1
+        );
+        assert_eq!(
+            out.skipped["Certificate owned by an Ingress (recreated by cert-manager)"],
+            1
+        );
+        assert_eq!(out.skipped["the API server's own objects"], 2);
+    }
+
+    #[test]
+    fn namespace_scope_keeps_only_referenced_cluster_objects() {
+        let selection = Selection {
+            namespaces: vec!["shop".into()],
+            ..Default::default()
+        };
+        let out = select(sample(), &selection, SecretsMode::Sealed).unwrap();
+        let r = refs(&out);
+        assert!(r.contains(&"networking.k8s.io/IngressClass nginx".to_string()));
+        assert!(!r.contains(&"networking.k8s.io/IngressClass unused".to_string()));
+        let none = Selection {
+            namespaces: vec!["other".into()],
+            ..Default::default()
+        };
+        assert!(
+            select(sample(), &none, SecretsMode::Sealed)
+                .unwrap()
+                .objects
+                .is_empty()
+        );
+        let excluded = Selection {
+            exclude_namespaces: vec!["shop".into()],
+            ..Default::default()
+        };
+        let r = refs(&select(sample(), &excluded, SecretsMode::Sealed).unwrap());
+        assert!(r.iter().all(|r| !r.contains("shop")), "{r:?}");
+    }
+
+    #[test]
+    fn selector_filters_routing_and_secrets_follow_references() {
+        let selection = Selection {
+            selector: Some("app=web".into()),
+            ..Default::default()
+        };
+        let r = refs(&select(sample(), &selection, SecretsMode::Sealed).unwrap());
+        assert_eq!(
+            r,
+            vec![
+                "Namespace shop",
+                "Secret shop/web-tls",
+                "Service shop/web",
+                "networking.k8s.io/Ingress shop/web"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_skip_captures_none() {
+        let r = refs(&select(sample(), &Selection::default(), SecretsMode::Skip).unwrap());
+        assert!(r.iter().all(|r| !r.starts_with("Secret")));
+    }
+
+    #[test]
+    fn gateway_certificate_refs_select_secrets_across_namespaces() {
+        let objects = vec![
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "edge", "namespace": "infra"},
+                "spec": {"gatewayClassName": "eg", "listeners": [{"name": "https", "tls": {"certificateRefs": [
+                    {"name": "edge-tls"}, {"name": "shared", "namespace": "certs"}, {"kind": "ConfigMap", "name": "nope"}]}}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "edge-tls", "namespace": "infra"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shared", "namespace": "certs"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nope", "namespace": "infra"}}),
+            ),
+        ];
+        let r = refs(&select(objects, &Selection::default(), SecretsMode::Sealed).unwrap());
+        assert!(r.contains(&"Secret infra/edge-tls".to_string()));
+        assert!(r.contains(&"Secret certs/shared".to_string()));
+        assert!(
+            r.contains(&"Namespace certs".to_string()),
+            "namespace made for the secret: {r:?}"
+        );
+        assert!(!r.contains(&"Secret infra/nope".to_string()));
+    }
+
+    #[test]
+    fn label_selectors_parse_like_kubectl() {
+        let o = obj(json!({"metadata": {"labels": {"app": "web", "tier": "front"}}}));
+        let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&o);
+        assert!(m("app=web"));
+        assert!(m("app==web,tier"));
+        assert!(!m("app!=web"));
+        assert!(m("!missing"));
+        assert!(m("tier in (front, back)"));
+        assert!(!m("tier notin (front)"));
+        assert!(m("missing notin (x)"));
+        assert!(LabelSelector::parse("app=web,").is_err());
+        assert!(LabelSelector::parse("tier in front").is_err());
+        assert!(LabelSelector::parse("a b=c").is_err());
+    }
+}

@@ -1,0 +1,365 @@
+//! Signing keys, trusted keys, key ids, and the detached signature of an artifact.
+//!
+//! A signature covers a domain-separated message naming the environment, the snapshot id and
+//! the SHA-256 of the artifact bytes (see docs/artifact-format.md), so a signature cannot be
+//! moved to another artifact, another id or another environment.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::error::VerifyError;
+
+/// Domain separation for artifact signatures, format version 1.
+pub const SIGNATURE_DOMAIN: &[u8] = b"routevault/artifact-signature/v1\0";
+/// The `format` field of a signature file.
+pub const SIGNATURE_FORMAT: &str = "routevault.dev/signature/v1";
+/// A signature file is small; anything bigger is hostile.
+pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not an ed25519 {what} in PEM form ({reason}); make keys with `routevault keygen`"
+    )]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
+    #[error(
+        "no trusted keys found at {path}: put one or more *.sign.pub files there, or pass --trust FILE_OR_DIR"
+    )]
+    NoTrustedKeys { path: PathBuf },
+}
+
+/// A short, stable name for a public key: the first 16 hex digits of SHA-256 of its 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeyId(pub String);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn key_id(key: &VerifyingKey) -> KeyId {
+    let digest = Sha256::digest(key.as_bytes());
+    KeyId(hex::encode(&digest[..8]))
+}
+
+/// A fresh signing key from the operating system's random source.
+pub fn generate_signing_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the operating system's random source failed");
+    SigningKey::from_bytes(&seed)
+}
+
+/// PKCS#8 PEM of a private key, and the SubjectPublicKeyInfo PEM of its public key.
+pub fn encode_key_pair(key: &SigningKey) -> (String, String) {
+    let private = key
+        .to_pkcs8_pem(Default::default())
+        .expect("an ed25519 key always encodes")
+        .to_string();
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(Default::default())
+        .expect("an ed25519 key always encodes");
+    (private, public)
+}
+
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: path.into(),
+        source,
+    })?;
+    SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::Parse {
+        path: path.into(),
+        what: "private key",
+        reason: e.to_string(),
+    })
+}
+
+pub fn load_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
+    let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: path.into(),
+        source,
+    })?;
+    VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| KeyError::Parse {
+        path: path.into(),
+        what: "public key",
+        reason: e.to_string(),
+    })
+}
+
+/// The keys an operator trusts: one `.sign.pub` file, or every `*.sign.pub` in a folder.
+#[derive(Debug, Clone)]
+pub struct TrustSet {
+    pub source: PathBuf,
+    keys: Vec<(KeyId, VerifyingKey, PathBuf)>,
+}
+
+impl TrustSet {
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let mut files = Vec::new();
+        if path.is_dir() {
+            let entries = fs::read_dir(path).map_err(|source| KeyError::Read {
+                path: path.into(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| KeyError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                let file = entry.path();
+                if file.to_string_lossy().ends_with(".sign.pub") {
+                    files.push(file);
+                }
+            }
+            files.sort();
+        } else {
+            files.push(path.to_path_buf());
+        }
+        let mut keys = Vec::new();
+        for file in files {
+            let key = load_public_key(&file)?;
+            keys.push((key_id(&key), key, file));
+        }
+        if keys.is_empty() {
+            return Err(KeyError::NoTrustedKeys { path: path.into() });
+        }
+        Ok(Self {
+            source: path.into(),
+            keys,
+        })
+    }
+
+    pub fn from_keys(keys: Vec<VerifyingKey>) -> Self {
+        Self {
+            source: PathBuf::from("<memory>"),
+            keys: keys
+                .into_iter()
+                .map(|k| (key_id(&k), k, PathBuf::new()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, id: &KeyId) -> Option<&VerifyingKey> {
+        self.keys
+            .iter()
+            .find(|(k, _, _)| k == id)
+            .map(|(_, key, _)| key)
+    }
+
+    pub fn ids(&self) -> Vec<KeyId> {
+        self.keys.iter().map(|(id, _, _)| id.clone()).collect()
+    }
+}
+
+/// The detached signature object stored beside an artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureFile {
+    pub format: String,
+    pub algorithm: String,
+    pub key_id: KeyId,
+    pub env: String,
+    pub id: String,
+    pub artifact_sha256: String,
+    pub artifact_size: u64,
+    pub created: String,
+    pub signature: String,
+}
+
+/// The exact bytes an ed25519 signature covers.
+pub fn signed_message(env: &str, id: &str, artifact_sha256: &[u8; 32]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(SIGNATURE_DOMAIN.len() + env.len() + id.len() + 34);
+    message.extend_from_slice(SIGNATURE_DOMAIN);
+    message.extend_from_slice(env.as_bytes());
+    message.push(0);
+    message.extend_from_slice(id.as_bytes());
+    message.push(0);
+    message.extend_from_slice(artifact_sha256);
+    message
+}
+
+pub fn sign_artifact(
+    key: &SigningKey,
+    env: &str,
+    id: &str,
+    artifact_sha256: &[u8; 32],
+    artifact_size: u64,
+    created: &str,
+) -> SignatureFile {
+    let signature = key.sign(&signed_message(env, id, artifact_sha256));
+    SignatureFile {
+        format: SIGNATURE_FORMAT.into(),
+        algorithm: "ed25519".into(),
+        key_id: key_id(&key.verifying_key()),
+        env: env.into(),
+        id: id.into(),
+        artifact_sha256: hex::encode(artifact_sha256),
+        artifact_size,
+        created: created.into(),
+        signature: BASE64.encode(signature.to_bytes()),
+    }
+}
+
+impl SignatureFile {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a signature always serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses a signature file; `key` names it in errors.
+    pub fn parse(bytes: &[u8], key: &str) -> Result<Self, VerifyError> {
+        let malformed = |reason: String| VerifyError::MalformedSignature {
+            key: key.into(),
+            reason,
+        };
+        let file: SignatureFile =
+            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        if file.format != SIGNATURE_FORMAT || file.algorithm != "ed25519" {
+            return Err(malformed(format!(
+                "unknown format {:?} / algorithm {:?}",
+                file.format, file.algorithm
+            )));
+        }
+        Ok(file)
+    }
+
+    /// Checks this signature against the trusted keys, the expected environment and id, and
+    /// the artifact's digest and size. `what` names the snapshot in errors.
+    pub fn verify(
+        &self,
+        trust: &TrustSet,
+        expected_env: &str,
+        expected_id: &str,
+        artifact_sha256: &[u8; 32],
+        artifact_size: u64,
+        what: &str,
+    ) -> Result<KeyId, VerifyError> {
+        let bad = |reason: String| VerifyError::BadSignature {
+            what: what.into(),
+            reason,
+        };
+        let key = trust
+            .get(&self.key_id)
+            .ok_or_else(|| VerifyError::UntrustedKey {
+                what: what.into(),
+                key_id: self.key_id.to_string(),
+                trust: trust.source.display().to_string(),
+            })?;
+        if self.env != expected_env || self.id != expected_id {
+            return Err(bad(format!(
+                "it was made for {}/{}, not {expected_env}/{expected_id} (renamed or moved artifact)",
+                self.env, self.id
+            )));
+        }
+        if self.artifact_size != artifact_size
+            || self.artifact_sha256 != hex::encode(artifact_sha256)
+        {
+            return Err(bad("the artifact's size or SHA-256 differs from the signed one (altered or truncated artifact)".into()));
+        }
+        let raw = BASE64
+            .decode(&self.signature)
+            .map_err(|e| bad(format!("signature is not base64: {e}")))?;
+        let raw: [u8; 64] = raw
+            .try_into()
+            .map_err(|_| bad("signature is not 64 bytes".into()))?;
+        let signature = Signature::from_bytes(&raw);
+        key.verify_strict(
+            &signed_message(&self.env, &self.id, artifact_sha256),
+            &signature,
+        )
+        .map_err(|_| bad("the ed25519 signature does not verify".into()))?;
+        Ok(self.key_id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_pem_and_keep_their_id() {
+        let key = generate_signing_key();
+        let (private, public) = encode_key_pair(&key);
+        assert!(private.contains("BEGIN PRIVATE KEY"));
+        let back = SigningKey::from_pkcs8_pem(&private).unwrap();
+        let public_back = VerifyingKey::from_public_key_pem(&public).unwrap();
+        assert_eq!(key_id(&back.verifying_key()), key_id(&public_back));
+        assert_eq!(key_id(&public_back).0.len(), 16);
+    }
+
+    #[test]
+    fn signature_binds_env_id_digest_and_key() {
+        let key = generate_signing_key();
+        let other = generate_signing_key();
+        let trust = TrustSet::from_keys(vec![key.verifying_key()]);
+        let digest = [7u8; 32];
+        let sig = sign_artifact(&key, "prod", "id1", &digest, 10, "t");
+        let parsed = SignatureFile::parse(&sig.to_bytes(), "k").unwrap();
+        assert!(
+            parsed
+                .verify(&trust, "prod", "id1", &digest, 10, "s")
+                .is_ok()
+        );
+        assert!(matches!(
+            parsed.verify(&trust, "prod", "id2", &digest, 10, "s"),
+            Err(VerifyError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            parsed.verify(&trust, "dev", "id1", &digest, 10, "s"),
+            Err(VerifyError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            parsed.verify(&trust, "prod", "id1", &[8u8; 32], 10, "s"),
+            Err(VerifyError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            parsed.verify(&trust, "prod", "id1", &digest, 11, "s"),
+            Err(VerifyError::BadSignature { .. })
+        ));
+        let untrusted = TrustSet::from_keys(vec![other.verifying_key()]);
+        assert!(matches!(
+            parsed.verify(&untrusted, "prod", "id1", &digest, 10, "s"),
+            Err(VerifyError::UntrustedKey { .. })
+        ));
+
+        // A signature edited to claim another id fails the cryptographic check.
+        let mut forged = parsed.clone();
+        forged.id = "id2".into();
+        assert!(matches!(
+            forged.verify(&trust, "prod", "id2", &digest, 10, "s"),
+            Err(VerifyError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_signature_files_are_verification_errors() {
+        assert!(matches!(
+            SignatureFile::parse(b"{}", "k"),
+            Err(VerifyError::MalformedSignature { .. })
+        ));
+        assert!(matches!(
+            SignatureFile::parse(b"\xff\x00", "k"),
+            Err(VerifyError::MalformedSignature { .. })
+        ));
+    }
+}

@@ -1,0 +1,194 @@
+//! Object storage: one trait, [`ObjectStore`], with a local-folder backend (and S3 to come),
+//! plus the snapshot layout on top of it (`snapshots`).
+//!
+//! The contract every backend keeps: `put_new_*` never overwrites — it fails with
+//! [`StoreError::AlreadyExists`] if the key exists — and a put is all-or-nothing: a reader sees
+//! the whole object or no object.
+
+pub mod local;
+pub mod snapshots;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+pub use local::LocalStore;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{location} already exists; stored snapshots are never overwritten")]
+    AlreadyExists { location: String },
+    #[error("{location} does not exist")]
+    NotFound { location: String },
+    #[error("{location} is larger than {limit} bytes; refusing to read it")]
+    TooLarge { location: String, limit: u64 },
+    #[error("store URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("{location}: {source}")]
+    Io {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A parsed `--store` value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreUrl {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl StoreUrl {
+    /// `file:///abs/path`, a plain path, or `s3://bucket/prefix`.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let invalid = |reason: &str| StoreError::InvalidUrl {
+            url: url.into(),
+            reason: reason.into(),
+        };
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("no bucket; use s3://BUCKET/PREFIX"));
+            }
+            return Ok(Self::S3 {
+                bucket: bucket.into(),
+                prefix: prefix.trim_matches('/').into(),
+            });
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(invalid(
+                    "file:// URLs take an absolute path: file:///srv/routevault",
+                ));
+            }
+            return Ok(Self::Local(PathBuf::from(path)));
+        }
+        if url.contains("://") {
+            return Err(invalid(
+                "unknown scheme; use file:///PATH, a plain path, or s3://BUCKET/PREFIX",
+            ));
+        }
+        if url.is_empty() {
+            return Err(invalid("empty; pass --store or set ROUTEVAULT_STORE"));
+        }
+        Ok(Self::Local(PathBuf::from(url)))
+    }
+}
+
+/// Information about one stored object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    /// Relative to the store's root, `/`-separated.
+    pub key: String,
+    pub size: u64,
+}
+
+/// The operations routevault needs from object storage. Keys are `/`-separated paths relative
+/// to the store's root.
+#[allow(async_fn_in_trait)] // used through the `Store` enum, never as `dyn`, so no Send bound is needed
+pub trait ObjectStore {
+    /// Where `key` lives, for messages: a path or an s3:// URL.
+    fn location(&self, key: &str) -> String;
+    /// Stores the file at `source` under `key`, failing if `key` exists.
+    async fn put_new_file(&self, key: &str, source: &Path) -> Result<(), StoreError>;
+    /// Stores `bytes` under `key`, failing if `key` exists.
+    async fn put_new_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Copies the object into `dest`, failing if it is larger than `max` bytes.
+    async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError>;
+    /// The object's bytes, failing if it is larger than `max`.
+    async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError>;
+    /// Every object whose key starts with `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError>;
+    /// Removes an object; a missing one is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// The configured store.
+pub enum Store {
+    Local(LocalStore),
+}
+
+/// Opens the store a URL names.
+pub fn open(url: &str) -> Result<Store, StoreError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Local(path) => Ok(Store::Local(LocalStore::new(path))),
+        StoreUrl::S3 { .. } => Err(StoreError::InvalidUrl {
+            url: url.into(),
+            reason: "S3 stores are not supported yet in this build; use a local folder".into(),
+        }),
+    }
+}
+
+impl ObjectStore for Store {
+    fn location(&self, key: &str) -> String {
+        match self {
+            Store::Local(s) => s.location(key),
+        }
+    }
+    async fn put_new_file(&self, key: &str, source: &Path) -> Result<(), StoreError> {
+        match self {
+            Store::Local(s) => s.put_new_file(key, source).await,
+        }
+    }
+    async fn put_new_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Store::Local(s) => s.put_new_bytes(key, bytes).await,
+        }
+    }
+    async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError> {
+        match self {
+            Store::Local(s) => s.get_to_file(key, dest, max).await,
+        }
+    }
+    async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Store::Local(s) => s.get_bytes(key, max).await,
+        }
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        match self {
+            Store::Local(s) => s.list(prefix).await,
+        }
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Local(s) => s.delete(key).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_parse() {
+        assert_eq!(
+            StoreUrl::parse("file:///srv/rv").unwrap(),
+            StoreUrl::Local("/srv/rv".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("./rv").unwrap(),
+            StoreUrl::Local("./rv".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("s3://b/p/q/").unwrap(),
+            StoreUrl::S3 {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
+        );
+        assert!(StoreUrl::parse("file://relative").is_err());
+        assert!(StoreUrl::parse("gs://b").is_err());
+        assert!(StoreUrl::parse("s3:///p").is_err());
+        assert!(
+            open("s3://bucket/x")
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("not supported yet")
+        );
+    }
+}
