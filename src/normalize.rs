@@ -206,10 +206,10 @@ impl ExplicitPorts {
         }
         let ports = object.pointer("/spec/ports").and_then(Value::as_array);
         for port in ports.into_iter().flatten().filter_map(Value::as_object) {
-            if port.contains_key("nodePort") {
-                if let Some(key) = port_key(port) {
-                    self.node_ports.insert(key);
-                }
+            if port.contains_key("nodePort")
+                && let Some(key) = port_key(port)
+            {
+                self.node_ports.insert(key);
             }
         }
     }
@@ -231,10 +231,10 @@ impl ExplicitPorts {
             if !owns_node_port {
                 continue;
             }
-            if let Ok(Value::Object(identity)) = serde_json::from_str::<Value>(json_key) {
-                if let Some(key) = port_key(&identity) {
-                    self.node_ports.insert(key);
-                }
+            if let Ok(Value::Object(identity)) = serde_json::from_str::<Value>(json_key)
+                && let Some(key) = port_key(&identity)
+            {
+                self.node_ports.insert(key);
             }
         }
     }

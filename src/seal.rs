@@ -342,7 +342,7 @@ mod tests {
     fn wrong_key_is_refused_with_the_recipients_named() {
         let (_, r) = identity();
         let (other, _) = identity();
-        let sealer = Sealer::new(&[r.clone()]).unwrap();
+        let sealer = Sealer::new(std::slice::from_ref(&r)).unwrap();
         let err = Unsealer::new(sealer.sealing(), &[other], Path::new("other.seal.key"))
             .err()
             .unwrap();

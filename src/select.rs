@@ -431,11 +431,11 @@ impl References {
                     }
                 }
                 (CERT_MANAGER, "Certificate") => {
-                    if object.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer") {
-                        if let Some(name) = object.str_at("/spec/issuerRef/name") {
-                            refs.cluster_scoped
-                                .insert(("ClusterIssuer".into(), name.into()));
-                        }
+                    if object.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer")
+                        && let Some(name) = object.str_at("/spec/issuerRef/name")
+                    {
+                        refs.cluster_scoped
+                            .insert(("ClusterIssuer".into(), name.into()));
                     }
                 }
                 _ => {}

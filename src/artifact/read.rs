@@ -133,10 +133,7 @@ impl VerifiedArtifact {
         let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
         let mut members = Members::new(&mut archive, capped, self.limits, what)?;
         members.next_member(self.limits.max_unpacked_bytes)?; // the manifest, checked in open
-        loop {
-            let Some((path, bytes)) = members.next_member(self.limits.max_unpacked_bytes)? else {
-                break;
-            };
+        while let Some((path, bytes)) = members.next_member(self.limits.max_unpacked_bytes)? {
             let hostile = |reason: &str| VerifyError::HostileEntry {
                 what: what.into(),
                 path: path.clone(),

@@ -87,14 +87,14 @@ pub fn read(root: &Path) -> Result<DirObjects, DirError> {
             for object in expand(value, &path, number)? {
                 let object = check(object, &path, number)?;
                 let here = format!("{} (document {number})", path.display());
-                if object.catalog_kind().is_some() {
-                    if let Some(first) = seen.insert(object.object_ref(), here.clone()) {
-                        return Err(DirError::Duplicate {
-                            object: object.object_ref().to_string(),
-                            first,
-                            second: here,
-                        });
-                    }
+                if object.catalog_kind().is_some()
+                    && let Some(first) = seen.insert(object.object_ref(), here.clone())
+                {
+                    return Err(DirError::Duplicate {
+                        object: object.object_ref().to_string(),
+                        first,
+                        second: here,
+                    });
                 }
                 out.objects.push(object);
             }

@@ -1,0 +1,209 @@
+//! A throwaway workspace (temp folder with keys and a local store) and a runner for the real
+//! `routevault` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_routevault");
+
+/// The repository root (where scenarios/ lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn scenario(name: &str) -> PathBuf {
+    repo().join("scenarios").join(name)
+}
+
+/// Every scenario folder.
+pub fn scenarios() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("scenarios"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 3,
+        "expected at least three scenarios, found {names:?}"
+    );
+    names
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "command failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Self {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn last_line(&self) -> String {
+        self.stdout.lines().last().unwrap_or("").trim().to_string()
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A temp folder with a key pair (`test.*`), a store folder and the paths to them.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let ws = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        ws.run(&[
+            "keygen",
+            "--out",
+            ws.keys().to_str().unwrap(),
+            "--name",
+            "test",
+        ])
+        .ok();
+        ws
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn keys(&self) -> PathBuf {
+        self.path("keys")
+    }
+    pub fn store(&self) -> PathBuf {
+        self.path("store")
+    }
+    pub fn sign_key(&self) -> PathBuf {
+        self.keys().join("test.sign.key")
+    }
+    pub fn sign_pub(&self) -> PathBuf {
+        self.keys().join("test.sign.pub")
+    }
+    pub fn seal_pub(&self) -> PathBuf {
+        self.keys().join("test.seal.pub")
+    }
+    pub fn seal_key(&self) -> PathBuf {
+        self.keys().join("test.seal.key")
+    }
+
+    /// Runs the binary with a clean ROUTEVAULT_* environment, in the workspace folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(BIN);
+        command.args(args).current_dir(self.dir.path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("ROUTEVAULT_") {
+                command.env_remove(key);
+            }
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from(command.output().expect("running routevault"))
+    }
+
+    /// Snapshots a folder, sealed to the workspace key; returns the id.
+    pub fn snapshot(&self, from: &Path, env: &str) -> String {
+        let (store, sign_key, seal_pub) = (self.store(), self.sign_key(), self.seal_pub());
+        let run = self
+            .run(&[
+                "snapshot",
+                "--from-dir",
+                from.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+                "--sign-key",
+                sign_key.to_str().unwrap(),
+                "--seal-to",
+                seal_pub.to_str().unwrap(),
+                "--env",
+                env,
+            ])
+            .ok();
+        run.last_line()
+    }
+
+    /// `restore ID --to-dir OUT` with the workspace's trust and unseal key.
+    pub fn restore(&self, env: &str, id: &str, out: &Path, extra: &[&str]) -> Run {
+        let (store, trust) = (self.store(), self.sign_pub());
+        let mut args = vec![
+            "restore",
+            id,
+            "--store",
+            store.to_str().unwrap(),
+            "--env",
+            env,
+            "--trust",
+            trust.to_str().unwrap(),
+            "--to-dir",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    pub fn verify(&self, env: &str, id: &str) -> Run {
+        let (store, trust) = (self.store(), self.sign_pub());
+        self.run(&[
+            "verify",
+            id,
+            "--store",
+            store.to_str().unwrap(),
+            "--env",
+            env,
+            "--trust",
+            trust.to_str().unwrap(),
+        ])
+    }
+
+    pub fn artifact(&self, env: &str, id: &str) -> PathBuf {
+        self.store().join(env).join(format!("{id}.tar.zst"))
+    }
+    pub fn signature(&self, env: &str, id: &str) -> PathBuf {
+        self.store().join(env).join(format!("{id}.tar.zst.sig"))
+    }
+}
+
+/// Overwrites a (read-only) stored file, as an attacker with write access to the store would.
+pub fn tamper_write(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::fs::write(path, bytes).unwrap();
+}
