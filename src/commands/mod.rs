@@ -93,7 +93,10 @@ pub async fn open_snapshot(
         None => Verification::Skip,
     };
     let artifact = VerifiedArtifact::open(file, verification, env, &id, limits, &what)?;
-    tracing::info!(snapshot = %what, key_id = ?artifact.signer.as_ref().map(|k| k.0.clone()), "signature verified");
+    match &artifact.signer {
+        Some(key) => tracing::info!(snapshot = %what, key_id = %key, "signature verified"),
+        None => tracing::warn!(snapshot = %what, "signature NOT verified (--insecure-skip-verify)"),
+    }
     Ok(OpenedSnapshot {
         env: env.into(),
         id,

@@ -4,4 +4,5 @@
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
 pub mod archive;
+pub mod bed;
 pub mod cli;

@@ -1,0 +1,175 @@
+//! The test bed from Rust: starts real servers through `tests/bed/up` (one implementation for
+//! scripts, drills and tests) in a private temp folder, and always stops them through
+//! `tests/bed/down` when the `Bed` is dropped — also when the test panics. Every bed has its
+//! own folder and free ports, so tests run in parallel without colliding.
+//!
+//! A test that needs the bed and cannot find its binaries fails with the install command; it
+//! is never skipped.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::cli::repo;
+
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+    pub env: HashMap<String, String>,
+    pub bin: PathBuf,
+}
+
+/// What to start.
+#[derive(Default)]
+pub struct BedSpec<'a> {
+    pub clusters: &'a [&'a str],
+    pub s3: bool,
+    pub crds: bool,
+}
+
+pub fn bin_dir() -> PathBuf {
+    let out = Command::new(repo().join("tests/bed/install"))
+        .arg("--print")
+        .output()
+        .expect("running tests/bed/install --print");
+    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    for needed in ["etcd", "kube-apiserver", "kubectl", "weed"] {
+        assert!(
+            bin.join(needed).exists(),
+            "test bed binary {needed} not found in {}; build the bed first with: tests/bed/install",
+            bin.display()
+        );
+    }
+    bin
+}
+
+impl Bed {
+    pub fn start(spec: BedSpec<'_>) -> Bed {
+        let bin = bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("routevault-bed-")
+            .tempdir()
+            .unwrap();
+        let mut command = Command::new(repo().join("tests/bed/up"));
+        command.arg("--dir").arg(dir.path()).arg("--bin").arg(&bin);
+        for cluster in spec.clusters {
+            command.args(["--cluster", cluster]);
+        }
+        if spec.s3 {
+            command.arg("--s3");
+        }
+        if spec.crds {
+            command.arg("--crds");
+        }
+        let out = command.output().expect("running tests/bed/up");
+        // From here on, Drop stops whatever did start.
+        let mut bed = Bed {
+            dir,
+            env: HashMap::new(),
+            bin,
+        };
+        assert!(
+            out.status.success(),
+            "tests/bed/up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env_text = std::fs::read_to_string(bed.dir.path().join("env")).unwrap();
+        for line in env_text.lines() {
+            if let Some((key, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('='))
+            {
+                bed.env
+                    .insert(key.to_string(), value.trim_matches('\'').to_string());
+            }
+        }
+        bed
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    pub fn var(&self, key: &str) -> String {
+        self.env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("bed env has no {key}"))
+    }
+
+    /// The API server URL of a cluster.
+    pub fn server(&self, cluster: &str) -> String {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.path().join("bed.json")).unwrap())
+                .unwrap();
+        state["clusters"][cluster]["server"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.crt")
+    }
+
+    /// Runs kubectl against a context; `stdin` is fed when given.
+    pub fn kubectl(&self, context: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut command = Command::new(self.bin.join("kubectl"));
+        command
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["--context", context])
+            .args(args);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("running kubectl");
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    #[track_caller]
+    pub fn kubectl_ok(&self, context: &str, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.kubectl(context, args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Applies a scenario folder to a cluster with server-side apply.
+    pub fn apply_dir(&self, context: &str, dir: &Path) {
+        self.kubectl_ok(
+            context,
+            &["apply", "--server-side", "-R", "-f", dir.to_str().unwrap()],
+            None,
+        );
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let result = Command::new(repo().join("tests/bed/down"))
+            .arg("--dir")
+            .arg(self.dir.path())
+            .output();
+        if let Ok(out) = result {
+            if !out.status.success() {
+                eprintln!(
+                    "tests/bed/down failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
