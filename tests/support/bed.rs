@@ -163,13 +163,13 @@ impl Drop for Bed {
             .arg("--dir")
             .arg(self.dir.path())
             .output();
-        if let Ok(out) = result {
-            if !out.status.success() {
-                eprintln!(
-                    "tests/bed/down failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+        if let Ok(out) = result
+            && !out.status.success()
+        {
+            eprintln!(
+                "tests/bed/down failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
