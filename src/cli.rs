@@ -57,6 +57,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Recreate routing from a snapshot (after verifying it).
     Restore(RestoreArgs),
+    /// Delete old snapshots (never one under retention) and orphaned uploads.
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +76,30 @@ pub struct StoreArgs {
     /// Where snapshots live: file:///abs/path, a plain path, or s3://bucket/prefix.
     #[arg(long, env = "ROUTEVAULT_STORE")]
     pub store: String,
+    /// S3 endpoint URL for S3-compatible stores (Ceph RGW, SeaweedFS, R2, MinIO); default AWS.
+    #[arg(long, env = "ROUTEVAULT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Address buckets by path (endpoint/bucket/key) instead of by host name.
+    #[arg(long, env = "ROUTEVAULT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+    /// S3 region (default: from the AWS environment or profile, else us-east-1).
+    #[arg(long, env = "ROUTEVAULT_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Part size in bytes for multipart uploads (at least 5 MiB).
+    #[arg(long, default_value_t = crate::store::s3::DEFAULT_PART_SIZE, env = "ROUTEVAULT_S3_PART_SIZE", hide_short_help = true)]
+    pub s3_part_size: u64,
+}
+
+impl StoreArgs {
+    pub fn s3_options(&self) -> crate::store::S3Options {
+        crate::store::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            path_style: self.s3_path_style,
+            region: self.s3_region.clone(),
+            part_size: self.s3_part_size,
+            credentials: None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +171,17 @@ pub struct SnapshotArgs {
     /// Also capture the API server's own objects (default/kubernetes, kube-system, ...).
     #[arg(long, env = "ROUTEVAULT_INCLUDE_SYSTEM")]
     pub include_system: bool,
+    /// Lock both stored objects for this many days (S3 Object Lock; the bucket must have it).
+    #[arg(long, env = "ROUTEVAULT_RETAIN_DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub retain_days: Option<u32>,
+    /// Object Lock mode for --retain-days.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "governance",
+        env = "ROUTEVAULT_LOCK_MODE"
+    )]
+    pub lock_mode: crate::store::LockMode,
     /// zstd compression level (1-19).
     #[arg(long, default_value_t = 3, env = "ROUTEVAULT_COMPRESSION_LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
     pub compression_level: i32,
@@ -257,6 +294,32 @@ pub struct RestoreArgs {
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
     pub unseal_key: Option<PathBuf>,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this environment (default: all).
+    #[arg(long = "env", env = "ROUTEVAULT_ENV")]
+    pub env: Option<String>,
+    /// Keep this many newest committed snapshots per environment.
+    #[arg(long, env = "ROUTEVAULT_KEEP_LAST")]
+    pub keep_last: usize,
+    /// Only delete snapshots older than this (e.g. 30d, 12h, 2w).
+    #[arg(long, env = "ROUTEVAULT_OLDER_THAN")]
+    pub older_than: Option<String>,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[arg(
         long,
         short = 'o',

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod managed;
 pub mod normalize;
 pub mod object;
 pub mod output;

@@ -9,6 +9,9 @@
 //! managedFields or the last-applied annotation, as Velero's service restore action does. An
 //! object with neither (a hand-written manifest) has only explicit ports.
 //!
+//! Fields nobody set — the API server's defaults — are pruned first, using managedFields
+//! (see `managed`), so a snapshot of a cluster equals the manifests that populated it.
+//!
 //! Output is deterministic: object keys are sorted and nothing depends on time or order of
 //! discovery.
 
@@ -40,7 +43,7 @@ const RUNTIME_METADATA: &[&str] = &[
 
 /// Normalises one object. See the module documentation for what is removed and why.
 pub fn normalize(object: &Object) -> Object {
-    let mut out = object.clone();
+    let mut out = Object(crate::managed::prune_to_managed(&object.0));
     let explicit = ExplicitPorts::of(object);
     let root = match out.0.as_object_mut() {
         Some(root) => root,
@@ -372,10 +375,10 @@ mod tests {
                      "ports": [{"port": 443, "protocol": "TCP", "nodePort": 30443}]},
             "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}},
         }));
+        // The protocol was defaulted by the server (nobody owns it), so it goes too.
         assert_eq!(
             out["spec"],
-            json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
-                                       "ports": [{"port": 443, "protocol": "TCP"}]})
+            json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443}]})
         );
         assert!(out.get("status").is_none());
     }

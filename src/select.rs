@@ -75,21 +75,121 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
 
-/// Applies the selection rules in the module documentation.
+/// Applies the selection rules in the module documentation to everything a source holds.
 pub fn select(
     objects: Vec<Object>,
     selection: &Selection,
     secrets: SecretsMode,
 ) -> Result<Selected, SelectorError> {
+    let (secret_objects, others): (Vec<Object>, Vec<Object>) = objects
+        .into_iter()
+        .partition(|o| o.group() == CORE && o.kind() == "Secret");
+    let existing: BTreeSet<(String, String)> = secret_objects.iter().map(key_of).collect();
+    let mut plan = plan(others, selection, secrets, Some(&existing))?;
+    let mut captured = Vec::new();
+    let mut captured_keys = BTreeSet::new();
+    for secret in secret_objects {
+        let key = key_of(&secret);
+        if plan.wants_secret(&key.0, &key.1) {
+            captured_keys.insert(key);
+            captured.push(secret);
+        }
+    }
+    let unreferenced = existing.len() - captured_keys.len();
+    plan.finish(&captured_keys, unreferenced);
+    captured.extend(plan.objects);
+    sort_for_restore(&mut captured);
+    Ok(Selected {
+        objects: captured,
+        warnings: plan.warnings,
+        skipped: plan.skipped,
+    })
+}
+
+fn key_of(object: &Object) -> (String, String) {
+    (
+        object.namespace().unwrap_or("").to_string(),
+        object.name().to_string(),
+    )
+}
+
+/// Restore order: by tier, then by identity.
+pub fn sort_for_restore(objects: &mut [Object]) {
+    objects.sort_by(|a, b| {
+        let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
+        (tier(a), a.object_ref()).cmp(&(tier(b), b.object_ref()))
+    });
+}
+
+/// Selection without Secrets: what a source that streams Secrets (a live cluster, where
+/// Secrets are the bulk) decides before reading them. `wants_secret` then decides each Secret
+/// as it arrives, and `finish` records what was missing.
+#[derive(Debug)]
+pub struct Plan {
+    /// Every captured object but Secrets, in restore order.
+    pub objects: Vec<Object>,
+    /// Secrets the captured objects reference, each with its first referrer.
+    pub secret_refs: BTreeMap<(String, String), String>,
+    pub warnings: Vec<String>,
+    pub skipped: BTreeMap<String, usize>,
+    secrets: SecretsMode,
+    selection: Selection,
+}
+
+impl Plan {
+    /// Whether the Secret `namespace/name` is to be captured.
+    pub fn wants_secret(&self, namespace: &str, name: &str) -> bool {
+        self.secrets != SecretsMode::Skip
+            && namespace_selected(Some(namespace), &self.selection)
+            && (self.selection.include_system || !SYSTEM_NAMESPACES.contains(&namespace))
+            && self
+                .secret_refs
+                .contains_key(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// Records referenced Secrets that were not found, and how many were left out.
+    pub fn finish(&mut self, captured: &BTreeSet<(String, String)>, unreferenced: usize) {
+        if self.secrets != SecretsMode::Skip {
+            for (key, referrer) in &self.secret_refs {
+                if !captured.contains(key) {
+                    self.warnings.push(format!(
+                        "{referrer} references Secret {}/{}, which is not in the source",
+                        key.0, key.1
+                    ));
+                }
+            }
+        }
+        if unreferenced > 0 {
+            let reason = if self.secrets == SecretsMode::Skip {
+                "Secret (--secrets skip)"
+            } else {
+                "Secret not referenced by captured routing (data minimisation)"
+            };
+            bump(&mut self.skipped, unreferenced, reason);
+        }
+        self.warnings.sort();
+        self.warnings.dedup();
+    }
+}
+
+/// Applies the selection rules in the module documentation to every object but Secrets
+/// (`objects` must hold none). `existing_secrets`, when known, limits the namespaces captured
+/// for referenced Secrets to those whose Secret exists.
+pub fn plan(
+    objects: Vec<Object>,
+    selection: &Selection,
+    secrets: SecretsMode,
+    existing_secrets: Option<&BTreeSet<(String, String)>>,
+) -> Result<Plan, SelectorError> {
     let selector = selection
         .selector
         .as_deref()
         .map(LabelSelector::parse)
         .transpose()?;
-    let mut out = Selected::default();
+    let mut skipped = BTreeMap::new();
+    let mut warnings = Vec::new();
 
     let mut namespaces: BTreeMap<String, Object> = BTreeMap::new();
-    let mut secrets_by_ref: BTreeMap<(String, String), Object> = BTreeMap::new();
     let mut slices: Vec<Object> = Vec::new();
     let mut cluster_scoped: Vec<Object> = Vec::new();
     let mut routing: Vec<Object> = Vec::new();
@@ -99,7 +199,7 @@ pub fn select(
         let kind = object.kind().to_string();
         if catalog::NEVER_CAPTURED.contains(&(group.as_str(), kind.as_str())) {
             bump(
-                &mut out.skipped,
+                &mut skipped,
                 1,
                 format!(
                     "runtime state, recreated by cert-manager: {}",
@@ -110,42 +210,31 @@ pub fn select(
         }
         let Some(info) = object.catalog_kind() else {
             bump(
-                &mut out.skipped,
+                &mut skipped,
                 1,
                 format!("not a routing kind: {}", catalog::qualified(&group, &kind)),
             );
             continue;
         };
         if !selection.include_system && is_system(&object) {
-            bump(&mut out.skipped, 1, "the API server's own objects");
+            bump(&mut skipped, 1, "the API server's own objects");
             continue;
         }
         if info.namespaced && !namespace_selected(object.namespace(), selection) {
-            bump(&mut out.skipped, 1, "outside the selected namespaces");
+            bump(&mut skipped, 1, "outside the selected namespaces");
             continue;
         }
         match (info.group, info.kind) {
             (CORE, "Namespace") => {
                 namespaces.insert(object.name().to_string(), object);
             }
-            (CORE, "Secret") => {
-                let key = (
-                    object.namespace().unwrap_or("").to_string(),
-                    object.name().to_string(),
-                );
-                secrets_by_ref.insert(key, object);
-            }
             (DISCOVERY, "EndpointSlice") => slices.push(object),
             (CERT_MANAGER, "Certificate") if owned_by_ingress(&object) => {
-                bump(
-                    &mut out.skipped,
-                    1,
-                    "Certificate owned by an Ingress (recreated by cert-manager)",
-                );
+                bump(&mut skipped, 1, INGRESS_OWNED);
             }
             _ => {
                 if selector.as_ref().is_some_and(|s| !s.matches(&object)) {
-                    bump(&mut out.skipped, 1, "not matched by the label selector");
+                    bump(&mut skipped, 1, "not matched by the label selector");
                 } else if info.namespaced {
                     routing.push(object);
                 } else {
@@ -161,63 +250,29 @@ pub fn select(
     // Cluster-scoped kinds: all selected ones, or only referenced ones when scoped to namespaces.
     let scoped = !selection.namespaces.is_empty();
     for object in cluster_scoped {
-        if !scoped
-            || references
-                .cluster_scoped
-                .contains(&(object.kind().to_string(), object.name().to_string()))
-        {
+        let referenced = references
+            .cluster_scoped
+            .contains(&(object.kind().to_string(), object.name().to_string()));
+        if !scoped || referenced {
             captured.push(object);
         } else {
             bump(
-                &mut out.skipped,
+                &mut skipped,
                 1,
                 "cluster-scoped and not referenced by the selected namespaces",
             );
         }
     }
 
-    // Secrets: referenced ones only.
-    let mut captured_secrets = BTreeSet::new();
-    for (key, referrer) in &references.secrets {
-        if secrets == SecretsMode::Skip {
-            break;
-        }
-        match secrets_by_ref.get(key) {
-            Some(secret) => {
-                if captured_secrets.insert(key.clone()) {
-                    captured.push(secret.clone());
-                }
-            }
-            None => out.warnings.push(format!(
-                "{referrer} references Secret {}/{}, which is not in the source",
-                key.0, key.1
-            )),
-        }
-    }
-    let unreferenced = secrets_by_ref.len() - captured_secrets.len();
-    if unreferenced > 0 {
-        let reason = if secrets == SecretsMode::Skip {
-            "Secret (--secrets skip)"
-        } else {
-            "Secret not referenced by captured routing (data minimisation)"
-        };
-        bump(&mut out.skipped, unreferenced, reason);
-    }
-
     // Services that routing references but the source lacks.
     let services: BTreeSet<(String, String)> = routing
         .iter()
         .filter(|o| o.group() == CORE && o.kind() == "Service")
-        .map(|o| {
-            (
-                o.namespace().unwrap_or("").to_string(),
-                o.name().to_string(),
-            )
-        })
+        .map(key_of)
         .collect();
     for (key, referrer) in &references.services {
         if !services.contains(key) {
-            out.warnings.push(format!(
+            warnings.push(format!(
                 "{referrer} references Service {}/{}, which is not in the source or not selected",
                 key.0, key.1
             ));
@@ -234,12 +289,7 @@ pub fn select(
                     .pointer("/spec/selector")
                     .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
         })
-        .map(|o| {
-            (
-                o.namespace().unwrap_or("").to_string(),
-                o.name().to_string(),
-            )
-        })
+        .map(key_of)
         .collect();
     for slice in slices {
         let labels = slice.labels();
@@ -257,7 +307,7 @@ pub fn select(
             captured.push(slice);
         } else {
             bump(
-                &mut out.skipped,
+                &mut skipped,
                 1,
                 "EndpointSlice not of a captured selector-less Service",
             );
@@ -266,15 +316,31 @@ pub fn select(
 
     captured.extend(routing);
 
-    // Namespaces that hold captured objects.
-    let held: BTreeSet<String> = captured
+    let mut plan = Plan {
+        objects: Vec::new(),
+        secret_refs: references.secrets,
+        warnings,
+        skipped,
+        secrets,
+        selection: selection.clone(),
+    };
+
+    // Namespaces that hold captured objects, Secrets to come included.
+    let mut held: BTreeSet<String> = captured
         .iter()
         .filter_map(|o| o.namespace().map(str::to_string))
         .collect();
+    for (namespace, name) in plan.secret_refs.keys() {
+        let exists =
+            existing_secrets.is_none_or(|e| e.contains(&(namespace.clone(), name.clone())));
+        if exists && plan.wants_secret(namespace, name) {
+            held.insert(namespace.clone());
+        }
+    }
     let unused = namespaces.keys().filter(|ns| !held.contains(*ns)).count();
     if unused > 0 {
         bump(
-            &mut out.skipped,
+            &mut plan.skipped,
             unused,
             "Namespace holding no captured object",
         );
@@ -285,16 +351,13 @@ pub fn select(
         });
         captured.push(object);
     }
-
-    captured.sort_by(|a, b| {
-        let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
-        (tier(a), a.object_ref()).cmp(&(tier(b), b.object_ref()))
-    });
-    out.objects = captured;
-    out.warnings.sort();
-    out.warnings.dedup();
-    Ok(out)
+    sort_for_restore(&mut captured);
+    plan.objects = captured;
+    Ok(plan)
 }
+
+/// The skip reason for Certificates made by cert-manager's ingress-shim.
+pub const INGRESS_OWNED: &str = "Certificate owned by an Ingress (recreated by cert-manager)";
 
 fn bump(skipped: &mut BTreeMap<String, usize>, count: usize, reason: impl Into<String>) {
     *skipped.entry(reason.into()).or_insert(0) += count;
@@ -320,7 +383,8 @@ fn namespace_selected(namespace: Option<&str>, selection: &Selection) -> bool {
         && !selection.exclude_namespaces.iter().any(|n| n == ns)
 }
 
-fn owned_by_ingress(object: &Object) -> bool {
+/// Whether cert-manager's ingress-shim made this Certificate for an Ingress.
+pub fn owned_by_ingress(object: &Object) -> bool {
     object
         .0
         .pointer("/metadata/ownerReferences")

@@ -11,22 +11,20 @@ struct Inspection<'a> {
     verified_by: Option<String>,
     artifact_sha256: String,
     bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<crate::store::Retention>,
     manifest: &'a Manifest,
 }
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let opened = super::open_snapshot(
-        &args.store.store,
-        &args.env.env,
-        &args.snapshot,
-        &args.trust,
-    )
-    .await?;
+    let opened =
+        super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let manifest = &opened.artifact.manifest;
     let inspection = Inspection {
         verified_by: opened.artifact.signer.as_ref().map(|k| k.to_string()),
         artifact_sha256: hex::encode(opened.artifact.sha256),
         bytes: opened.artifact.size,
+        retention: opened.retention().await?,
         manifest,
     };
     match args.output {
@@ -52,6 +50,9 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
                 .or(manifest.source.server.as_deref())
                 .unwrap_or("");
             println!("source     {} {source}", manifest.source.kind);
+            if let Some(r) = &inspection.retention {
+                println!("locked     {:?} until {}", r.mode, r.until);
+            }
             if let Some(build) = &manifest.build_id {
                 println!("build      {build}");
             }

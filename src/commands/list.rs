@@ -8,7 +8,7 @@ pub async fn run(args: ListArgs) -> anyhow::Result<()> {
     if let Some(env) = &args.env {
         super::check_env(env)?;
     }
-    let store = super::open_store(&args.store.store)?;
+    let store = super::open_store(&args.store).await?;
     let found = snapshots::list_committed(&store, args.env.as_deref()).await?;
     match args.output {
         ListFormat::Json => crate::output::print_json(&found)?,

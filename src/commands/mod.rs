@@ -5,6 +5,7 @@
 pub mod inspect;
 pub mod keygen;
 pub mod list;
+pub mod prune;
 pub mod restore;
 pub mod snapshot;
 pub mod verify;
@@ -17,7 +18,7 @@ use anyhow::{Context, bail};
 
 use crate::artifact::read::Verification;
 use crate::artifact::{Limits, VerifiedArtifact};
-use crate::cli::{Cli, Command, TrustArgs};
+use crate::cli::{Cli, Command, StoreArgs, TrustArgs};
 use crate::sign::{SignatureFile, TrustSet};
 use crate::store::{self, Store, snapshots};
 
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args).await,
         Command::Inspect(args) => inspect::run(args).await,
         Command::Restore(args) => restore::run(args).await,
+        Command::Prune(args) => prune::run(args).await,
     }
 }
 
@@ -45,21 +47,41 @@ impl OpenedSnapshot {
     pub fn what(&self) -> String {
         format!("{}/{}", self.env, self.id)
     }
+
+    /// The Object Lock retention in force on the snapshot (the earlier of its two objects'),
+    /// if any.
+    pub async fn retention(&self) -> anyhow::Result<Option<crate::store::Retention>> {
+        use crate::store::ObjectStore;
+        let artifact = self
+            .store
+            .retention(&snapshots::artifact_key(&self.env, &self.id))
+            .await?;
+        let signature = self
+            .store
+            .retention(&snapshots::signature_key(&self.env, &self.id))
+            .await?;
+        Ok(match (artifact, signature) {
+            (Some(a), Some(s)) => Some(if a.until <= s.until { a } else { s }),
+            (a, s) => a.or(s),
+        })
+    }
 }
 
-pub fn open_store(url: &str) -> anyhow::Result<Store> {
-    store::open(url).context("opening the store")
+pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
+    store::open(&args.store, &args.s3_options())
+        .await
+        .context("opening the store")
 }
 
 /// Resolves `spec` (an id or `latest`) in `env`, downloads the artifact and its signature,
 /// and verifies them before anything in the artifact is read.
 pub async fn open_snapshot(
-    store_url: &str,
+    store_args: &StoreArgs,
     env: &str,
     spec: &str,
     trust: &TrustArgs,
 ) -> anyhow::Result<OpenedSnapshot> {
-    let store = open_store(store_url)?;
+    let store = open_store(store_args).await?;
     let trust_set = if trust.insecure_skip_verify {
         tracing::warn!(
             "--insecure-skip-verify: the snapshot's signature is NOT checked; anyone who can write to the store may have changed it"

@@ -37,13 +37,8 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         None => None,
     };
 
-    let opened = super::open_snapshot(
-        &args.store.store,
-        &args.env.env,
-        &args.snapshot,
-        &args.trust,
-    )
-    .await?;
+    let opened =
+        super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let what = opened.what();
     let manifest = &opened.artifact.manifest;
     let unsealer = match (&manifest.sealing, &identities, &args.unseal_key) {

@@ -16,7 +16,7 @@ use crate::seal::{self, Sealer};
 use crate::select::{self, SecretsMode, Selection};
 use crate::sign::{self, MAX_SIGNATURE_BYTES, SignatureFile};
 use crate::source;
-use crate::store::{ObjectStore, snapshots};
+use crate::store::{ObjectStore, Retention, snapshots};
 
 /// What `snapshot -o json` prints.
 #[derive(Debug, Serialize)]
@@ -34,6 +34,8 @@ pub struct Summary {
     pub sealed_secrets: usize,
     pub warnings: Vec<String>,
     pub skipped: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     pub duration_ms: u128,
 }
 
@@ -85,7 +87,23 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
 
-    let store = open_store(&args.store.store)?;
+    let store = open_store(&args.store).await?;
+    let retention = match args.retain_days {
+        Some(days) => {
+            store
+                .check_retention_supported()
+                .await
+                .context("checking that snapshots can be locked")?;
+            let until = jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_hours(i64::from(days) * 24))
+                .context("--retain-days is too far in the future")?;
+            Some(Retention {
+                mode: args.lock_mode,
+                until,
+            })
+        }
+        None => None,
+    };
     let previous = previous_snapshot(&store, &env).await?;
 
     let work_dir = std::env::temp_dir();
@@ -147,11 +165,11 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let artifact_key = snapshots::artifact_key(&env, &id);
     let signature_key = snapshots::signature_key(&env, &id);
     store
-        .put_new_file(&artifact_key, finished.file.path())
+        .put_new_file(&artifact_key, finished.file.path(), retention.as_ref())
         .await
         .context("storing the artifact (nothing was committed)")?;
     store
-        .put_new_bytes(&signature_key, &signature.to_bytes())
+        .put_new_bytes(&signature_key, &signature.to_bytes(), retention.as_ref())
         .await
         .with_context(|| format!("storing the signature (the artifact {artifact_key} stays uncommitted and invisible)"))?;
 
@@ -169,6 +187,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         sealed_secrets,
         warnings: selected.warnings,
         skipped: selected.skipped,
+        retention: retention.clone(),
         duration_ms: started.elapsed().as_millis(),
     };
     tracing::info!(id = %id, env = %env, objects = summary.objects, bytes = summary.bytes, "snapshot committed");
@@ -209,6 +228,9 @@ fn print_text(summary: &Summary, files: usize) {
         summary.artifact, summary.bytes, summary.artifact_sha256
     );
     println!("signature {} (key {})", summary.signature, summary.key_id);
+    if let Some(retention) = &summary.retention {
+        println!("locked    {:?} until {}", retention.mode, retention.until);
+    }
     println!("{}", summary.id);
 }
 

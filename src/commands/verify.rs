@@ -14,16 +14,13 @@ struct Report {
     artifact_sha256: String,
     bytes: u64,
     objects: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<crate::store::Retention>,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    let opened = super::open_snapshot(
-        &args.store.store,
-        &args.env.env,
-        &args.snapshot,
-        &args.trust,
-    )
-    .await?;
+    let opened =
+        super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let objects = opened.artifact.check_all()?;
     let report = Report {
         env: opened.env.clone(),
@@ -33,12 +30,18 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         artifact_sha256: hex::encode(opened.artifact.sha256),
         bytes: opened.artifact.size,
         objects,
+        retention: opened.retention().await?,
     };
+    let locked = report
+        .retention
+        .as_ref()
+        .map(|r| format!("; locked {:?} until {}", r.mode, r.until))
+        .unwrap_or_default();
     match args.output {
         SummaryFormat::Json => crate::output::print_json(&report)?,
         SummaryFormat::Text => match &report.key_id {
             Some(key) => println!(
-                "OK {}/{}: signed by trusted key {key}; {} objects; {} bytes; sha256 {}",
+                "OK {}/{}: signed by trusted key {key}; {} objects; {} bytes; sha256 {}{locked}",
                 report.env, report.id, report.objects, report.bytes, report.artifact_sha256
             ),
             None => println!(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{ObjectInfo, ObjectStore, StoreError};
+use super::{ObjectInfo, StoreError};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -67,26 +67,43 @@ impl LocalStore {
     }
 }
 
-impl ObjectStore for LocalStore {
-    fn location(&self, key: &str) -> String {
+/// The local store's side of `ObjectStore` (dispatched from `Store`). Retention is refused
+/// before any put reaches here (`check_retention_supported`).
+impl LocalStore {
+    pub fn location(&self, key: &str) -> String {
         self.path(key).display().to_string()
     }
 
-    async fn put_new_file(&self, key: &str, source: &Path) -> Result<(), StoreError> {
+    pub async fn put_new_file(
+        &self,
+        key: &str,
+        source: &Path,
+        _retention: Option<&super::Retention>,
+    ) -> Result<(), StoreError> {
         let mut input = File::open(source).map_err(self.io(key))?;
         self.put_new(key, |out| io::copy(&mut input, out).map(|_| ()))
     }
 
-    async fn put_new_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    pub async fn put_new_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        _retention: Option<&super::Retention>,
+    ) -> Result<(), StoreError> {
         self.put_new(key, |out| out.write_all(bytes))
     }
 
-    async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError> {
+    pub async fn get_to_file(
+        &self,
+        key: &str,
+        dest: &mut File,
+        max: u64,
+    ) -> Result<u64, StoreError> {
         let mut input = self.open_checked(key, max)?;
         io::copy(&mut (&mut input).take(max), dest).map_err(self.io(key))
     }
 
-    async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+    pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let input = self.open_checked(key, max)?;
         let mut bytes = Vec::new();
         input
@@ -96,7 +113,7 @@ impl ObjectStore for LocalStore {
         Ok(bytes)
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
         if !self.root.exists() {
             return Ok(out);
@@ -107,7 +124,7 @@ impl ObjectStore for LocalStore {
         Ok(out)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match fs::remove_file(self.path(key)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io(key)(e)),
             _ => Ok(()),
@@ -177,11 +194,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("store"));
         store
-            .put_new_bytes("prod/a.tar.zst", b"first")
+            .put_new_bytes("prod/a.tar.zst", b"first", None)
             .await
             .unwrap();
         let err = store
-            .put_new_bytes("prod/a.tar.zst", b"second")
+            .put_new_bytes("prod/a.tar.zst", b"second", None)
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
@@ -197,7 +214,7 @@ mod tests {
             store.get_bytes("prod/b", 100).await,
             Err(StoreError::NotFound { .. })
         ));
-        store.put_new_bytes("dev/x", b"x").await.unwrap();
+        store.put_new_bytes("dev/x", b"x", None).await.unwrap();
         let keys: Vec<_> = store
             .list("")
             .await

@@ -1,4 +1,4 @@
-//! Object storage: one trait, [`ObjectStore`], with a local-folder backend (and S3 to come),
+//! Object storage: one trait, [`ObjectStore`], with a local-folder backend and an S3 backend,
 //! plus the snapshot layout on top of it (`snapshots`).
 //!
 //! The contract every backend keeps: `put_new_*` never overwrites — it fails with
@@ -6,14 +6,17 @@
 //! the whole object or no object.
 
 pub mod local;
+pub mod s3;
 pub mod snapshots;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use thiserror::Error;
 
 pub use local::LocalStore;
+pub use s3::{S3Options, S3Store};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -25,6 +28,28 @@ pub enum StoreError {
     TooLarge { location: String, limit: u64 },
     #[error("store URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    #[error(
+        "bucket {bucket} does not exist; create it (with Object Lock enabled, for retention) or fix --store"
+    )]
+    BucketMissing { bucket: String },
+    #[error(
+        "access denied to {location} ({reason}); check the credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE/IRSA) \
+         and that they may read, write and list this bucket"
+    )]
+    AccessDenied { location: String, reason: String },
+    #[error(
+        "cannot reach the S3 endpoint {endpoint}: {reason}; check --s3-endpoint and the network"
+    )]
+    Unreachable { endpoint: String, reason: String },
+    #[error(
+        "bucket {bucket} does not have Object Lock enabled, so --retain-days cannot lock snapshots; \
+         use a bucket created with Object Lock, or drop --retain-days"
+    )]
+    ObjectLockDisabled { bucket: String },
+    #[error("{store} cannot lock objects; --retain-days needs an S3 bucket with Object Lock")]
+    RetentionUnsupported { store: String },
+    #[error("{location}: {reason}")]
+    Remote { location: String, reason: String },
     #[error("{location}: {source}")]
     Io {
         location: String,
@@ -77,6 +102,23 @@ impl StoreUrl {
     }
 }
 
+/// Object Lock retention modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    /// Users with s3:BypassGovernanceRetention can still delete.
+    Governance,
+    /// Nobody, not even the account root, can delete before the date.
+    Compliance,
+}
+
+/// An object's retention: locked in `mode` until `until`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub until: jiff::Timestamp,
+}
+
 /// Information about one stored object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectInfo {
@@ -91,10 +133,20 @@ pub struct ObjectInfo {
 pub trait ObjectStore {
     /// Where `key` lives, for messages: a path or an s3:// URL.
     fn location(&self, key: &str) -> String;
-    /// Stores the file at `source` under `key`, failing if `key` exists.
-    async fn put_new_file(&self, key: &str, source: &Path) -> Result<(), StoreError>;
-    /// Stores `bytes` under `key`, failing if `key` exists.
-    async fn put_new_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Stores the file at `source` under `key`, failing if `key` exists; locked if `retention`.
+    async fn put_new_file(
+        &self,
+        key: &str,
+        source: &Path,
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError>;
+    /// Stores `bytes` under `key`, failing if `key` exists; locked if `retention`.
+    async fn put_new_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError>;
     /// Copies the object into `dest`, failing if it is larger than `max` bytes.
     async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError>;
     /// The object's bytes, failing if it is larger than `max`.
@@ -103,58 +155,81 @@ pub trait ObjectStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError>;
     /// Removes an object; a missing one is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// The retention in force on an object, if any.
+    async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError>;
+    /// Fails unless objects can be locked (S3 with Object Lock enabled on the bucket).
+    async fn check_retention_supported(&self) -> Result<(), StoreError>;
 }
 
 /// The configured store.
 pub enum Store {
     Local(LocalStore),
+    S3(S3Store),
 }
 
 /// Opens the store a URL names.
-pub fn open(url: &str) -> Result<Store, StoreError> {
+pub async fn open(url: &str, s3: &S3Options) -> Result<Store, StoreError> {
     match StoreUrl::parse(url)? {
         StoreUrl::Local(path) => Ok(Store::Local(LocalStore::new(path))),
-        StoreUrl::S3 { .. } => Err(StoreError::InvalidUrl {
-            url: url.into(),
-            reason: "S3 stores are not supported yet in this build; use a local folder".into(),
-        }),
+        StoreUrl::S3 { bucket, prefix } => {
+            Ok(Store::S3(S3Store::connect(&bucket, &prefix, s3).await))
+        }
     }
+}
+
+macro_rules! each {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Local($store) => $call,
+            Store::S3($store) => $call,
+        }
+    };
 }
 
 impl ObjectStore for Store {
     fn location(&self, key: &str) -> String {
-        match self {
-            Store::Local(s) => s.location(key),
-        }
+        each!(self, s => s.location(key))
     }
-    async fn put_new_file(&self, key: &str, source: &Path) -> Result<(), StoreError> {
-        match self {
-            Store::Local(s) => s.put_new_file(key, source).await,
-        }
+    async fn put_new_file(
+        &self,
+        key: &str,
+        source: &Path,
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.put_new_file(key, source, retention).await)
     }
-    async fn put_new_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        match self {
-            Store::Local(s) => s.put_new_bytes(key, bytes).await,
-        }
+    async fn put_new_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.put_new_bytes(key, bytes, retention).await)
     }
     async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError> {
-        match self {
-            Store::Local(s) => s.get_to_file(key, dest, max).await,
-        }
+        each!(self, s => s.get_to_file(key, dest, max).await)
     }
     async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        match self {
-            Store::Local(s) => s.get_bytes(key, max).await,
-        }
+        each!(self, s => s.get_bytes(key, max).await)
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        match self {
-            Store::Local(s) => s.list(prefix).await,
-        }
+        each!(self, s => s.list(prefix).await)
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        each!(self, s => s.delete(key).await)
+    }
+    async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError> {
         match self {
-            Store::Local(s) => s.delete(key).await,
+            Store::Local(_) => Ok(None),
+            Store::S3(s) => s.retention(key).await,
+        }
+    }
+    async fn check_retention_supported(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Local(s) => Err(StoreError::RetentionUnsupported {
+                store: s.location(""),
+            }),
+            Store::S3(s) => s.check_object_lock().await,
         }
     }
 }
@@ -183,12 +258,5 @@ mod tests {
         assert!(StoreUrl::parse("file://relative").is_err());
         assert!(StoreUrl::parse("gs://b").is_err());
         assert!(StoreUrl::parse("s3:///p").is_err());
-        assert!(
-            open("s3://bucket/x")
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("not supported yet")
-        );
     }
 }

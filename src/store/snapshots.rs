@@ -84,11 +84,18 @@ pub struct StoredSnapshot {
     pub id: String,
     pub created: String,
     pub artifact_bytes: u64,
-    /// Has its signature: visible to list, latest and restore.
+    /// Has both its artifact and its signature: visible to list, latest and restore.
     pub committed: bool,
+    /// The artifact exists (false: a signature whose artifact is gone, an orphan).
+    #[serde(skip)]
+    pub has_artifact: bool,
+    /// The signature exists.
+    #[serde(skip)]
+    pub has_signature: bool,
 }
 
-/// Every snapshot in the store (of `env`, if given), committed or not, oldest first.
+/// Every snapshot in the store (of `env`, if given), committed or not — orphaned artifacts
+/// and orphaned signatures included — oldest first.
 pub async fn scan(store: &Store, env: Option<&str>) -> Result<Vec<StoredSnapshot>, StoreError> {
     let prefix = env.map(|e| format!("{e}/")).unwrap_or_default();
     let mut found: BTreeMap<(String, String), (Option<u64>, bool)> = BTreeMap::new();
@@ -113,15 +120,14 @@ pub async fn scan(store: &Store, env: Option<&str>) -> Result<Vec<StoredSnapshot
     }
     Ok(found
         .into_iter()
-        .filter_map(|((env, id), (size, signed))| {
-            let size = size?; // a signature without its artifact is not a snapshot
-            Some(StoredSnapshot {
-                created: id_time(&id).unwrap_or_default(),
-                env,
-                id,
-                artifact_bytes: size,
-                committed: signed,
-            })
+        .map(|((env, id), (size, signed))| StoredSnapshot {
+            created: id_time(&id).unwrap_or_default(),
+            env,
+            id,
+            artifact_bytes: size.unwrap_or(0),
+            committed: signed && size.is_some(),
+            has_artifact: size.is_some(),
+            has_signature: signed,
         })
         .collect())
 }
@@ -164,12 +170,12 @@ pub async fn resolve(store: &Store, env: &str, spec: &str) -> anyhow::Result<Str
     }
     match all.iter().find(|s| s.id == spec) {
         Some(s) if s.committed => Ok(spec.to_string()),
-        Some(_) => Err(VerifyError::MissingSignature {
+        Some(s) if s.has_artifact => Err(VerifyError::MissingSignature {
             what: format!("{env}/{spec}"),
             key: store.location(&signature_key(env, spec)),
         }
         .into()),
-        None => bail!(
+        _ => bail!(
             "snapshot {env}/{spec} not found in {}; `routevault list` shows what there is",
             store.location("")
         ),

@@ -173,3 +173,107 @@ impl Drop for Bed {
         }
     }
 }
+
+/// Fault injection on the bed's S3 server: the real process is killed and started again on
+/// the same data and port (no mock involved).
+impl Bed {
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir.path().join("bed.json")).unwrap()).unwrap()
+    }
+
+    fn s3_process(&self) -> serde_json::Value {
+        self.state()["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "s3")
+            .expect("the bed has no S3 server")
+            .clone()
+    }
+
+    /// SIGKILLs the S3 server (and its process group).
+    pub fn kill_s3(&self) {
+        let pid = self.s3_process()["pid"].as_i64().unwrap() as libc::pid_t;
+        assert!(pid > 1, "implausible S3 server pid {pid}");
+        // The server leads its own process group (`up` starts it in a new session).
+        // SAFETY: kill(2) with a negative pid signals exactly that process group.
+        let result = unsafe { libc::kill(-pid, libc::SIGKILL) };
+        assert_eq!(
+            result, 0,
+            "could not kill the S3 server's process group {pid}"
+        );
+        // Wait until the port is closed, so the next request cannot reach a dying server.
+        let endpoint = self.var("ROUTEVAULT_S3_ENDPOINT");
+        let address = endpoint.trim_start_matches("http://").to_string();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&address).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the S3 server still answers after SIGKILL");
+    }
+
+    /// Starts the S3 server again with the same command line (same data, same ports), records
+    /// its pid for `down`, and waits until it answers S3 requests.
+    pub fn restart_s3(&self) {
+        use std::os::unix::process::CommandExt;
+        let process = self.s3_process();
+        let argv: Vec<String> = process["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.path().join("logs/s3.log"))
+            .unwrap();
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(self.dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("restarting the S3 server");
+        let mut state = self.state();
+        for p in state["processes"].as_array_mut().unwrap() {
+            if p["name"] == "s3" {
+                p["pid"] = serde_json::json!(child.id());
+            }
+        }
+        std::fs::write(
+            self.dir.path().join("bed.json"),
+            serde_json::to_vec_pretty(&state).unwrap(),
+        )
+        .unwrap();
+        std::mem::forget(child); // `down` stops it by pid, like every other bed process
+        let endpoint = self.var("ROUTEVAULT_S3_ENDPOINT");
+        let bucket = self.var("ROUTEVAULT_TEST_BUCKET");
+        for _ in 0..300 {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    &format!("{endpoint}/{bucket}"),
+                ])
+                .output();
+            if let Ok(out) = out {
+                let code = String::from_utf8_lossy(&out.stdout).to_string();
+                // Any S3 answer (403 for an unsigned request) means the gateway and its filer are up.
+                if code == "403" || code == "200" {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the S3 server did not come back after a restart");
+    }
+}

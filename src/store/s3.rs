@@ -1,0 +1,493 @@
+//! The S3 store (`s3://bucket/prefix`), for AWS S3 and S3-compatible stores (Ceph RGW,
+//! SeaweedFS, R2, MinIO). Credentials come from aws-config's standard chain (environment,
+//! profile, web identity / IRSA, container credentials / EKS Pod Identity, IMDS).
+//!
+//! Create-only by construction: every PUT, and the completion of every multipart upload,
+//! carries `If-None-Match: *`, so an existing key answers 412 and is never replaced. Large files
+//! go up in parts of bounded size (memory does not grow with the artifact); a failed multipart
+//! upload is aborted. Request checksums are sent only when an operation requires them (many
+//! S3-compatible stores reject the SDK's default CRC trailers); every upload carries
+//! Content-MD5 instead, which Object Lock requires and every store accepts.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ObjectLockEnabled, ObjectLockMode,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use md5::{Digest, Md5};
+
+use super::{LockMode, ObjectInfo, Retention, StoreError};
+
+/// How to reach the S3 endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// A custom endpoint (S3-compatible stores); None for AWS.
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub region: Option<String>,
+    /// Files larger than this go up as multipart uploads of this part size.
+    pub part_size: u64,
+    /// Static credentials (access key, secret key) for library users; None: the AWS chain.
+    pub credentials: Option<(String, String)>,
+}
+
+/// S3's smallest allowed part (except the last).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    part_size: u64,
+    endpoint: String,
+}
+
+impl S3Store {
+    pub async fn connect(bucket: &str, prefix: &str, options: &S3Options) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some((access, secret)) = &options.credentials {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                access,
+                secret,
+                None,
+                None,
+                "routevault",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .force_path_style(options.path_style);
+        if shared.region().is_none() {
+            // S3-compatible stores rarely care; AWS redirects. Better than failing every call.
+            config = config.region(Region::new("us-east-1"));
+        }
+        if let Some(endpoint) = &options.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let endpoint = options
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| "AWS S3".to_string());
+        Self {
+            client: Client::from_conf(config.build()),
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            part_size: options.part_size.max(MIN_PART_SIZE),
+            endpoint,
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+
+    pub fn location(&self, key: &str) -> String {
+        let full = self.full_key(key);
+        if full.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{full}", self.bucket)
+        }
+    }
+
+    /// Turns an SDK error into a store error that says what to do.
+    fn error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        err: SdkError<E>,
+    ) -> StoreError {
+        let location = self.location(key);
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let code = err
+            .as_service_error()
+            .and_then(|e| e.code())
+            .map(str::to_string);
+        match (&err, status, code.as_deref()) {
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => {
+                StoreError::Unreachable {
+                    endpoint: self.endpoint.clone(),
+                    reason: error_chain(&err),
+                }
+            }
+            (_, Some(412), _) | (_, _, Some("PreconditionFailed")) => {
+                StoreError::AlreadyExists { location }
+            }
+            (_, _, Some("NoSuchBucket")) => StoreError::BucketMissing {
+                bucket: self.bucket.clone(),
+            },
+            (_, _, Some("NoSuchKey")) | (_, Some(404), None) => StoreError::NotFound { location },
+            (
+                _,
+                _,
+                Some(
+                    "AccessDenied"
+                    | "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+                    | "ExpiredToken"
+                    | "InvalidToken",
+                ),
+            )
+            | (_, Some(401 | 403), _) => StoreError::AccessDenied {
+                location,
+                reason: code.unwrap_or_else(|| "HTTP 403".into()),
+            },
+            _ => StoreError::Remote {
+                location,
+                reason: error_chain(&err),
+            },
+        }
+    }
+
+    pub async fn put_new_file(
+        &self,
+        key: &str,
+        source: &Path,
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            location: self.location(key),
+            source,
+        };
+        let size = std::fs::metadata(source).map_err(io)?.len();
+        if size > self.part_size {
+            return self.put_new_multipart(key, source, size, retention).await;
+        }
+        let bytes = std::fs::read(source).map_err(io)?;
+        self.put_new_bytes(key, &bytes, retention).await
+    }
+
+    pub async fn put_new_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .if_none_match("*")
+            .content_md5(content_md5(bytes))
+            .body(ByteStream::from(bytes.to_vec()));
+        if let Some(retention) = retention {
+            request = request
+                .object_lock_mode(lock_mode(retention.mode))
+                .object_lock_retain_until_date(retain_until(retention));
+        }
+        request.send().await.map_err(|e| self.error(key, e))?;
+        Ok(())
+    }
+
+    async fn put_new_multipart(
+        &self,
+        key: &str,
+        source: &Path,
+        size: u64,
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError> {
+        let full_key = self.full_key(key);
+        let mut create = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&full_key);
+        if let Some(retention) = retention {
+            create = create
+                .object_lock_mode(lock_mode(retention.mode))
+                .object_lock_retain_until_date(retain_until(retention));
+        }
+        let upload = create.send().await.map_err(|e| self.error(key, e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_string();
+        let result = self
+            .upload_parts(key, &full_key, &upload_id, source, size)
+            .await;
+        if result.is_err() {
+            // Best effort: an unreachable store cannot be told; the bucket's lifecycle rule for
+            // incomplete multipart uploads (docs/deploy) cleans up what is left.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&full_key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        full_key: &str,
+        upload_id: &str,
+        source: &Path,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            location: self.location(key),
+            source,
+        };
+        let mut file = File::open(source).map_err(io)?;
+        let mut parts = Vec::new();
+        let mut remaining = size;
+        let mut number = 1;
+        let mut buffer = vec![0u8; self.part_size as usize];
+        while remaining > 0 {
+            let length = remaining.min(self.part_size) as usize;
+            file.read_exact(&mut buffer[..length]).map_err(io)?;
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(full_key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_md5(content_md5(&buffer[..length]))
+                .body(ByteStream::from(buffer[..length].to_vec()))
+                .send()
+                .await
+                .map_err(|e| self.error(key, e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_string))
+                    .build(),
+            );
+            remaining -= length as u64;
+            number += 1;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full_key)
+            .upload_id(upload_id)
+            .if_none_match("*")
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.error(key, e))?;
+        Ok(())
+    }
+
+    pub async fn get_to_file(
+        &self,
+        key: &str,
+        dest: &mut File,
+        max: u64,
+    ) -> Result<u64, StoreError> {
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.error(key, e))?;
+        if response
+            .content_length()
+            .is_some_and(|len| len as u64 > max)
+        {
+            return Err(StoreError::TooLarge {
+                location: self.location(key),
+                limit: max,
+            });
+        }
+        let mut body = response.body;
+        let mut written = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Remote {
+            location: self.location(key),
+            reason: e.to_string(),
+        })? {
+            written += chunk.len() as u64;
+            if written > max {
+                return Err(StoreError::TooLarge {
+                    location: self.location(key),
+                    limit: max,
+                });
+            }
+            dest.write_all(&chunk).map_err(|source| StoreError::Io {
+                location: self.location(key),
+                source,
+            })?;
+        }
+        Ok(written)
+    }
+
+    pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+        let mut file = tempfile::tempfile().map_err(|source| StoreError::Io {
+            location: self.location(key),
+            source,
+        })?;
+        self.get_to_file(key, &mut file, max).await?;
+        let mut bytes = Vec::new();
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| file.read_to_end(&mut bytes))
+            .map_err(|source| StoreError::Io {
+                location: self.location(key),
+                source,
+            })?;
+        Ok(bytes)
+    }
+
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let full_prefix = self.full_key(prefix);
+        let strip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full_prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error(prefix, e))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                if key.len() < strip {
+                    continue;
+                }
+                out.push(ObjectInfo {
+                    key: key[strip..].to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.error(key, e))?;
+        Ok(())
+    }
+
+    pub async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError> {
+        match self
+            .client
+            .get_object_retention()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+        {
+            Ok(response) => Ok(response.retention().and_then(|r| {
+                let mode = match r.mode()?.as_str() {
+                    "COMPLIANCE" => LockMode::Compliance,
+                    _ => LockMode::Governance,
+                };
+                let until = jiff::Timestamp::from_second(r.retain_until_date()?.secs()).ok()?;
+                Some(Retention { mode, until })
+            })),
+            Err(err) => {
+                let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
+                // No retention on the object (or no lock on the bucket) is an answer, not an error.
+                if code.contains("NoSuchObjectLockConfiguration")
+                    || code == "InvalidRequest"
+                    || code == "ObjectLockConfigurationNotFoundError"
+                {
+                    return Ok(None);
+                }
+                match self.error(key, err) {
+                    StoreError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
+    /// Fails unless the bucket has Object Lock enabled.
+    pub async fn check_object_lock(&self) -> Result<(), StoreError> {
+        let not_enabled = || StoreError::ObjectLockDisabled {
+            bucket: self.bucket.clone(),
+        };
+        match self
+            .client
+            .get_object_lock_configuration()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let enabled = response
+                    .object_lock_configuration()
+                    .and_then(|c| c.object_lock_enabled())
+                    == Some(&ObjectLockEnabled::Enabled);
+                if enabled { Ok(()) } else { Err(not_enabled()) }
+            }
+            Err(err) => {
+                let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
+                if code.contains("ObjectLockConfigurationNotFound") {
+                    Err(not_enabled())
+                } else {
+                    Err(self.error("", err))
+                }
+            }
+        }
+    }
+}
+
+fn content_md5(bytes: &[u8]) -> String {
+    BASE64.encode(Md5::digest(bytes))
+}
+
+fn lock_mode(mode: LockMode) -> ObjectLockMode {
+    match mode {
+        LockMode::Governance => ObjectLockMode::Governance,
+        LockMode::Compliance => ObjectLockMode::Compliance,
+    }
+}
+
+fn retain_until(retention: &Retention) -> aws_sdk_s3::primitives::DateTime {
+    aws_sdk_s3::primitives::DateTime::from_secs(retention.until.as_second())
+}
+
+/// The error and its sources on one line: the SDK's top-level messages ("dispatch failure")
+/// say little on their own.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,776 @@
+//! The S3 store against the bed's real S3 server (SeaweedFS): the same snapshot life cycle as a
+//! local folder, create-only writes, Object Lock retention, prune, multipart uploads, the errors
+//! users meet, and a server killed in the middle of an upload.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use routevault::store::{ObjectStore, S3Options, StoreError, snapshots};
+use serde_json::Value;
+use support::bed::{Bed, BedSpec};
+use support::cli::{Run, Workspace, scenario};
+
+fn s3_bed() -> Bed {
+    Bed::start(BedSpec {
+        s3: true,
+        ..Default::default()
+    })
+}
+
+/// The environment a CronJob would have: credentials from AWS_* and the endpoint from
+/// ROUTEVAULT_S3_ENDPOINT.
+fn s3_env(bed: &Bed) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "ROUTEVAULT_S3_ENDPOINT",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), bed.var(k)))
+    .collect();
+    env.push(("ROUTEVAULT_S3_PATH_STYLE".into(), "true".into()));
+    env.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
+    env
+}
+
+fn run(ws: &Workspace, env: &[(String, String)], args: &[&str]) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    ws.run_env(args, &env)
+}
+
+fn snapshot(
+    ws: &Workspace,
+    env: &[(String, String)],
+    store: &str,
+    from: &Path,
+    name: &str,
+    extra: &[&str],
+) -> Run {
+    let (key, seal) = (ws.sign_key(), ws.seal_pub());
+    let mut args = vec![
+        "snapshot",
+        "--from-dir",
+        from.to_str().unwrap(),
+        "--store",
+        store,
+        "--env",
+        name,
+        "--sign-key",
+        key.to_str().unwrap(),
+        "--seal-to",
+        seal.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(ws, env, &args)
+}
+
+fn library_store(bed: &Bed, url: &str) -> routevault::store::Store {
+    let options = S3Options {
+        endpoint: Some(bed.var("ROUTEVAULT_S3_ENDPOINT")),
+        path_style: true,
+        region: Some(bed.var("AWS_REGION")),
+        part_size: routevault::store::s3::DEFAULT_PART_SIZE,
+        credentials: Some((
+            bed.var("AWS_ACCESS_KEY_ID"),
+            bed.var("AWS_SECRET_ACCESS_KEY"),
+        )),
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(routevault::store::open(url, &options))
+        .unwrap()
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Runtime::new().unwrap().block_on(future)
+}
+
+/// Every restored file, relative path → contents.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((
+                    path.strip_prefix(dir).unwrap().display().to_string(),
+                    fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn s3_store_behaves_exactly_like_a_local_folder() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let s3_url = format!(
+        "s3://{}/team-a/routevault",
+        bed.var("ROUTEVAULT_TEST_BUCKET")
+    );
+    let local_url = ws.store().display().to_string();
+    let trust = ws.sign_pub();
+    let unseal = ws.seal_key();
+    let mut restored = Vec::new();
+    for store in [&local_url, &s3_url] {
+        let first = snapshot(&ws, &env, store, &scenario("tenants"), "prod", &[])
+            .ok()
+            .last_line();
+        let second = snapshot(&ws, &env, store, &scenario("tenants"), "prod", &[])
+            .ok()
+            .last_line();
+        snapshot(&ws, &env, store, &scenario("storefront"), "staging", &[]).ok();
+
+        let list = run(&ws, &env, &["list", "--store", store, "-o", "json"]).ok();
+        let listed: Vec<Value> = serde_json::from_str(&list.stdout).unwrap();
+        let names: Vec<String> = listed
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s["env"].as_str().unwrap(),
+                    s["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(names.len(), 3, "{store}: {names:?}");
+        assert_eq!(names[0], format!("prod/{first}"));
+        assert_eq!(names[1], format!("prod/{second}"));
+
+        let verify = run(
+            &ws,
+            &env,
+            &[
+                "verify",
+                "latest",
+                "--store",
+                store,
+                "--env",
+                "prod",
+                "--trust",
+                trust.to_str().unwrap(),
+            ],
+        )
+        .ok();
+        assert!(
+            verify.stdout.contains(&second),
+            "{store}: {}",
+            verify.stdout
+        );
+        let inspect = run(
+            &ws,
+            &env,
+            &[
+                "inspect",
+                "latest",
+                "--store",
+                store,
+                "--env",
+                "prod",
+                "--trust",
+                trust.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        )
+        .ok();
+        let inspected: Value = serde_json::from_str(&inspect.stdout).unwrap();
+        assert_eq!(inspected["manifest"]["previous"]["id"], first.as_str());
+
+        let out = ws.path(&format!("restored-{}", restored.len()));
+        run(
+            &ws,
+            &env,
+            &[
+                "restore",
+                "latest",
+                "--store",
+                store,
+                "--env",
+                "prod",
+                "--trust",
+                trust.to_str().unwrap(),
+                "--unseal-key",
+                unseal.to_str().unwrap(),
+                "--to-dir",
+                out.to_str().unwrap(),
+            ],
+        )
+        .ok();
+        restored.push(files(&out));
+    }
+    assert!(!restored[0].is_empty());
+    assert_eq!(
+        restored[0], restored[1],
+        "the S3 restore differs from the local one"
+    );
+
+    // The objects are where the layout says, under the prefix.
+    let s3 = library_store(&bed, &s3_url);
+    let keys: Vec<String> = block_on(s3.list(""))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("prod/") || k.starts_with("staging/")),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn s3_writes_are_create_only_and_uncommitted_uploads_are_invisible() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let url = format!("s3://{}/create-only", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let store = library_store(&bed, &url);
+
+    block_on(store.put_new_bytes("prod/x", b"first", None)).unwrap();
+    let second = block_on(store.put_new_bytes("prod/x", b"second", None)).unwrap_err();
+    assert!(
+        matches!(second, StoreError::AlreadyExists { .. }),
+        "{second}"
+    );
+    assert!(second.to_string().contains("never overwritten"));
+    assert_eq!(block_on(store.get_bytes("prod/x", 100)).unwrap(), b"first");
+
+    // A committed snapshot, then artifacts whose signature never arrived: one old, one fresh.
+    let id = snapshot(&ws, &env, &url, &scenario("storefront"), "prod", &[])
+        .ok()
+        .last_line();
+    let artifact =
+        block_on(store.get_bytes(&snapshots::artifact_key("prod", &id), 1 << 30)).unwrap();
+    let old_orphan = "20200101T000000.000Z-0000aa";
+    let fresh_orphan = snapshots::new_id(jiff::Timestamp::now());
+    for orphan in [old_orphan, fresh_orphan.as_str()] {
+        block_on(store.put_new_bytes(&snapshots::artifact_key("prod", orphan), &artifact, None))
+            .unwrap();
+    }
+    let list = run(&ws, &env, &["list", "--store", &url, "-o", "json"]).ok();
+    let listed: Vec<Value> = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    let trust = ws.sign_pub();
+    let latest = run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            "latest",
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(latest.stdout.contains(&id));
+    let orphan = run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            old_orphan,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .code(3);
+    assert!(orphan.stderr.contains("no signature"), "{}", orphan.stderr);
+
+    // prune removes the old orphan, leaves the fresh one (it may still be uploading) and the snapshot.
+    let pruned = run(
+        &ws,
+        &env,
+        &["prune", "--store", &url, "--keep-last", "5", "-o", "json"],
+    )
+    .ok();
+    let report: Value = serde_json::from_str(&pruned.stdout).unwrap();
+    assert_eq!(
+        report["orphans_removed"],
+        serde_json::json!([format!("prod/{old_orphan}")])
+    );
+    assert_eq!(report["deleted"], serde_json::json!([]));
+    let keys: Vec<String> = block_on(store.list("prod/"))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(!keys.iter().any(|k| k.contains(old_orphan)));
+    assert!(keys.iter().any(|k| k.contains(&fresh_orphan)));
+}
+
+#[test]
+fn retention_locks_snapshots_and_prune_keeps_them() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let url = format!("s3://{}/locked", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let trust = ws.sign_pub();
+
+    let unlocked = snapshot(&ws, &env, &url, &scenario("storefront"), "prod", &[])
+        .ok()
+        .last_line();
+    let locked = snapshot(
+        &ws,
+        &env,
+        &url,
+        &scenario("storefront"),
+        "prod",
+        &["--retain-days", "2", "--lock-mode", "governance"],
+    )
+    .ok();
+    assert!(
+        locked.stdout.contains("locked    Governance until"),
+        "{}",
+        locked.stdout
+    );
+    let locked = locked.last_line();
+    snapshot(&ws, &env, &url, &scenario("storefront"), "prod", &[]).ok();
+
+    let verify = run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            &locked,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(
+        verify.stdout.contains("locked Governance until"),
+        "{}",
+        verify.stdout
+    );
+    let inspect = run(
+        &ws,
+        &env,
+        &[
+            "inspect",
+            &locked,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    )
+    .ok();
+    let inspected: Value = serde_json::from_str(&inspect.stdout).unwrap();
+    assert_eq!(inspected["retention"]["mode"], "governance");
+    let until: jiff::Timestamp = inspected["retention"]["until"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let days = until.duration_since(jiff::Timestamp::now()).as_hours();
+    assert!((47..=48).contains(&days), "retained for {days} hours");
+    let unlocked_verify = run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            &unlocked,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(!unlocked_verify.stdout.contains("locked"));
+
+    // Keep only the newest: the unlocked old one goes, the locked one stays and is listed.
+    let dry = run(
+        &ws,
+        &env,
+        &[
+            "prune",
+            "--store",
+            &url,
+            "--keep-last",
+            "1",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    )
+    .ok();
+    let dry: Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(
+        dry["deleted"],
+        serde_json::json!([format!("prod/{unlocked}")])
+    );
+    assert_eq!(
+        run(&ws, &env, &["list", "--store", &url, "-o", "json"])
+            .ok()
+            .stdout
+            .matches("\"id\"")
+            .count(),
+        3,
+        "dry run deleted"
+    );
+    let pruned = run(&ws, &env, &["prune", "--store", &url, "--keep-last", "1"]).ok();
+    assert!(
+        pruned
+            .stdout
+            .contains(&format!("kept prod/{locked} (locked Governance until")),
+        "{}",
+        pruned.stdout
+    );
+    let list = run(&ws, &env, &["list", "--store", &url, "-o", "json"]).ok();
+    let ids: Vec<String> = serde_json::from_str::<Vec<Value>>(&list.stdout)
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&locked) && !ids.contains(&unlocked));
+
+    // Without Object Lock on the bucket, or on a local folder, --retain-days refuses up front.
+    let nolock = format!("s3://{}/x", bed.var("ROUTEVAULT_TEST_BUCKET_NOLOCK"));
+    let refused = snapshot(
+        &ws,
+        &env,
+        &nolock,
+        &scenario("storefront"),
+        "prod",
+        &["--retain-days", "1"],
+    )
+    .code(1);
+    assert!(
+        refused.stderr.contains("does not have Object Lock enabled"),
+        "{}",
+        refused.stderr
+    );
+    let store = library_store(&bed, &nolock);
+    assert!(
+        block_on(store.list("")).unwrap().is_empty(),
+        "a refused snapshot stored something"
+    );
+    let local = ws.store().display().to_string();
+    let refused = snapshot(
+        &ws,
+        &env,
+        &local,
+        &scenario("storefront"),
+        "prod",
+        &["--retain-days", "1"],
+    )
+    .code(1);
+    assert!(
+        refused.stderr.contains("cannot lock objects"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn s3_errors_say_what_failed_and_what_to_do() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let from = scenario("storefront");
+
+    let missing = snapshot(&ws, &env, "s3://no-such-bucket/x", &from, "prod", &[]).code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("bucket no-such-bucket does not exist"),
+        "{}",
+        missing.stderr
+    );
+
+    let mut wrong = env.clone();
+    wrong.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    wrong.push(("AWS_SECRET_ACCESS_KEY".into(), "not-the-secret".into()));
+    let url = format!("s3://{}/x", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let denied = snapshot(&ws, &wrong, &url, &from, "prod", &[]).code(1);
+    assert!(
+        denied.stderr.contains("access denied") && denied.stderr.contains("check the credentials"),
+        "{}",
+        denied.stderr
+    );
+    let denied_list = run(&ws, &wrong, &["list", "--store", &url]).code(1);
+    assert!(
+        denied_list.stderr.contains("access denied"),
+        "{}",
+        denied_list.stderr
+    );
+
+    let mut unreachable = env.clone();
+    unreachable.retain(|(k, _)| k != "ROUTEVAULT_S3_ENDPOINT");
+    unreachable.push(("ROUTEVAULT_S3_ENDPOINT".into(), "http://127.0.0.1:9".into()));
+    let down = run(&ws, &unreachable, &["list", "--store", &url]).code(1);
+    assert!(
+        down.stderr
+            .contains("cannot reach the S3 endpoint http://127.0.0.1:9"),
+        "{}",
+        down.stderr
+    );
+}
+
+/// A folder with `count` TLS Secrets of `bytes` random bytes each, all referenced by one
+/// Ingress: sealed data does not compress, so the artifact is about count × bytes × 4/3.
+fn big_environment(dir: &Path, count: usize, bytes: usize) {
+    use base64::Engine;
+    fs::create_dir_all(dir).unwrap();
+    let mut text = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n");
+    let mut tls = String::new();
+    let mut noise = vec![0u8; bytes / 2];
+    let mut random = || {
+        getrandom::fill(&mut noise).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(&noise)
+    };
+    for i in 0..count {
+        let (crt, key) = (random(), random());
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: tls-{i}, namespace: big}}\ntype: kubernetes.io/tls\ndata: {{tls.crt: {crt}, tls.key: {key}}}\n"
+        ));
+        tls.push_str(&format!("  - {{secretName: tls-{i}}}\n"));
+    }
+    text.push_str(&format!("---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: big, namespace: big}}\nspec:\n  tls:\n{tls}"));
+    fs::write(dir.join("big.yaml"), text).unwrap();
+}
+
+#[test]
+fn large_artifacts_go_up_in_parts_and_round_trip() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let source = ws.path("big");
+    big_environment(&source, 500, 48 * 1024); // ~32 MB sealed
+    let url = format!("s3://{}/multipart", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let id = snapshot(
+        &ws,
+        &env,
+        &url,
+        &source,
+        "prod",
+        &["--s3-part-size", &(5u64 << 20).to_string()],
+    )
+    .ok()
+    .last_line();
+    let store = library_store(&bed, &url);
+    let size = block_on(store.list("prod/"))
+        .unwrap()
+        .into_iter()
+        .find(|o| o.key.ends_with(".tar.zst"))
+        .unwrap()
+        .size;
+    assert!(
+        size > 3 * (5 << 20),
+        "artifact of {size} bytes is too small to need several parts"
+    );
+    let trust = ws.sign_pub();
+    let unseal = ws.seal_key();
+    let out = ws.path("restored");
+    run(
+        &ws,
+        &env,
+        &[
+            "restore",
+            &id,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+            "--unseal-key",
+            unseal.to_str().unwrap(),
+            "--to-dir",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        fs::read_dir(out.join("03-secrets/big")).unwrap().count(),
+        500
+    );
+    // Creating the same key by multipart upload is refused too.
+    let artifact = ws.path("artifact");
+    let mut file = fs::File::create(&artifact).unwrap();
+    block_on(store.get_to_file(&snapshots::artifact_key("prod", &id), &mut file, 1 << 30)).unwrap();
+    let again =
+        block_on(store.put_new_file(&snapshots::artifact_key("prod", &id), &artifact, None))
+            .unwrap_err();
+    assert!(matches!(again, StoreError::AlreadyExists { .. }), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
+    let bed = s3_bed();
+    let env = s3_env(&bed);
+    let ws = Workspace::new();
+    let source = ws.path("big");
+    big_environment(&source, 160, 400 * 1024); // ~85 MB sealed: many 5 MiB parts
+    let url = format!("s3://{}/fault", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let (key, seal) = (ws.sign_key(), ws.seal_pub());
+    let part = (5u64 << 20).to_string();
+    let args = [
+        "snapshot",
+        "--from-dir",
+        source.to_str().unwrap(),
+        "--store",
+        &url,
+        "--env",
+        "prod",
+        "--sign-key",
+        key.to_str().unwrap(),
+        "--seal-to",
+        seal.to_str().unwrap(),
+        "--s3-part-size",
+        &part,
+    ];
+    let mut command = std::process::Command::new(support::cli::BIN);
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+
+    // Inject the fault once the upload is under way: a multipart upload has been created.
+    let s3 = support_s3_client(&bed).await;
+    let bucket = bed.var("ROUTEVAULT_TEST_BUCKET");
+    let child_id = child.id();
+    let mut started = false;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::time::Instant::now() < deadline {
+        let uploads = s3
+            .list_multipart_uploads()
+            .bucket(&bucket)
+            .prefix("fault/")
+            .send()
+            .await;
+        match uploads {
+            Ok(u) if !u.uploads().is_empty() => {
+                started = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("listing multipart uploads: {e:?}"),
+        }
+        let status = std::fs::read_to_string(format!("/proc/{child_id}/stat")).unwrap_or_default();
+        assert!(
+            !status.is_empty() && !status.contains(") Z "),
+            "snapshot ended before its upload began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(started, "the upload never started");
+    bed.kill_s3();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "snapshot should fail when the server dies mid-upload:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("storing the artifact (nothing was committed)"),
+        "{stderr}"
+    );
+
+    bed.restart_s3();
+    let list = run(&ws, &env, &["list", "--store", &url, "-o", "json"]).ok();
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&list.stdout)
+            .unwrap()
+            .len(),
+        0,
+        "a snapshot is visible after a failed upload: {}\nsnapshot stderr: {stderr}",
+        list.stdout
+    );
+    let trust = ws.sign_pub();
+    let latest = run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            "latest",
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .code(1);
+    assert!(
+        latest.stderr.contains("no committed snapshot"),
+        "{}",
+        latest.stderr
+    );
+
+    let rerun = run(&ws, &env, &args).ok();
+    let id = rerun.last_line();
+    let list = run(&ws, &env, &["list", "--store", &url, "-o", "json"]).ok();
+    let listed: Vec<Value> = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    run(
+        &ws,
+        &env,
+        &[
+            "verify",
+            &id,
+            "--store",
+            &url,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .ok();
+}
+
+async fn support_s3_client(bed: &Bed) -> aws_sdk_s3::Client {
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        bed.var("AWS_ACCESS_KEY_ID"),
+        bed.var("AWS_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "bed",
+    );
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(bed.var("AWS_REGION")))
+        .endpoint_url(bed.var("ROUTEVAULT_S3_ENDPOINT"))
+        .force_path_style(true)
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
