@@ -194,9 +194,15 @@ pub struct SnapshotArgs {
         env = "ROUTEVAULT_OUTPUT"
     )]
     pub output: SummaryFormat,
-    /// Reserved: snapshot a live cluster (kubeconfig context). Not supported in this build.
-    #[arg(long, env = "ROUTEVAULT_CLUSTER")]
+    /// Snapshot this kubeconfig context (default: the current context, or in-cluster).
+    #[arg(long, env = "ROUTEVAULT_CLUSTER", conflicts_with = "from_dir")]
     pub cluster: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long, env = "ROUTEVAULT_KUBECONFIG", conflicts_with = "from_dir")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Objects per LIST page.
+    #[arg(long, default_value_t = 500, env = "ROUTEVAULT_PAGE_SIZE", hide_short_help = true, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub page_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

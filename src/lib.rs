@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod k8s;
 pub mod managed;
 pub mod normalize;
 pub mod object;

@@ -16,6 +16,8 @@ fn main() {
         }
     };
     init_logging(cli.log_format, &cli.log_level);
+    // kube and the AWS SDK share rustls; name its crypto provider once, before any TLS use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,32 +11,7 @@ use std::path::Path;
 use routevault::object::Object;
 use serde_json::Value;
 use support::archive::{self, Member};
-use support::cli::{Workspace, scenario, scenarios, tamper_write};
-
-/// The objects a restored folder holds, sorted by identity.
-fn objects_in(dir: &Path) -> Vec<Object> {
-    let mut objects = routevault::source::dir::read(dir).unwrap().objects;
-    objects.sort_by_key(|o| o.object_ref());
-    objects
-}
-
-/// What a scenario should restore to: its routing objects, selected and normalised.
-fn expected(scenario_dir: &Path) -> Vec<Object> {
-    let read = routevault::source::dir::read(scenario_dir).unwrap();
-    let selected = routevault::select::select(
-        read.objects,
-        &Default::default(),
-        routevault::select::SecretsMode::Sealed,
-    )
-    .unwrap();
-    let mut objects: Vec<Object> = selected
-        .objects
-        .iter()
-        .map(routevault::normalize::normalize)
-        .collect();
-    objects.sort_by_key(|o| o.object_ref());
-    objects
-}
+use support::cli::{Workspace, expected, objects_in, scenario, scenarios, tamper_write};
 
 #[test]
 fn every_scenario_round_trips_with_secret_data() {

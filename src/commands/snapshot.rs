@@ -11,7 +11,9 @@ use super::{check_env, check_private_key_mode, open_store};
 use crate::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
 use crate::artifact::{ArtifactWriter, Manifest, PreviousSnapshot, SourceInfo};
 use crate::cli::{SnapshotArgs, SummaryFormat};
+use crate::k8s;
 use crate::normalize::normalize;
+use crate::object::Object;
 use crate::seal::{self, Sealer};
 use crate::select::{self, SecretsMode, Selection};
 use crate::sign::{self, MAX_SIGNATURE_BYTES, SignatureFile};
@@ -44,49 +46,30 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let env = args.env.env.clone();
     check_env(&env)?;
     let labels = parse_labels(&args.labels)?;
-    let Some(from_dir) = &args.from_dir else {
-        bail!(
-            "snapshotting a live cluster is not supported yet in this build; pass --from-dir DIR"
-        );
-    };
-
     check_private_key_mode(&args.sign_key);
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
-
-    let read = source::dir::read(from_dir)
-        .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
-    let selection = Selection {
-        namespaces: args.namespaces.clone(),
-        exclude_namespaces: args.exclude_namespaces.clone(),
-        selector: args.selector.clone(),
-        include_system: args.include_system,
-    };
-    let selected = select::select(read.objects, &selection, args.secrets)?;
-    let secret_count = selected.objects.iter().filter(|o| is_secret(o)).count();
-    let sealer = match args.secrets {
-        SecretsMode::Sealed if secret_count > 0 => {
-            if args.seal_to.is_empty() {
-                bail!(
-                    "{secret_count} Secret(s) would be captured but no --seal-to recipient was given: pass \
-                     --seal-to age1... (or a .seal.pub file), or --secrets skip to leave them out, or \
-                     --secrets plaintext if you really want them unencrypted"
-                );
-            }
-            Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?)
-        }
-        SecretsMode::Plaintext if secret_count > 0 => {
+    let sealer = match (args.secrets, args.seal_to.is_empty()) {
+        (SecretsMode::Sealed, false) => Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?),
+        (SecretsMode::Plaintext, _) => {
             tracing::warn!(
-                secrets = secret_count,
                 "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
             );
             None
         }
         _ => None,
     };
-    for warning in &selected.warnings {
-        tracing::warn!("{warning}");
+    let selection = Selection {
+        namespaces: args.namespaces.clone(),
+        exclude_namespaces: args.exclude_namespaces.clone(),
+        selector: args.selector.clone(),
+        include_system: args.include_system,
+    };
+    if let Some(selector) = &selection.selector {
+        select::LabelSelector::parse(selector)?;
     }
 
+    // Check the store and the retention before reading anything: a misconfigured CronJob
+    // should fail in a second, not after listing a cluster.
     let store = open_store(&args.store).await?;
     let retention = match args.retain_days {
         Some(days) => {
@@ -111,18 +94,66 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         ArtifactWriter::new(&work_dir, args.compression_level).context("starting the artifact")?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut sealed_secrets = 0;
-    for object in &selected.objects {
-        let mut object = normalize(object);
+    let mut objects = 0;
+    let mut sink = |mut object: Object| -> anyhow::Result<()> {
         let mut sealed = false;
-        if let (true, Some(sealer)) = (is_secret(&object), &sealer) {
-            sealer.seal_secret(&mut object)?;
-            sealed = true;
-            sealed_secrets += 1;
+        if is_secret(&object) {
+            match (args.secrets, &sealer) {
+                (SecretsMode::Sealed, Some(sealer)) => {
+                    sealer.seal_secret(&mut object)?;
+                    sealed = true;
+                    sealed_secrets += 1;
+                }
+                (SecretsMode::Sealed, None) => bail!(
+                    "{} would be captured but no --seal-to recipient was given: pass --seal-to age1... \
+                     (or a .seal.pub file), or --secrets skip to leave Secrets out, or --secrets plaintext \
+                     if you really want them unencrypted",
+                    object.object_ref()
+                ),
+                _ => {}
+            }
         }
         writer
             .add_object(&object, sealed)
             .context("writing the artifact")?;
         *counts.entry(object.kind().to_string()).or_insert(0) += 1;
+        objects += 1;
+        Ok(())
+    };
+
+    let (source, warnings, skipped) = match &args.from_dir {
+        Some(from_dir) => {
+            let read = source::dir::read(from_dir)
+                .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
+            let selected = select::select(read.objects, &selection, args.secrets)?;
+            for object in &selected.objects {
+                sink(normalize(object))?;
+            }
+            let info = SourceInfo {
+                kind: "dir".into(),
+                path: Some(from_dir.display().to_string()),
+                ..Default::default()
+            };
+            (info, selected.warnings, selected.skipped)
+        }
+        None => {
+            let connection =
+                k8s::connect(args.kubeconfig.as_deref(), args.cluster.as_deref()).await?;
+            tracing::info!(server = %connection.server, "snapshotting cluster");
+            let captured = source::cluster::capture(
+                &connection,
+                &selection,
+                args.secrets,
+                args.page_size as usize,
+                &mut sink,
+            )
+            .await
+            .with_context(|| format!("reading routing from {}", connection.server))?;
+            (captured.source, captured.warnings, captured.skipped)
+        }
+    };
+    for warning in &warnings {
+        tracing::warn!("{warning}");
     }
 
     let now = jiff::Timestamp::now();
@@ -137,19 +168,18 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             name: "routevault".into(),
             version: crate::TOOL_VERSION.into(),
         },
-        source: SourceInfo {
-            kind: "dir".into(),
-            path: Some(from_dir.display().to_string()),
-            ..Default::default()
-        },
+        source,
         build_id: args.build_id.clone(),
         labels,
         selection,
         secrets: args.secrets,
-        sealing: sealer.as_ref().map(|s| s.sealing().clone()),
+        sealing: sealer
+            .as_ref()
+            .filter(|_| sealed_secrets > 0)
+            .map(|s| s.sealing().clone()),
         previous,
-        warnings: selected.warnings.clone(),
-        skipped: selected.skipped.clone(),
+        warnings: warnings.clone(),
+        skipped: skipped.clone(),
         entries: Vec::new(),
     };
     let finished = writer.finish(manifest).context("finishing the artifact")?;
@@ -181,28 +211,25 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         key_id: signature.key_id.to_string(),
         artifact_sha256: signature.artifact_sha256.clone(),
         bytes: finished.size,
-        objects: selected.objects.len(),
+        objects,
         counts,
         secrets: args.secrets,
         sealed_secrets,
-        warnings: selected.warnings,
-        skipped: selected.skipped,
-        retention: retention.clone(),
+        warnings,
+        skipped,
+        retention,
         duration_ms: started.elapsed().as_millis(),
     };
     tracing::info!(id = %id, env = %env, objects = summary.objects, bytes = summary.bytes, "snapshot committed");
     match args.output {
         SummaryFormat::Json => crate::output::print_json(&summary)?,
-        SummaryFormat::Text => print_text(&summary, read.files),
+        SummaryFormat::Text => print_text(&summary),
     }
     Ok(())
 }
 
-fn print_text(summary: &Summary, files: usize) {
-    println!(
-        "read {files} manifest files; captured {} objects:",
-        summary.objects
-    );
+fn print_text(summary: &Summary) {
+    println!("captured {} objects:", summary.objects);
     for (kind, count) in &summary.counts {
         println!("  {kind:<16} {count}");
     }

@@ -207,3 +207,28 @@ pub fn tamper_write(path: &Path, bytes: &[u8]) {
     }
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The objects a restored folder holds, sorted by identity.
+pub fn objects_in(dir: &Path) -> Vec<routevault::object::Object> {
+    let mut objects = routevault::source::dir::read(dir).unwrap().objects;
+    objects.sort_by_key(|o| o.object_ref());
+    objects
+}
+
+/// What a scenario folder should restore to: its routing objects, selected and normalised.
+pub fn expected(scenario_dir: &Path) -> Vec<routevault::object::Object> {
+    let read = routevault::source::dir::read(scenario_dir).unwrap();
+    let selected = routevault::select::select(
+        read.objects,
+        &Default::default(),
+        routevault::select::SecretsMode::Sealed,
+    )
+    .unwrap();
+    let mut objects: Vec<_> = selected
+        .objects
+        .iter()
+        .map(routevault::normalize::normalize)
+        .collect();
+    objects.sort_by_key(|o| o.object_ref());
+    objects
+}

@@ -1,0 +1,213 @@
+//! Reads routing from a live cluster. Everything but Secrets is listed first (kinds
+//! concurrently, paginated) and normalised on arrival; selection then decides which Secrets
+//! routing references, and those are streamed namespace by namespace, so Secret data — the bulk
+//! of a cluster's routing bytes — never accumulates in memory, and Secrets in namespaces that
+//! routing does not use are never read at all. Objects reach `sink` in restore order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use crate::artifact::SourceInfo;
+use crate::catalog::CORE;
+use crate::k8s::Connection;
+use crate::k8s::discovery::{self, ServedKind};
+use crate::k8s::list::list_pages;
+use crate::k8s::retry::with_retry;
+use crate::normalize::normalize;
+use crate::object::Object;
+use crate::select::{self, Plan, SecretsMode, Selection};
+
+/// How many kinds are listed at once.
+const LIST_CONCURRENCY: usize = 4;
+/// The tier Secrets are restored in; objects before it are written before Secrets stream.
+const SECRET_TIER: usize = 3;
+
+/// What a capture found besides the objects.
+#[derive(Debug)]
+pub struct Capture {
+    pub source: SourceInfo,
+    pub warnings: Vec<String>,
+    pub skipped: BTreeMap<String, usize>,
+    /// Objects listed per kind (before selection), for progress and reports.
+    pub listed: BTreeMap<String, usize>,
+}
+
+pub async fn capture(
+    connection: &Connection,
+    selection: &Selection,
+    secrets: SecretsMode,
+    page_size: usize,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<Capture> {
+    let client = &connection.client;
+    let discovered = discovery::discover(client).await?;
+    let version = with_retry("version", || client.apiserver_version())
+        .await
+        .context("reading the server version")?;
+    let kube_system: Value = with_retry("kube-system", || {
+        client.request::<Value>(http::Request::get("/api/v1/namespaces/kube-system").body(Vec::new()).expect("a valid request"))
+    })
+    .await
+    .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
+    let source = SourceInfo {
+        kind: "cluster".into(),
+        path: None,
+        server: Some(connection.server.clone()),
+        server_version: Some(version.git_version.clone()),
+        cluster_id: kube_system
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        kinds_served: discovered.served.iter().map(ServedKind::describe).collect(),
+        kinds_absent: discovered.absent.iter().map(|k| k.qualified()).collect(),
+    };
+    for absent in &discovered.absent {
+        if absent.optional {
+            tracing::info!(kind = %absent.qualified(), "not served by this cluster (CRD not installed)");
+        } else {
+            tracing::warn!(kind = %absent.qualified(), "not served by this cluster");
+        }
+    }
+
+    let is_secret = |k: &ServedKind| k.info.group == CORE && k.info.kind == "Secret";
+    let others: Vec<ServedKind> = discovered
+        .served
+        .iter()
+        .filter(|k| !is_secret(k))
+        .cloned()
+        .collect();
+    let secret_kind = discovered.served.iter().find(|k| is_secret(k)).cloned();
+
+    let listed: Vec<(String, Vec<Object>, usize)> = futures::stream::iter(others)
+        .map(|kind| list_kind(connection, kind, selection, page_size))
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut listed_counts = BTreeMap::new();
+    let mut objects = Vec::new();
+    let mut ingress_owned = 0;
+    for (kind, found, owned) in listed {
+        tracing::info!(kind = %kind, objects = found.len() + owned, "listed");
+        listed_counts.insert(kind, found.len() + owned);
+        objects.extend(found);
+        ingress_owned += owned;
+    }
+
+    let mut plan: Plan = select::plan(objects, selection, secrets, None)?;
+    if ingress_owned > 0 {
+        *plan
+            .skipped
+            .entry(select::INGRESS_OWNED.into())
+            .or_insert(0) += ingress_owned;
+    }
+    let objects = std::mem::take(&mut plan.objects);
+    let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
+    let (before, after): (Vec<Object>, Vec<Object>) =
+        objects.into_iter().partition(|o| tier(o) < SECRET_TIER);
+    for object in before {
+        sink(object)?;
+    }
+
+    let mut captured = BTreeSet::new();
+    let mut unreferenced = 0;
+    if let (Some(kind), false) = (
+        secret_kind,
+        plan.secret_refs.is_empty() || secrets == SecretsMode::Skip,
+    ) {
+        let namespaces: BTreeSet<String> =
+            plan.secret_refs.keys().map(|(ns, _)| ns.clone()).collect();
+        let mut seen = 0;
+        for namespace in namespaces {
+            let mut failure = None;
+            list_pages(
+                &connection.client,
+                &kind,
+                Some(&namespace),
+                page_size,
+                |page| {
+                    for item in page {
+                        seen += 1;
+                        let object = Object(item);
+                        let key = (
+                            object.namespace().unwrap_or("").to_string(),
+                            object.name().to_string(),
+                        );
+                        if plan.wants_secret(&key.0, &key.1) {
+                            if let Err(e) = sink(normalize(&object)) {
+                                failure = Some(e);
+                                break;
+                            }
+                            captured.insert(key);
+                        } else {
+                            unreferenced += 1;
+                        }
+                    }
+                    match failure.take() {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    }
+                },
+            )
+            .await?;
+        }
+        listed_counts.insert(kind.info.qualified(), seen);
+        tracing::info!(
+            kind = "Secret",
+            read = seen,
+            captured = captured.len(),
+            "listed"
+        );
+    }
+
+    for object in after {
+        sink(object)?;
+    }
+    plan.finish(&captured, unreferenced);
+    Ok(Capture {
+        source,
+        warnings: plan.warnings,
+        skipped: plan.skipped,
+        listed: listed_counts,
+    })
+}
+
+/// Lists one kind (in each selected namespace, or cluster-wide), normalising objects as they
+/// arrive and dropping ingress-shim Certificates (their owner references go in normalisation).
+/// Returns the kind's name, its objects, and how many Certificates were dropped.
+async fn list_kind(
+    connection: &Connection,
+    kind: ServedKind,
+    selection: &Selection,
+    page_size: usize,
+) -> anyhow::Result<(String, Vec<Object>, usize)> {
+    let namespaces: Vec<Option<&str>> = if kind.info.namespaced && !selection.namespaces.is_empty()
+    {
+        selection
+            .namespaces
+            .iter()
+            .map(|n| Some(n.as_str()))
+            .collect()
+    } else {
+        vec![None]
+    };
+    let mut objects = Vec::new();
+    let mut ingress_owned = 0;
+    for namespace in namespaces {
+        list_pages(&connection.client, &kind, namespace, page_size, |page| {
+            for item in page {
+                let object = Object(item);
+                if kind.info.kind == "Certificate" && select::owned_by_ingress(&object) {
+                    ingress_owned += 1;
+                } else {
+                    objects.push(normalize(&object));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok((kind.info.qualified(), objects, ingress_owned))
+}
