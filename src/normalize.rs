@@ -129,6 +129,9 @@ fn normalize_endpoint_slice(root: &mut Map<String, Value>) {
                 target.remove("uid");
                 target.remove("resourceVersion");
             }
+            // The API server writes an empty `conditions` (all unknown) into an atomic list,
+            // where managedFields cannot tell it from the user's; empty means absent.
+            drop_if_empty(endpoint, "conditions");
         }
     }
 }
@@ -419,16 +422,20 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_slice_target_refs_lose_uids() {
+    fn endpoint_slice_target_refs_lose_uids_and_empty_conditions() {
         let out = norm(
             json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": "ext-1", "namespace": "s"}, "addressType": "IPv4",
-            "endpoints": [{"addresses": ["192.0.2.10"], "targetRef": {"kind": "Pod", "name": "p", "uid": "u", "resourceVersion": "1"}}]}),
+            "endpoints": [
+                {"addresses": ["192.0.2.10"], "conditions": {},
+                 "targetRef": {"kind": "Pod", "name": "p", "uid": "u", "resourceVersion": "1"}},
+                {"addresses": ["192.0.2.11"], "conditions": {"ready": true}}]}),
         );
         assert_eq!(
-            out["endpoints"][0]["targetRef"],
-            json!({"kind": "Pod", "name": "p"})
+            out["endpoints"][0],
+            json!({"addresses": ["192.0.2.10"], "targetRef": {"kind": "Pod", "name": "p"}})
         );
+        assert_eq!(out["endpoints"][1]["conditions"], json!({"ready": true}));
     }
 
     #[test]
