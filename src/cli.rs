@@ -294,9 +294,43 @@ pub struct RestoreArgs {
     /// Write the objects as YAML files into this new (or empty) folder.
     #[arg(long, env = "ROUTEVAULT_TO_DIR")]
     pub to_dir: Option<PathBuf>,
-    /// Reserved: restore into a cluster (kubeconfig context). Not supported in this build.
-    #[arg(long, env = "ROUTEVAULT_CLUSTER")]
+    /// Restore into this kubeconfig context (server-side apply, in restore order).
+    #[arg(long, env = "ROUTEVAULT_CLUSTER", conflicts_with = "to_dir")]
     pub cluster: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long, env = "ROUTEVAULT_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Objects that already exist on the target: update (server-side apply over them; re-runs
+    /// converge), skip, or fail.
+    #[arg(long, value_enum, default_value = "update", env = "ROUTEVAULT_EXISTING")]
+    pub existing: crate::restore::apply::Existing,
+    /// Ask the API server what would change (server-side dry run); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Objects applied at once within a tier.
+    #[arg(long, default_value_t = 32, env = "ROUTEVAULT_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=512))]
+    pub concurrency: u64,
+    /// Skip objects whose kind the target does not serve (missing CRDs) instead of failing.
+    #[arg(long, env = "ROUTEVAULT_SKIP_MISSING_KINDS")]
+    pub skip_missing_kinds: bool,
+    /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
+    #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',')]
+    pub namespace_map: Vec<String>,
+    /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
+    #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',')]
+    pub host_rewrite: Vec<String>,
+    /// Rename an IngressClass (and references to it); repeatable.
+    #[arg(long = "ingress-class-map", value_name = "FROM=TO", env = "ROUTEVAULT_INGRESS_CLASS_MAP", value_delimiter = ',')]
+    pub ingress_class_map: Vec<String>,
+    /// Rename a cert-manager Issuer/ClusterIssuer (and references to it); repeatable.
+    #[arg(long = "issuer-map", value_name = "FROM=TO", env = "ROUTEVAULT_ISSUER_MAP", value_delimiter = ',')]
+    pub issuer_map: Vec<String>,
+    /// Restore only these kinds (e.g. Ingress,Service).
+    #[arg(long, value_delimiter = ',', env = "ROUTEVAULT_ONLY")]
+    pub only: Vec<String>,
+    /// Restore only these (source) namespaces; repeatable.
+    #[arg(long = "namespace", short = 'n', env = "ROUTEVAULT_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
     pub unseal_key: Option<PathBuf>,

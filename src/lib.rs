@@ -20,6 +20,7 @@ pub mod select;
 pub mod sign;
 pub mod source;
 pub mod store;
+pub mod transform;
 pub mod yaml;
 
 /// The version of this tool, recorded in every manifest.

@@ -117,7 +117,7 @@ fn restore_without_unseal_key_writes_no_secrets_and_says_so() {
     let out = ws.path("out");
     let run = ws.restore("prod", &id, &out, &[]).ok();
     assert!(
-        run.stdout.contains("1 sealed Secrets were NOT written"),
+        run.stdout.contains("1 sealed Secrets were NOT restored"),
         "{}",
         run.stdout
     );

@@ -2,6 +2,7 @@
 //! manifest entry, unseal Secrets when a key was given, and hand objects to a sink (a folder
 //! now, a cluster later).
 
+pub mod apply;
 pub mod render;
 
 use std::collections::BTreeMap;
