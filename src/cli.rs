@@ -302,7 +302,12 @@ pub struct RestoreArgs {
     pub kubeconfig: Option<PathBuf>,
     /// Objects that already exist on the target: update (server-side apply over them; re-runs
     /// converge), skip, or fail.
-    #[arg(long, value_enum, default_value = "update", env = "ROUTEVAULT_EXISTING")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "update",
+        env = "ROUTEVAULT_EXISTING"
+    )]
     pub existing: crate::restore::apply::Existing,
     /// Ask the API server what would change (server-side dry run); change nothing.
     #[arg(long)]
@@ -314,22 +319,47 @@ pub struct RestoreArgs {
     #[arg(long, env = "ROUTEVAULT_SKIP_MISSING_KINDS")]
     pub skip_missing_kinds: bool,
     /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
-    #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',')]
+    #[arg(
+        long = "namespace-map",
+        value_name = "FROM=TO",
+        env = "ROUTEVAULT_NAMESPACE_MAP",
+        value_delimiter = ','
+    )]
     pub namespace_map: Vec<String>,
     /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
-    #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',')]
+    #[arg(
+        long = "host-rewrite",
+        value_name = "FROM=TO",
+        env = "ROUTEVAULT_HOST_REWRITE",
+        value_delimiter = ','
+    )]
     pub host_rewrite: Vec<String>,
     /// Rename an IngressClass (and references to it); repeatable.
-    #[arg(long = "ingress-class-map", value_name = "FROM=TO", env = "ROUTEVAULT_INGRESS_CLASS_MAP", value_delimiter = ',')]
+    #[arg(
+        long = "ingress-class-map",
+        value_name = "FROM=TO",
+        env = "ROUTEVAULT_INGRESS_CLASS_MAP",
+        value_delimiter = ','
+    )]
     pub ingress_class_map: Vec<String>,
     /// Rename a cert-manager Issuer/ClusterIssuer (and references to it); repeatable.
-    #[arg(long = "issuer-map", value_name = "FROM=TO", env = "ROUTEVAULT_ISSUER_MAP", value_delimiter = ',')]
+    #[arg(
+        long = "issuer-map",
+        value_name = "FROM=TO",
+        env = "ROUTEVAULT_ISSUER_MAP",
+        value_delimiter = ','
+    )]
     pub issuer_map: Vec<String>,
     /// Restore only these kinds (e.g. Ingress,Service).
     #[arg(long, value_delimiter = ',', env = "ROUTEVAULT_ONLY")]
     pub only: Vec<String>,
     /// Restore only these (source) namespaces; repeatable.
-    #[arg(long = "namespace", short = 'n', env = "ROUTEVAULT_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        env = "ROUTEVAULT_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub namespaces: Vec<String>,
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]

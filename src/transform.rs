@@ -42,7 +42,9 @@ pub fn parse_pairs(flag: &str, values: &[String]) -> anyhow::Result<Vec<(String,
     values
         .iter()
         .map(|v| match v.split_once('=') {
-            Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+            Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+                Ok((from.to_string(), to.to_string()))
+            }
             _ => bail!("{flag} {v:?} is not FROM=TO"),
         })
         .collect()
@@ -56,8 +58,12 @@ pub fn parse_kinds(values: &[String]) -> anyhow::Result<Vec<&'static KindInfo>> 
         .filter(|v| !v.trim().is_empty())
         .map(|v| {
             catalog::lookup_user_name(v.trim()).ok_or_else(|| {
-                let known: Vec<String> = catalog::KINDS.iter().map(|k| k.kind.to_string()).collect();
-                anyhow::anyhow!("--only {v:?} is not a routing kind; known: {}", known.join(", "))
+                let known: Vec<String> =
+                    catalog::KINDS.iter().map(|k| k.kind.to_string()).collect();
+                anyhow::anyhow!(
+                    "--only {v:?} is not a routing kind; known: {}",
+                    known.join(", ")
+                )
             })
         })
         .collect()
@@ -65,13 +71,22 @@ pub fn parse_kinds(values: &[String]) -> anyhow::Result<Vec<&'static KindInfo>> 
 
 impl Transform {
     pub fn is_identity(&self) -> bool {
-        self.namespaces.is_empty() && self.hosts.is_empty() && self.ingress_classes.is_empty() && self.issuers.is_empty()
+        self.namespaces.is_empty()
+            && self.hosts.is_empty()
+            && self.ingress_classes.is_empty()
+            && self.issuers.is_empty()
     }
 
     /// Whether the object (with its source namespace) is in the restored subset.
     pub fn selects(&self, object: &Object) -> bool {
         let info = object.catalog_kind();
-        if !self.only.is_empty() && !info.is_some_and(|i| self.only.iter().any(|o| o.kind == i.kind && o.group == i.group)) {
+        if !self.only.is_empty()
+            && !info.is_some_and(|i| {
+                self.only
+                    .iter()
+                    .any(|o| o.kind == i.kind && o.group == i.group)
+            })
+        {
             return false;
         }
         if self.only_namespaces.is_empty() {
@@ -94,26 +109,31 @@ impl Transform {
         let value = &mut object.0;
 
         // Namespaces.
-        if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str) {
-            if let Some(to) = self.namespaces.get(ns) {
-                value["metadata"]["namespace"] = Value::String(to.clone());
-            }
+        if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str)
+            && let Some(to) = self.namespaces.get(ns)
+        {
+            value["metadata"]["namespace"] = Value::String(to.clone());
         }
         match (group.as_str(), kind.as_str()) {
             (CORE, "Namespace") => rename(value, &self.namespaces),
             (GATEWAY, "HTTPRoute" | "GRPCRoute") => {
-                for pointer in ["/spec/parentRefs"] {
-                    map_each(value, pointer, "namespace", &self.namespaces);
-                }
+                map_each(value, "/spec/parentRefs", "namespace", &self.namespaces);
                 for rule in array_mut(value, "/spec/rules") {
                     map_each(rule, "/backendRefs", "namespace", &self.namespaces);
                 }
                 rewrite_list(value, "/spec/hostnames", &self.hosts);
             }
-            (GATEWAY, "ReferenceGrant") => map_each(value, "/spec/from", "namespace", &self.namespaces),
+            (GATEWAY, "ReferenceGrant") => {
+                map_each(value, "/spec/from", "namespace", &self.namespaces)
+            }
             (GATEWAY, "Gateway") => {
                 for listener in array_mut(value, "/spec/listeners") {
-                    map_each(listener, "/tls/certificateRefs", "namespace", &self.namespaces);
+                    map_each(
+                        listener,
+                        "/tls/certificateRefs",
+                        "namespace",
+                        &self.namespaces,
+                    );
                     if let Some(host) = listener.get("hostname").and_then(Value::as_str) {
                         listener["hostname"] = Value::String(rewrite_host(host, &self.hosts));
                     }
@@ -129,9 +149,21 @@ impl Transform {
                     rewrite_list(tls, "/hosts", &self.hosts);
                 }
                 map_at(value, "/spec/ingressClassName", &self.ingress_classes);
-                map_at(value, "/metadata/annotations/kubernetes.io~1ingress.class", &self.ingress_classes);
-                map_at(value, "/metadata/annotations/cert-manager.io~1issuer", &self.issuers);
-                map_at(value, "/metadata/annotations/cert-manager.io~1cluster-issuer", &self.issuers);
+                map_at(
+                    value,
+                    "/metadata/annotations/kubernetes.io~1ingress.class",
+                    &self.ingress_classes,
+                );
+                map_at(
+                    value,
+                    "/metadata/annotations/cert-manager.io~1issuer",
+                    &self.issuers,
+                );
+                map_at(
+                    value,
+                    "/metadata/annotations/cert-manager.io~1cluster-issuer",
+                    &self.issuers,
+                );
             }
             (NETWORKING, "IngressClass") => rename(value, &self.ingress_classes),
             (CERT_MANAGER, "Certificate") => {
@@ -168,16 +200,20 @@ fn rename(value: &mut Value, map: &BTreeMap<String, String>) {
 }
 
 fn map_at(value: &mut Value, pointer: &str, map: &BTreeMap<String, String>) {
-    if let Some(slot) = value.pointer_mut(pointer) {
-        if let Some(to) = slot.as_str().and_then(|s| map.get(s)) {
-            *slot = Value::String(to.clone());
-        }
+    if let Some(slot) = value.pointer_mut(pointer)
+        && let Some(to) = slot.as_str().and_then(|s| map.get(s))
+    {
+        *slot = Value::String(to.clone());
     }
 }
 
 fn map_each(value: &mut Value, pointer: &str, field: &str, map: &BTreeMap<String, String>) {
     for item in array_mut(value, pointer) {
-        if let Some(to) = item.get(field).and_then(Value::as_str).and_then(|s| map.get(s)) {
+        if let Some(to) = item
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|s| map.get(s))
+        {
             item[field] = Value::String(to.clone());
         }
     }
@@ -195,7 +231,11 @@ fn rewrite_list(value: &mut Value, pointer: &str, rules: &[(String, String)]) {
 }
 
 fn array_mut<'a>(value: &'a mut Value, pointer: &str) -> impl Iterator<Item = &'a mut Value> {
-    value.pointer_mut(pointer).and_then(Value::as_array_mut).into_iter().flatten()
+    value
+        .pointer_mut(pointer)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -205,7 +245,11 @@ mod tests {
 
     fn clone_transform() -> Transform {
         Transform {
-            namespaces: [("edge".into(), "stg-edge".into()), ("api".into(), "stg-api".into())].into(),
+            namespaces: [
+                ("edge".into(), "stg-edge".into()),
+                ("api".into(), "stg-api".into()),
+            ]
+            .into(),
             hosts: vec![("example.com".into(), "staging.example.net".into())],
             ingress_classes: [("nginx".into(), "nginx-internal".into())].into(),
             issuers: [("letsencrypt".into(), "letsencrypt-staging".into())].into(),
@@ -223,7 +267,10 @@ mod tests {
     fn hosts_rewrite_by_suffix_and_wildcard() {
         let rules = vec![("example.com".to_string(), "stg.example.net".to_string())];
         assert_eq!(rewrite_host("example.com", &rules), "stg.example.net");
-        assert_eq!(rewrite_host("shop.example.com", &rules), "shop.stg.example.net");
+        assert_eq!(
+            rewrite_host("shop.example.com", &rules),
+            "shop.stg.example.net"
+        );
         assert_eq!(rewrite_host("*.Example.com", &rules), "*.stg.example.net");
         assert_eq!(rewrite_host("notexample.com", &rules), "notexample.com");
         assert_eq!(rewrite_host("example.com.evil", &rules), "example.com.evil");
@@ -231,73 +278,128 @@ mod tests {
 
     #[test]
     fn ingress_hosts_class_and_issuer_annotations() {
-        let out = applied(json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        let out = applied(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": "web", "namespace": "edge", "annotations": {
                 "cert-manager.io/cluster-issuer": "letsencrypt", "kubernetes.io/ingress.class": "nginx"}},
             "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["shop.example.com"], "secretName": "t"}],
-                     "rules": [{"host": "shop.example.com"}, {"host": "other.org"}]}}));
+                     "rules": [{"host": "shop.example.com"}, {"host": "other.org"}]}}),
+        );
         assert_eq!(out["metadata"]["namespace"], "stg-edge");
         assert_eq!(out["spec"]["ingressClassName"], "nginx-internal");
-        assert_eq!(out["metadata"]["annotations"]["kubernetes.io/ingress.class"], "nginx-internal");
-        assert_eq!(out["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt-staging");
-        assert_eq!(out["spec"]["tls"][0]["hosts"][0], "shop.staging.example.net");
+        assert_eq!(
+            out["metadata"]["annotations"]["kubernetes.io/ingress.class"],
+            "nginx-internal"
+        );
+        assert_eq!(
+            out["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+            "letsencrypt-staging"
+        );
+        assert_eq!(
+            out["spec"]["tls"][0]["hosts"][0],
+            "shop.staging.example.net"
+        );
         assert_eq!(out["spec"]["rules"][0]["host"], "shop.staging.example.net");
         assert_eq!(out["spec"]["rules"][1]["host"], "other.org");
     }
 
     #[test]
     fn gateway_api_cross_namespace_references_follow_the_map() {
-        let route = applied(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        let route = applied(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
             "metadata": {"name": "r", "namespace": "api"},
             "spec": {"parentRefs": [{"name": "public", "namespace": "edge"}, {"name": "other", "namespace": "elsewhere"}],
                      "hostnames": ["orders.example.com"],
-                     "rules": [{"backendRefs": [{"name": "orders", "namespace": "api"}, {"name": "local"}]}]}}));
+                     "rules": [{"backendRefs": [{"name": "orders", "namespace": "api"}, {"name": "local"}]}]}}),
+        );
         assert_eq!(route["metadata"]["namespace"], "stg-api");
         assert_eq!(route["spec"]["parentRefs"][0]["namespace"], "stg-edge");
         assert_eq!(route["spec"]["parentRefs"][1]["namespace"], "elsewhere");
-        assert_eq!(route["spec"]["rules"][0]["backendRefs"][0]["namespace"], "stg-api");
-        assert!(route["spec"]["rules"][0]["backendRefs"][1].get("namespace").is_none());
+        assert_eq!(
+            route["spec"]["rules"][0]["backendRefs"][0]["namespace"],
+            "stg-api"
+        );
+        assert!(
+            route["spec"]["rules"][0]["backendRefs"][1]
+                .get("namespace")
+                .is_none()
+        );
         assert_eq!(route["spec"]["hostnames"][0], "orders.staging.example.net");
 
-        let grant = applied(json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
-            "metadata": {"name": "g", "namespace": "certs"}, "spec": {"from": [{"kind": "Gateway", "namespace": "edge"}]}}));
+        let grant = applied(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": "g", "namespace": "certs"}, "spec": {"from": [{"kind": "Gateway", "namespace": "edge"}]}}),
+        );
         assert_eq!(grant["spec"]["from"][0]["namespace"], "stg-edge");
         assert_eq!(grant["metadata"]["namespace"], "certs");
 
-        let gateway = applied(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        let gateway = applied(
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
             "metadata": {"name": "public", "namespace": "edge"},
-            "spec": {"listeners": [{"hostname": "*.example.com", "tls": {"certificateRefs": [{"name": "c", "namespace": "api"}]}}]}}));
-        assert_eq!(gateway["spec"]["listeners"][0]["hostname"], "*.staging.example.net");
-        assert_eq!(gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["namespace"], "stg-api");
+            "spec": {"listeners": [{"hostname": "*.example.com", "tls": {"certificateRefs": [{"name": "c", "namespace": "api"}]}}]}}),
+        );
+        assert_eq!(
+            gateway["spec"]["listeners"][0]["hostname"],
+            "*.staging.example.net"
+        );
+        assert_eq!(
+            gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["namespace"],
+            "stg-api"
+        );
     }
 
     #[test]
     fn certificates_issuers_namespaces_and_classes() {
-        let cert = applied(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c", "namespace": "edge"},
+        let cert = applied(
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c", "namespace": "edge"},
             "spec": {"commonName": "example.com", "dnsNames": ["example.com", "*.example.com"],
-                     "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"}}}));
+                     "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"}}}),
+        );
         assert_eq!(cert["spec"]["commonName"], "staging.example.net");
-        assert_eq!(cert["spec"]["dnsNames"], json!(["staging.example.net", "*.staging.example.net"]));
+        assert_eq!(
+            cert["spec"]["dnsNames"],
+            json!(["staging.example.net", "*.staging.example.net"])
+        );
         assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
-        let issuer = applied(json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt"}}));
+        let issuer = applied(
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "letsencrypt"}}),
+        );
         assert_eq!(issuer["metadata"]["name"], "letsencrypt-staging");
-        let ns = applied(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "edge"}}));
+        let ns =
+            applied(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "edge"}}));
         assert_eq!(ns["metadata"]["name"], "stg-edge");
-        let class = applied(json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}));
+        let class = applied(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}),
+        );
         assert_eq!(class["metadata"]["name"], "nginx-internal");
     }
 
     #[test]
     fn subsets_by_kind_and_namespace() {
-        let t = Transform { only: parse_kinds(&["ingresses,Service".into()]).unwrap(), ..Default::default() };
-        let ing = Object(json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "a", "namespace": "x"}}));
-        let secret = Object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "x"}}));
+        let t = Transform {
+            only: parse_kinds(&["ingresses,Service".into()]).unwrap(),
+            ..Default::default()
+        };
+        let ing = Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "a", "namespace": "x"}}),
+        );
+        let secret = Object(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "x"}}),
+        );
         assert!(t.selects(&ing) && !t.selects(&secret));
         assert!(parse_kinds(&["Deployment".into()]).is_err());
-        let t = Transform { only_namespaces: vec!["x".into()], ..Default::default() };
-        let other = Object(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "y"}}));
-        let class = Object(json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "n"}}));
-        let ns = Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
+        let t = Transform {
+            only_namespaces: vec!["x".into()],
+            ..Default::default()
+        };
+        let other = Object(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "y"}}),
+        );
+        let class = Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "n"}}),
+        );
+        let ns =
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
         assert!(t.selects(&ing) && !t.selects(&other) && t.selects(&class) && t.selects(&ns));
         assert!(parse_pairs("--namespace-map", &["a=b".into()]).is_ok());
         assert!(parse_pairs("--namespace-map", &["a".into()]).is_err());

@@ -3,7 +3,7 @@
 //! back-pressure honoured (see `k8s::retry`). Each object's outcome is reported: created,
 //! updated, unchanged, skipped or failed (with the server's message).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -70,28 +70,48 @@ pub async fn apply_tiers(
     let mut reports = Vec::new();
     let mut timings = Vec::new();
     let mut new_namespaces: Vec<String> = Vec::new();
+    let mut failed_tier: Option<&str> = None;
     for (tier, objects) in tiers.into_iter().enumerate() {
         if objects.is_empty() {
             continue;
         }
-        let started = Instant::now();
         let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
+        if let Some(failed) = failed_tier {
+            // Later tiers depend on earlier ones: applying them would only add failures.
+            reports.extend(objects.iter().map(|o| ObjectReport {
+                object: o.object_ref().to_string(),
+                tier: tier_name.to_string(),
+                outcome: Outcome::Skipped,
+                message: Some(format!("not attempted: tier {failed} failed")),
+                changes: Vec::new(),
+            }));
+            continue;
+        }
+        let started = Instant::now();
         let new_namespaces_now = new_namespaces.clone();
-        let results: Vec<ObjectReport> = futures::stream::iter(objects)
-            .map(|object| {
-                let kind = served.get(&(object.group().to_string(), object.kind().to_string())).cloned();
-                let new_namespaces = &new_namespaces_now;
-                async move { apply_one(client, kind, object, tier_name, options, new_namespaces).await }
-            })
-            .buffer_unordered(options.concurrency.max(1))
-            .collect()
-            .await;
+        let results: Vec<ObjectReport> =
+            futures::stream::iter(objects)
+                .map(|object| {
+                    let kind = served
+                        .get(&(object.group().to_string(), object.kind().to_string()))
+                        .cloned();
+                    let new_namespaces = &new_namespaces_now;
+                    async move {
+                        apply_one(client, kind, object, tier_name, options, new_namespaces).await
+                    }
+                })
+                .buffer_unordered(options.concurrency.max(1))
+                .collect()
+                .await;
         for report in &results {
             if report.tier == "namespaces" && report.outcome == Outcome::Created {
                 new_namespaces.push(report.object.trim_start_matches("Namespace ").to_string());
             }
         }
         timings.push((tier_name.to_string(), started.elapsed().as_millis()));
+        if results.iter().any(|r| r.outcome == Outcome::Failed) {
+            failed_tier = Some(tier_name);
+        }
         reports.extend(results);
     }
     (reports, timings)
@@ -104,7 +124,11 @@ fn object_path(kind: &ServedKind, object: &Object) -> String {
         format!("/apis/{}/{}", kind.info.group, kind.version)
     };
     match object.namespace() {
-        Some(ns) if kind.info.namespaced => format!("{root}/namespaces/{ns}/{}/{}", kind.info.plural, object.name()),
+        Some(ns) if kind.info.namespaced => format!(
+            "{root}/namespaces/{ns}/{}/{}",
+            kind.info.plural,
+            object.name()
+        ),
         _ => format!("{root}/{}/{}", kind.info.plural, object.name()),
     }
 }
@@ -126,25 +150,50 @@ async fn apply_one(
         changes: Vec::new(),
     };
     let Some(kind) = kind else {
-        return report(Outcome::Skipped, Some("kind not served by the target (--skip-missing-kinds)".into()));
+        return report(
+            Outcome::Skipped,
+            Some("kind not served by the target (--skip-missing-kinds)".into()),
+        );
     };
     object.0["apiVersion"] = Value::String(kind.api_version());
     let path = object_path(&kind, &object);
 
     // A dry run cannot place objects in a namespace that the same dry run only pretended to create.
-    if options.dry_run && object.namespace().is_some_and(|ns| new_namespaces.iter().any(|n| n == ns)) {
-        return report(Outcome::Created, Some("would be created (with its new namespace)".into()));
+    if options.dry_run
+        && object
+            .namespace()
+            .is_some_and(|ns| new_namespaces.iter().any(|n| n == ns))
+    {
+        return report(
+            Outcome::Created,
+            Some("would be created (with its new namespace)".into()),
+        );
     }
 
-    let live = match with_retry(&path, || client.request::<Value>(http::Request::get(&path).body(Vec::new()).expect("valid request"))).await {
+    let live = match with_retry(&path, || {
+        client.request::<Value>(
+            http::Request::get(&path)
+                .body(Vec::new())
+                .expect("valid request"),
+        )
+    })
+    .await
+    {
         Ok(live) => Some(live),
         Err(kube::Error::Api(status)) if status.code == 404 => None,
         Err(e) => return report(Outcome::Failed, Some(api_message(&e))),
     };
     if live.is_some() {
         match options.existing {
-            Existing::Skip => return report(Outcome::Skipped, Some("exists (--existing skip)".into())),
-            Existing::Fail => return report(Outcome::Failed, Some("exists on the target (--existing fail)".into())),
+            Existing::Skip => {
+                return report(Outcome::Skipped, Some("exists (--existing skip)".into()));
+            }
+            Existing::Fail => {
+                return report(
+                    Outcome::Failed,
+                    Some("exists on the target (--existing fail)".into()),
+                );
+            }
             Existing::Update => {}
         }
     }
@@ -173,21 +222,49 @@ async fn apply_one(
         }
         return r;
     };
-    let version = |v: &Value| v.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    let version = |v: &Value| {
+        v.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     if options.dry_run {
-        let changes = diff(&comparable(&live), &comparable(&applied), "", object.kind() == "Secret");
-        let mut r = report(if changes.is_empty() { Outcome::Unchanged } else { Outcome::Updated }, None);
+        let changes = diff(
+            &comparable(&live),
+            &comparable(&applied),
+            "",
+            object.kind() == "Secret",
+        );
+        let mut r = report(
+            if changes.is_empty() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Updated
+            },
+            None,
+        );
         r.changes = changes;
         return r;
     }
-    if version(&live) == version(&applied) { report(Outcome::Unchanged, None) } else { report(Outcome::Updated, None) }
+    // Compare content, not resourceVersion: an apply that owns no field (a bare Namespace)
+    // rewrites managedFields every time without changing anything.
+    if version(&live) == version(&applied) || comparable(&live) == comparable(&applied) {
+        report(Outcome::Unchanged, None)
+    } else {
+        report(Outcome::Updated, None)
+    }
 }
 
 /// An object without the fields that change on every write, for a dry-run comparison.
 fn comparable(value: &Value) -> Value {
     let mut v = value.clone();
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in ["resourceVersion", "managedFields", "generation", "creationTimestamp", "uid"] {
+        for field in [
+            "resourceVersion",
+            "managedFields",
+            "generation",
+            "creationTimestamp",
+            "uid",
+        ] {
             meta.remove(field);
         }
     }
@@ -202,13 +279,26 @@ fn diff(old: &Value, new: &Value, path: &str, secret: bool) -> Vec<String> {
             keys.sort();
             keys.dedup();
             keys.into_iter()
-                .flat_map(|k| diff(a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"), secret))
+                .flat_map(|k| {
+                    diff(
+                        a.get(k).unwrap_or(&Value::Null),
+                        b.get(k).unwrap_or(&Value::Null),
+                        &format!("{path}.{k}"),
+                        secret,
+                    )
+                })
                 .collect()
         }
         (a, b) if a == b => Vec::new(),
         (a, b) => {
             let masked = secret && (path.starts_with(".data") || path.starts_with(".stringData"));
-            let show = |v: &Value| if masked { "<masked>".to_string() } else { v.to_string() };
+            let show = |v: &Value| {
+                if masked {
+                    "<masked>".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
             vec![format!("{path}: {} -> {}", show(a), show(b))]
         }
     }
@@ -221,6 +311,69 @@ fn api_message(error: &kube::Error) -> String {
     }
 }
 
+/// Asks the API server (SelfSubjectAccessReview) whether the caller may get, create and patch
+/// every (resource, namespace) the plan touches. Returns the denied ones as "verb resource in
+/// namespace", so a restore without permission fails before it applies anything.
+pub async fn denied_permissions(
+    client: &Client,
+    needs: &BTreeSet<(String, String, Option<String>)>,
+    concurrency: usize,
+) -> anyhow::Result<Vec<String>> {
+    let checks: Vec<(String, String, Option<String>, &str)> = needs
+        .iter()
+        .flat_map(|(group, resource, ns)| {
+            ["get", "create", "patch"]
+                .map(|verb| (group.clone(), resource.clone(), ns.clone(), verb))
+        })
+        .collect();
+    let results: Vec<anyhow::Result<Option<String>>> = futures::stream::iter(checks)
+        .map(|(group, resource, namespace, verb)| async move {
+            let mut attributes =
+                serde_json::json!({"group": group, "resource": resource, "verb": verb});
+            if let Some(ns) = &namespace {
+                attributes["namespace"] = Value::String(ns.clone());
+            }
+            let review = serde_json::json!({
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attributes}
+            });
+            let body = serde_json::to_vec(&review)?;
+            let answer: Value = with_retry("selfsubjectaccessreviews", || {
+                let request =
+                    http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+                        .header(http::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                        .expect("valid request");
+                client.request::<Value>(request)
+            })
+            .await?;
+            let allowed = answer
+                .pointer("/status/allowed")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let qualified = if group.is_empty() {
+                resource.clone()
+            } else {
+                format!("{resource}.{group}")
+            };
+            Ok((!allowed).then(|| match namespace {
+                Some(ns) => format!("{verb} {qualified} in namespace {ns}"),
+                None => format!("{verb} {qualified} (cluster-wide)"),
+            }))
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut denied = Vec::new();
+    for result in results {
+        if let Some(d) = result? {
+            denied.push(d);
+        }
+    }
+    denied.sort();
+    Ok(denied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,7 +384,13 @@ mod tests {
         let old = json!({"data": {"tls.key": "b2xk"}, "metadata": {"labels": {"a": "1"}}});
         let new = json!({"data": {"tls.key": "bmV3"}, "metadata": {"labels": {"a": "2"}}});
         let changes = diff(&old, &new, "", true);
-        assert_eq!(changes, vec![".data.tls.key: <masked> -> <masked>", ".metadata.labels.a: \"1\" -> \"2\""]);
+        assert_eq!(
+            changes,
+            vec![
+                ".data.tls.key: <masked> -> <masked>",
+                ".metadata.labels.a: \"1\" -> \"2\""
+            ]
+        );
         assert!(diff(&old, &old, "", true).is_empty());
     }
 }

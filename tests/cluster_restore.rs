@@ -1,0 +1,372 @@
+//! Restores into a cluster on the bed: a DR restore from S3 recreates cluster A's routing in a
+//! fresh cluster B (and a second run changes nothing); a clone rewrites namespaces, hosts,
+//! classes and issuers; a tampered artifact applies nothing; a user without permission is
+//! refused before anything is applied.
+
+mod support;
+
+use serde_json::Value;
+use support::bed::{Bed, BedSpec};
+use support::cli::{Run, Workspace, objects_in, scenario, scenarios};
+
+struct Drill {
+    bed: Bed,
+    ws: Workspace,
+    store: String,
+    env: Vec<(String, String)>,
+}
+
+impl Drill {
+    /// Clusters a (every scenario applied) and b (empty), both with the CRDs, and S3.
+    fn new() -> Drill {
+        let bed = Bed::start(BedSpec {
+            clusters: &["a", "b"],
+            s3: true,
+            crds: true,
+        });
+        for name in scenarios() {
+            bed.apply_dir("a", &scenario(&name));
+        }
+        let store = format!("s3://{}/drill", bed.var("ROUTEVAULT_TEST_BUCKET"));
+        let mut env: Vec<(String, String)> = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+            "ROUTEVAULT_S3_ENDPOINT",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), bed.var(k)))
+        .collect();
+        env.push(("ROUTEVAULT_S3_PATH_STYLE".into(), "true".into()));
+        env.push((
+            "ROUTEVAULT_KUBECONFIG".into(),
+            bed.kubeconfig().display().to_string(),
+        ));
+        Drill {
+            bed,
+            ws: Workspace::new(),
+            store,
+            env,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (key, seal, trust, unseal) = (
+            self.ws.sign_key(),
+            self.ws.seal_pub(),
+            self.ws.sign_pub(),
+            self.ws.seal_key(),
+        );
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--store", &self.store]);
+        match args[0] {
+            "snapshot" => full.extend([
+                "--sign-key",
+                key.to_str().unwrap(),
+                "--seal-to",
+                seal.to_str().unwrap(),
+            ]),
+            "restore" => full.extend([
+                "--trust",
+                trust.to_str().unwrap(),
+                "--unseal-key",
+                unseal.to_str().unwrap(),
+            ]),
+            _ => full.extend(["--trust", trust.to_str().unwrap()]),
+        }
+        self.ws.run_env(&full, &env)
+    }
+
+    fn snapshot(&self, cluster: &str, env: &str) -> String {
+        self.run(&["snapshot", "--cluster", cluster, "--env", env])
+            .ok()
+            .last_line()
+    }
+
+    fn restore_json(&self, id: &str, env: &str, extra: &[&str]) -> (Run, Value) {
+        let mut args = vec!["restore", id, "--env", env, "-o", "json"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        let report = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+        (run, report)
+    }
+
+    fn to_dir(&self, id: &str, env: &str, name: &str) -> std::path::PathBuf {
+        let out = self.ws.path(name);
+        self.run(&[
+            "restore",
+            id,
+            "--env",
+            env,
+            "--to-dir",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        out
+    }
+
+    fn get(&self, cluster: &str, args: &[&str]) -> Value {
+        let mut full = vec!["get"];
+        full.extend_from_slice(args);
+        full.extend(["-o", "json"]);
+        serde_json::from_str(&self.bed.kubectl_ok(cluster, &full, None)).unwrap()
+    }
+}
+
+#[test]
+fn dr_restore_recreates_routing_and_a_second_run_changes_nothing() {
+    let drill = Drill::new();
+    let id = drill.snapshot("a", "prod");
+
+    let (run, report) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let total = report["objects"].as_array().unwrap().len();
+    assert!(total > 20, "{report}");
+    assert_eq!(report["counts"]["created"], total, "{}", report["counts"]);
+    assert!(report["tiers"].as_array().unwrap().len() >= 8);
+
+    // B's routing equals A's: snapshot B and compare both snapshots object by object.
+    let id_b = drill.snapshot("b", "dr");
+    let a = objects_in(&drill.to_dir(&id, "prod", "from-a"));
+    let b = objects_in(&drill.to_dir(&id_b, "dr", "from-b"));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "{} differs after the DR restore", x.object_ref());
+    }
+    // Services got new cluster IPs from B; the explicit nodePort was kept.
+    let svc_a = drill.get("a", &["service", "web-legacy-lb", "-n", "shop"]);
+    let svc_b = drill.get("b", &["service", "web-legacy-lb", "-n", "shop"]);
+    assert!(
+        svc_b["spec"]["clusterIP"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.")
+    );
+    assert_eq!(svc_b["spec"]["ports"][0]["nodePort"], 30080);
+    assert_eq!(svc_a["spec"]["ports"][0]["nodePort"], 30080);
+    let secret = drill.get("b", &["secret", "shop-tls", "-n", "shop"]);
+    assert_eq!(
+        secret["data"],
+        drill.get("a", &["secret", "shop-tls", "-n", "shop"])["data"]
+    );
+
+    // Idempotent: the same restore again reports everything unchanged.
+    let (run, again) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let changed: Vec<&Value> = again["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"] != "unchanged")
+        .collect();
+    assert_eq!(again["counts"]["unchanged"], total, "{changed:?}");
+
+    // A dry run against A's own routing finds nothing to change, and changes nothing.
+    let (run, dry) = drill.restore_json(&id, "prod", &["--cluster", "b", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dry["counts"]["unchanged"], total, "{}", dry["counts"]);
+}
+
+#[test]
+fn clone_rewrites_namespaces_hosts_classes_and_issuers() {
+    let drill = Drill::new();
+    let id = drill.snapshot("a", "prod");
+    let maps = [
+        "--cluster",
+        "b",
+        "--namespace-map",
+        "shop=shop-stg",
+        "--namespace-map",
+        "edge=edge-stg",
+        "--namespace-map",
+        "tenant-a=tenant-a-stg",
+        "--host-rewrite",
+        "example.com=staging.example.net",
+        "--ingress-class-map",
+        "nginx=nginx-stg",
+        "--issuer-map",
+        "letsencrypt-prod=letsencrypt-staging",
+    ];
+    // A dry run first: says what it would create, creates nothing.
+    let (run, dry) = drill.restore_json(
+        &id,
+        "prod",
+        &maps
+            .iter()
+            .copied()
+            .chain(["--dry-run"])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dry["counts"]["created"].as_u64().unwrap() > 20);
+    assert!(
+        !drill
+            .bed
+            .kubectl_ok("b", &["get", "ns"], None)
+            .contains("shop-stg"),
+        "a dry run created a namespace"
+    );
+
+    let (run, _) = drill.restore_json(&id, "prod", &maps);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let ingress = drill.get("b", &["ingress", "web", "-n", "shop-stg"]);
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "shop.staging.example.net"
+    );
+    assert_eq!(
+        ingress["spec"]["tls"][0]["hosts"],
+        serde_json::json!(["shop.staging.example.net", "www.shop.staging.example.net"])
+    );
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx-stg");
+    drill.get("b", &["ingressclass", "nginx-stg"]);
+    drill.get("b", &["secret", "shop-tls", "-n", "shop-stg"]);
+
+    let cert = drill.get(
+        "b",
+        &[
+            "certificates.cert-manager.io",
+            "portal",
+            "-n",
+            "tenant-a-stg",
+        ],
+    );
+    assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
+    assert_eq!(
+        cert["spec"]["dnsNames"],
+        serde_json::json!(["a.tenants.staging.example.net"])
+    );
+    let portal = drill.get("b", &["ingress", "portal", "-n", "tenant-a-stg"]);
+    assert_eq!(
+        portal["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt-staging"
+    );
+    drill.get(
+        "b",
+        &["clusterissuers.cert-manager.io", "letsencrypt-staging"],
+    );
+
+    let gateway = drill.get(
+        "b",
+        &[
+            "gateways.gateway.networking.k8s.io",
+            "public",
+            "-n",
+            "edge-stg",
+        ],
+    );
+    assert_eq!(
+        gateway["spec"]["listeners"][1]["hostname"],
+        "*.edge.staging.example.net"
+    );
+    let route = drill.get(
+        "b",
+        &[
+            "httproutes.gateway.networking.k8s.io",
+            "orders",
+            "-n",
+            "api",
+        ],
+    );
+    assert_eq!(route["spec"]["parentRefs"][0]["namespace"], "edge-stg");
+    assert_eq!(
+        route["spec"]["hostnames"],
+        serde_json::json!(["orders.edge.staging.example.net"])
+    );
+    let grant = drill.get(
+        "b",
+        &[
+            "referencegrants.gateway.networking.k8s.io",
+            "edge-gateway-certs",
+            "-n",
+            "certs",
+        ],
+    );
+    assert_eq!(grant["spec"]["from"][0]["namespace"], "edge-stg");
+    // Unmapped namespaces stay as they were; mapped ones are not created under their old name.
+    let namespaces = drill
+        .bed
+        .kubectl_ok("b", &["get", "ns", "-o", "name"], None);
+    assert!(
+        namespaces.contains("namespace/api") && !namespaces.contains("namespace/shop\n"),
+        "{namespaces}"
+    );
+}
+
+#[test]
+fn tampered_artifact_and_missing_permissions_apply_nothing() {
+    let drill = Drill::new();
+    let id = drill.snapshot("a", "prod");
+    let before = drill
+        .bed
+        .kubectl_ok("b", &["get", "ns", "-o", "name"], None);
+
+    // Without permission: refused before anything is applied, naming what is missing.
+    let (run, _) = drill.restore_json(&id, "prod", &["--cluster", "b-limited"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("may not change") && run.stderr.contains("nothing was applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("namespaces"), "{}", run.stderr);
+    assert_eq!(
+        drill
+            .bed
+            .kubectl_ok("b", &["get", "ns", "-o", "name"], None),
+        before
+    );
+
+    // A flipped byte in the stored artifact: exit 3, nothing applied.
+    let store = routevault_store(&drill);
+    let key = routevault::store::snapshots::artifact_key("prod", &id);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut bytes = rt
+        .block_on(routevault::store::ObjectStore::get_bytes(
+            &store,
+            &key,
+            1 << 30,
+        ))
+        .unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    // An attacker with write access replaces the object (the create-only store will not).
+    rt.block_on(routevault::store::ObjectStore::delete(&store, &key))
+        .unwrap();
+    rt.block_on(routevault::store::ObjectStore::put_new_bytes(
+        &store, &key, &bytes, None,
+    ))
+    .unwrap();
+    let (run, _) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        drill
+            .bed
+            .kubectl_ok("b", &["get", "ns", "-o", "name"], None),
+        before,
+        "a tampered artifact changed the cluster"
+    );
+}
+
+fn routevault_store(drill: &Drill) -> routevault::store::Store {
+    let options = routevault::store::S3Options {
+        endpoint: Some(drill.bed.var("ROUTEVAULT_S3_ENDPOINT")),
+        path_style: true,
+        region: Some(drill.bed.var("AWS_REGION")),
+        part_size: routevault::store::s3::DEFAULT_PART_SIZE,
+        credentials: Some((
+            drill.bed.var("AWS_ACCESS_KEY_ID"),
+            drill.bed.var("AWS_SECRET_ACCESS_KEY"),
+        )),
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(routevault::store::open(&drill.store, &options))
+        .unwrap()
+}
