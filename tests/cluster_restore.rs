@@ -370,3 +370,102 @@ fn routevault_store(drill: &Drill) -> routevault::store::Store {
         .block_on(routevault::store::open(&drill.store, &options))
         .unwrap()
 }
+
+#[test]
+fn a_restore_killed_midway_converges_when_run_again() {
+    let bed = Bed::start(BedSpec {
+        clusters: &["b"],
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    let source = ws.path("env");
+    let status = std::process::Command::new("python3")
+        .arg(support::cli::repo().join("tests/bench/generate.py"))
+        .args([source.to_str().unwrap(), "20", "25"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let id = ws.snapshot(&source, "big");
+    let total = 20 * (1 + 3 * 25);
+    let (store, trust, unseal, kubeconfig) =
+        (ws.store(), ws.sign_pub(), ws.seal_key(), bed.kubeconfig());
+    let args = [
+        "restore",
+        &id,
+        "--env",
+        "big",
+        "--store",
+        store.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--unseal-key",
+        unseal.to_str().unwrap(),
+        "--cluster",
+        "b",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--concurrency",
+        "2",
+        "-o",
+        "json",
+    ];
+    let mut child = std::process::Command::new(support::cli::BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it is well under way: Namespaces done, Secrets being applied.
+    let mut killed = false;
+    for _ in 0..600 {
+        let secrets = bed
+            .kubectl_ok("b", &["get", "secrets", "-A", "--no-headers"], None)
+            .lines()
+            .count();
+        if secrets >= 50 {
+            child.kill().unwrap();
+            killed = true;
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore finished before it could be killed; make the environment bigger"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(killed, "the restore never got under way");
+    child.wait().unwrap();
+    let partial = bed
+        .kubectl_ok("b", &["get", "ingresses", "-A", "--no-headers"], None)
+        .lines()
+        .count();
+    assert!(
+        partial < 500,
+        "the first run got too far ({partial} Ingresses) to show convergence"
+    );
+
+    let run = ws.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let counts = &report["counts"];
+    let created = counts["created"].as_u64().unwrap_or(0);
+    let unchanged =
+        counts["unchanged"].as_u64().unwrap_or(0) + counts["updated"].as_u64().unwrap_or(0);
+    assert_eq!(created + unchanged, total as u64, "{counts}");
+    assert!(
+        unchanged >= 50,
+        "the re-run should find the first run's objects: {counts}"
+    );
+    assert_eq!(
+        bed.kubectl_ok("b", &["get", "ingresses", "-A", "--no-headers"], None)
+            .lines()
+            .count(),
+        500
+    );
+    assert_eq!(
+        bed.kubectl_ok("b", &["get", "secrets", "-A", "--no-headers"], None)
+            .lines()
+            .count(),
+        500
+    );
+}
