@@ -14,6 +14,7 @@ pub mod managed;
 pub mod normalize;
 pub mod object;
 pub mod output;
+pub mod progress;
 pub mod restore;
 pub mod seal;
 pub mod select;

@@ -164,4 +164,27 @@ mod tests {
         assert_eq!(unsafe_path_reason(object_path(7).as_bytes()), None);
         assert_eq!(object_path(7), "objects/000007.yaml");
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes, an accepted path is relative and made of normal components only.
+        #[test]
+        fn accepted_paths_cannot_escape(path in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            if unsafe_path_reason(&path).is_none() {
+                let text = std::str::from_utf8(&path).unwrap();
+                proptest::prop_assert!(!text.starts_with('/'));
+                for part in text.split('/') {
+                    proptest::prop_assert!(!part.is_empty() && part != "." && part != "..");
+                }
+                proptest::prop_assert!(!text.contains('\\') && !text.contains(':'));
+            }
+        }
+
+        /// Paths built from '..', '.', '/' and letters: exactly those with a bad component are refused.
+        #[test]
+        fn dot_dot_anywhere_is_refused(parts in proptest::collection::vec("(\\.\\.|\\.|[a-z]{1,3})", 1..6)) {
+            let path = parts.join("/");
+            let bad = parts.iter().any(|p| p == ".." || p == ".");
+            proptest::prop_assert_eq!(unsafe_path_reason(path.as_bytes()).is_some(), bad);
+        }
+    }
 }

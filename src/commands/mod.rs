@@ -23,6 +23,7 @@ use crate::sign::{SignatureFile, TrustSet};
 use crate::store::{self, Store, snapshots};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::progress::set_text_logs(cli.log_format == crate::cli::LogFormat::Text);
     match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Snapshot(args) => snapshot::run(args).await,

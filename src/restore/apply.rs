@@ -71,6 +71,8 @@ pub async fn apply_tiers(
     let mut timings = Vec::new();
     let mut new_namespaces: Vec<String> = Vec::new();
     let mut failed_tier: Option<&str> = None;
+    let total: u64 = tiers.iter().map(|t| t.len() as u64).sum();
+    let bar = crate::progress::Progress::new().bar("applying", total);
     for (tier, objects) in tiers.into_iter().enumerate() {
         if objects.is_empty() {
             continue;
@@ -114,6 +116,7 @@ pub async fn apply_tiers(
         }
         reports.extend(results);
     }
+    bar.finish_and_clear();
     (reports, timings)
 }
 

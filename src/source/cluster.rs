@@ -81,8 +81,9 @@ pub async fn capture(
         .collect();
     let secret_kind = discovered.served.iter().find(|k| is_secret(k)).cloned();
 
+    let progress = crate::progress::Progress::new();
     let listed: Vec<(String, Vec<Object>, usize)> = futures::stream::iter(others)
-        .map(|kind| list_kind(connection, kind, selection, page_size))
+        .map(|kind| list_kind(connection, kind, selection, page_size, &progress))
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
@@ -120,6 +121,7 @@ pub async fn capture(
         let namespaces: BTreeSet<String> =
             plan.secret_refs.keys().map(|(ns, _)| ns.clone()).collect();
         let mut seen = 0;
+        let counter = progress.counter("Secret");
         for namespace in namespaces {
             let mut failure = None;
             list_pages(
@@ -153,6 +155,7 @@ pub async fn capture(
             )
             .await?;
         }
+        counter.finish();
         listed_counts.insert(kind.info.qualified(), seen);
         tracing::info!(
             kind = "Secret",
@@ -182,6 +185,7 @@ async fn list_kind(
     kind: ServedKind,
     selection: &Selection,
     page_size: usize,
+    progress: &crate::progress::Progress,
 ) -> anyhow::Result<(String, Vec<Object>, usize)> {
     let namespaces: Vec<Option<&str>> = if kind.info.namespaced && !selection.namespaces.is_empty()
     {
@@ -195,8 +199,10 @@ async fn list_kind(
     };
     let mut objects = Vec::new();
     let mut ingress_owned = 0;
+    let counter = progress.counter(kind.info.kind);
     for namespace in namespaces {
         list_pages(&connection.client, &kind, namespace, page_size, |page| {
+            counter.inc(page.len() as u64);
             for item in page {
                 let object = Object(item);
                 if kind.info.kind == "Certificate" && select::owned_by_ingress(&object) {
@@ -209,5 +215,6 @@ async fn list_kind(
         })
         .await?;
     }
+    counter.finish();
     Ok((kind.info.qualified(), objects, ingress_owned))
 }
