@@ -125,24 +125,6 @@ fn kube_apiserver_stores_defaults_and_enforces_rbac() {
     );
 }
 
-pub async fn s3_client(bed: &Bed, secret_key: &str) -> aws_sdk_s3::Client {
-    let credentials = aws_sdk_s3::config::Credentials::new(
-        bed.var("AWS_ACCESS_KEY_ID"),
-        secret_key,
-        None,
-        None,
-        "bed",
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(bed.var("AWS_REGION")))
-        .endpoint_url(bed.var("ROUTEVAULT_S3_ENDPOINT"))
-        .force_path_style(true)
-        .credentials_provider(credentials)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_refuses_overwrites_and_keeps_object_lock_retention() {
     let bed = Bed::start(BedSpec {
@@ -150,7 +132,7 @@ async fn s3_refuses_overwrites_and_keeps_object_lock_retention() {
         ..Default::default()
     });
     let bucket = bed.var("ROUTEVAULT_TEST_BUCKET");
-    let s3 = s3_client(&bed, &bed.var("AWS_SECRET_ACCESS_KEY")).await;
+    let s3 = bed.s3_client(&bed.var("AWS_SECRET_ACCESS_KEY"));
 
     s3.put_object()
         .bucket(&bucket)
@@ -225,7 +207,7 @@ async fn s3_refuses_overwrites_and_keeps_object_lock_retention() {
         .is_some();
     assert!(!enabled, "the second bucket must not have Object Lock");
 
-    let wrong = s3_client(&bed, "not-the-secret").await;
+    let wrong = bed.s3_client("not-the-secret");
     assert!(
         wrong
             .list_objects_v2()

@@ -28,16 +28,7 @@ impl Drill {
             bed.apply_dir("a", &scenario(&name));
         }
         let store = format!("s3://{}/drill", bed.var("ROUTEVAULT_TEST_BUCKET"));
-        let mut env: Vec<(String, String)> = [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_REGION",
-            "ROUTEVAULT_S3_ENDPOINT",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), bed.var(k)))
-        .collect();
-        env.push(("ROUTEVAULT_S3_PATH_STYLE".into(), "true".into()));
+        let mut env = bed.s3_env();
         env.push((
             "ROUTEVAULT_KUBECONFIG".into(),
             bed.kubeconfig().display().to_string(),
@@ -165,6 +156,58 @@ fn dr_restore_recreates_routing_and_a_second_run_changes_nothing() {
         .filter(|o| o["outcome"] != "unchanged")
         .collect();
     assert_eq!(again["counts"]["unchanged"], total, "{changed:?}");
+
+    // Someone edits B: a dry run shows the drift as a change (Secret values masked), and
+    // changes nothing; the real run puts the snapshot's values back.
+    drill.bed.kubectl_ok(
+        "b",
+        &[
+            "label",
+            "ingress",
+            "web",
+            "-n",
+            "shop",
+            "--overwrite",
+            "app=drifted",
+        ],
+        None,
+    );
+    let patch = r#"{"data":{"tls.key":"ZHJpZnRlZA=="}}"#;
+    drill.bed.kubectl_ok(
+        "b",
+        &["patch", "secret", "shop-tls", "-n", "shop", "-p", patch],
+        None,
+    );
+    let (run, dry) = drill.restore_json(&id, "prod", &["--cluster", "b", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let changed: Vec<&Value> = dry["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"] == "updated")
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    let all_changes = serde_json::to_string(&changed).unwrap();
+    assert!(
+        all_changes.contains(".metadata.labels.app: \\\"drifted\\\" -> \\\"web\\\""),
+        "{all_changes}"
+    );
+    assert!(
+        all_changes.contains(".data.tls.key: <masked> -> <masked>")
+            && !all_changes.contains("ZHJpZnRlZA"),
+        "{all_changes}"
+    );
+    assert_eq!(
+        drill.get("b", &["ingress", "web", "-n", "shop"])["metadata"]["labels"]["app"],
+        "drifted"
+    );
+    let (run, fixed) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(fixed["counts"]["updated"], 2, "{}", fixed["counts"]);
+    assert_eq!(
+        drill.get("b", &["ingress", "web", "-n", "shop"])["metadata"]["labels"]["app"],
+        "web"
+    );
 
     // A dry run against A's own routing finds nothing to change, and changes nothing.
     let (run, dry) = drill.restore_json(&id, "prod", &["--cluster", "b", "--dry-run"]);
@@ -324,7 +367,7 @@ fn tampered_artifact_and_missing_permissions_apply_nothing() {
     );
 
     // A flipped byte in the stored artifact: exit 3, nothing applied.
-    let store = routevault_store(&drill);
+    let store = drill.bed.store(&drill.store);
     let key = routevault::store::snapshots::artifact_key("prod", &id);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut bytes = rt
@@ -352,23 +395,6 @@ fn tampered_artifact_and_missing_permissions_apply_nothing() {
         before,
         "a tampered artifact changed the cluster"
     );
-}
-
-fn routevault_store(drill: &Drill) -> routevault::store::Store {
-    let options = routevault::store::S3Options {
-        endpoint: Some(drill.bed.var("ROUTEVAULT_S3_ENDPOINT")),
-        path_style: true,
-        region: Some(drill.bed.var("AWS_REGION")),
-        part_size: routevault::store::s3::DEFAULT_PART_SIZE,
-        credentials: Some((
-            drill.bed.var("AWS_ACCESS_KEY_ID"),
-            drill.bed.var("AWS_SECRET_ACCESS_KEY"),
-        )),
-    };
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(routevault::store::open(&drill.store, &options))
-        .unwrap()
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use routevault::store::{ObjectStore, S3Options, StoreError, snapshots};
+use routevault::store::{ObjectStore, StoreError, snapshots};
 use serde_json::Value;
 use support::bed::{Bed, BedSpec};
 use support::cli::{Run, Workspace, scenario};
@@ -17,23 +17,6 @@ fn s3_bed() -> Bed {
         s3: true,
         ..Default::default()
     })
-}
-
-/// The environment a CronJob would have: credentials from AWS_* and the endpoint from
-/// ROUTEVAULT_S3_ENDPOINT.
-fn s3_env(bed: &Bed) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-        "ROUTEVAULT_S3_ENDPOINT",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), bed.var(k)))
-    .collect();
-    env.push(("ROUTEVAULT_S3_PATH_STYLE".into(), "true".into()));
-    env.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
-    env
 }
 
 fn run(ws: &Workspace, env: &[(String, String)], args: &[&str]) -> Run {
@@ -67,23 +50,6 @@ fn snapshot(
     run(ws, env, &args)
 }
 
-fn library_store(bed: &Bed, url: &str) -> routevault::store::Store {
-    let options = S3Options {
-        endpoint: Some(bed.var("ROUTEVAULT_S3_ENDPOINT")),
-        path_style: true,
-        region: Some(bed.var("AWS_REGION")),
-        part_size: routevault::store::s3::DEFAULT_PART_SIZE,
-        credentials: Some((
-            bed.var("AWS_ACCESS_KEY_ID"),
-            bed.var("AWS_SECRET_ACCESS_KEY"),
-        )),
-    };
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(routevault::store::open(url, &options))
-        .unwrap()
-}
-
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Runtime::new().unwrap().block_on(future)
 }
@@ -112,7 +78,7 @@ fn files(dir: &Path) -> Vec<(String, String)> {
 #[test]
 fn s3_store_behaves_exactly_like_a_local_folder() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let s3_url = format!(
         "s3://{}/team-a/routevault",
@@ -216,7 +182,7 @@ fn s3_store_behaves_exactly_like_a_local_folder() {
     );
 
     // The objects are where the layout says, under the prefix.
-    let s3 = library_store(&bed, &s3_url);
+    let s3 = bed.store(&s3_url);
     let keys: Vec<String> = block_on(s3.list(""))
         .unwrap()
         .into_iter()
@@ -233,10 +199,10 @@ fn s3_store_behaves_exactly_like_a_local_folder() {
 #[test]
 fn s3_writes_are_create_only_and_uncommitted_uploads_are_invisible() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let url = format!("s3://{}/create-only", bed.var("ROUTEVAULT_TEST_BUCKET"));
-    let store = library_store(&bed, &url);
+    let store = bed.store(&url);
 
     block_on(store.put_new_bytes("prod/x", b"first", None)).unwrap();
     let second = block_on(store.put_new_bytes("prod/x", b"second", None)).unwrap_err();
@@ -321,7 +287,7 @@ fn s3_writes_are_create_only_and_uncommitted_uploads_are_invisible() {
 #[test]
 fn retention_locks_snapshots_and_prune_keeps_them() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let url = format!("s3://{}/locked", bed.var("ROUTEVAULT_TEST_BUCKET"));
     let trust = ws.sign_pub();
@@ -472,7 +438,7 @@ fn retention_locks_snapshots_and_prune_keeps_them() {
         "{}",
         refused.stderr
     );
-    let store = library_store(&bed, &nolock);
+    let store = bed.store(&nolock);
     assert!(
         block_on(store.list("")).unwrap().is_empty(),
         "a refused snapshot stored something"
@@ -497,7 +463,7 @@ fn retention_locks_snapshots_and_prune_keeps_them() {
 #[test]
 fn s3_errors_say_what_failed_and_what_to_do() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let from = scenario("storefront");
 
@@ -565,7 +531,7 @@ fn big_environment(dir: &Path, count: usize, bytes: usize) {
 #[test]
 fn large_artifacts_go_up_in_parts_and_round_trip() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let source = ws.path("big");
     big_environment(&source, 500, 48 * 1024); // ~32 MB sealed
@@ -580,7 +546,7 @@ fn large_artifacts_go_up_in_parts_and_round_trip() {
     )
     .ok()
     .last_line();
-    let store = library_store(&bed, &url);
+    let store = bed.store(&url);
     let size = block_on(store.list("prod/"))
         .unwrap()
         .into_iter()
@@ -630,7 +596,7 @@ fn large_artifacts_go_up_in_parts_and_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
     let bed = s3_bed();
-    let env = s3_env(&bed);
+    let env = bed.s3_env();
     let ws = Workspace::new();
     let source = ws.path("big");
     big_environment(&source, 160, 400 * 1024); // ~85 MB sealed: many 5 MiB parts
@@ -661,7 +627,7 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
     let child = command.spawn().unwrap();
 
     // Inject the fault once the upload is under way: a multipart upload has been created.
-    let s3 = support_s3_client(&bed).await;
+    let s3 = bed.s3_client(&bed.var("AWS_SECRET_ACCESS_KEY"));
     let bucket = bed.var("ROUTEVAULT_TEST_BUCKET");
     let child_id = child.id();
     let mut started = false;
@@ -755,22 +721,4 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
         ],
     )
     .ok();
-}
-
-async fn support_s3_client(bed: &Bed) -> aws_sdk_s3::Client {
-    let credentials = aws_sdk_s3::config::Credentials::new(
-        bed.var("AWS_ACCESS_KEY_ID"),
-        bed.var("AWS_SECRET_ACCESS_KEY"),
-        None,
-        None,
-        "bed",
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(bed.var("AWS_REGION")))
-        .endpoint_url(bed.var("ROUTEVAULT_S3_ENDPOINT"))
-        .force_path_style(true)
-        .credentials_provider(credentials)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }

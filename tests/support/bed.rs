@@ -277,3 +277,60 @@ impl Bed {
         panic!("the S3 server did not come back after a restart");
     }
 }
+
+/// S3 access to the bed's server, as the tests need it.
+impl Bed {
+    /// The environment a CronJob would have: credentials from AWS_*, the endpoint from
+    /// ROUTEVAULT_S3_ENDPOINT, path-style addressing.
+    pub fn s3_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+            "ROUTEVAULT_S3_ENDPOINT",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), self.var(k)))
+        .collect();
+        env.push(("ROUTEVAULT_S3_PATH_STYLE".into(), "true".into()));
+        env.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
+        env
+    }
+
+    /// routevault's own store for `url`, with the bed's credentials.
+    pub fn store(&self, url: &str) -> routevault::store::Store {
+        let options = routevault::store::S3Options {
+            endpoint: Some(self.var("ROUTEVAULT_S3_ENDPOINT")),
+            path_style: true,
+            region: Some(self.var("AWS_REGION")),
+            part_size: routevault::store::s3::DEFAULT_PART_SIZE,
+            credentials: Some((
+                self.var("AWS_ACCESS_KEY_ID"),
+                self.var("AWS_SECRET_ACCESS_KEY"),
+            )),
+        };
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(routevault::store::open(url, &options))
+            .unwrap()
+    }
+
+    /// A plain AWS SDK client, for checking what the server itself holds.
+    pub fn s3_client(&self, secret_key: &str) -> aws_sdk_s3::Client {
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            self.var("AWS_ACCESS_KEY_ID"),
+            secret_key,
+            None,
+            None,
+            "bed",
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(self.var("AWS_REGION")))
+            .endpoint_url(self.var("ROUTEVAULT_S3_ENDPOINT"))
+            .force_path_style(true)
+            .credentials_provider(credentials)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
