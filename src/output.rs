@@ -1,7 +1,7 @@
 //! How commands show results: aligned tables for people, JSON for pipelines. Results go to
 //! stdout; logs go to stderr, so `-o json | jq` always works.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use serde::Serialize;
 
@@ -36,11 +36,6 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
-}
-
-/// Whether stderr is a terminal (for progress and colour decisions).
-pub fn stderr_is_terminal() -> bool {
-    std::io::stderr().is_terminal()
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
 
     // Every object is read and checked before anything is written or applied.
     let mut objects: Vec<Object> = Vec::new();
-    let outcome =
+    let secrets_withheld =
         restore::restore_objects(&opened.artifact, unsealer.as_ref(), &what, |mut object| {
             if transform.selects(&object) {
                 transform.apply(&mut object);
@@ -95,10 +95,10 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         })
         .with_context(|| format!("reading {what}; nothing was applied or written"))?;
     let mut warnings = Vec::new();
-    if outcome.secrets_withheld > 0 {
+    if secrets_withheld > 0 {
         warnings.push(format!(
             "{} sealed Secrets were NOT restored: pass --unseal-key FILE (a .seal.key matching the snapshot's recipients)",
-            outcome.secrets_withheld
+            secrets_withheld
         ));
     }
 
@@ -144,7 +144,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         target,
         dry_run: args.dry_run,
         counts,
-        secrets_withheld: outcome.secrets_withheld,
+        secrets_withheld,
         warnings,
         total_ms: started.elapsed().as_millis(),
         tiers: tiers
@@ -162,11 +162,11 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
             "{failed} objects of {what} failed to restore (see the report); fix the cause and run the same restore again: it converges"
         );
     }
-    if outcome.secrets_withheld > 0 && args.to_dir.is_none() && !args.dry_run {
+    if secrets_withheld > 0 && args.to_dir.is_none() && !args.dry_run {
         // Routing without its TLS Secrets is not restored routing.
         bail!(
             "{} sealed Secrets were not restored: run again with --unseal-key FILE",
-            outcome.secrets_withheld
+            secrets_withheld
         );
     }
     Ok(())

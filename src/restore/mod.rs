@@ -5,24 +5,12 @@
 pub mod apply;
 pub mod render;
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::artifact::{Entry, VerifiedArtifact};
 use crate::error::VerifyError;
 use crate::object::Object;
 use crate::seal::Unsealer;
-
-/// What happened to the objects of a restore.
-#[derive(Debug, Default, Serialize)]
-pub struct Outcome {
-    pub written: usize,
-    pub per_kind: BTreeMap<String, usize>,
-    /// Sealed Secrets not written because no unseal key was given.
-    pub secrets_withheld: usize,
-}
 
 /// Decodes one member into an object and checks that it is what the manifest says it is.
 pub fn decode(entry: &Entry, bytes: &[u8], what: &str) -> Result<Object, VerifyError> {
@@ -57,14 +45,15 @@ pub fn decode(entry: &Entry, bytes: &[u8], what: &str) -> Result<Object, VerifyE
 }
 
 /// Reads every object of `artifact`, unseals what it can, and passes each to `sink` in
-/// artifact order (which is restore order).
+/// artifact order (which is restore order). Returns how many sealed Secrets were withheld
+/// because no unseal key was given.
 pub fn restore_objects(
     artifact: &VerifiedArtifact,
     unsealer: Option<&Unsealer>,
     what: &str,
     mut sink: impl FnMut(Object) -> anyhow::Result<()>,
-) -> anyhow::Result<Outcome> {
-    let mut outcome = Outcome::default();
+) -> anyhow::Result<usize> {
+    let mut secrets_withheld = 0;
     artifact.for_each_object(|entry, bytes| {
         let mut object = decode(entry, &bytes, what)?;
         if entry.sealed {
@@ -73,17 +62,12 @@ pub fn restore_objects(
                     .unseal_secret(&mut object)
                     .with_context(|| format!("unsealing {}", entry.describe()))?,
                 None => {
-                    outcome.secrets_withheld += 1;
+                    secrets_withheld += 1;
                     return Ok(());
                 }
             }
         }
-        *outcome
-            .per_kind
-            .entry(object.kind().to_string())
-            .or_insert(0) += 1;
-        outcome.written += 1;
         sink(object)
     })?;
-    Ok(outcome)
+    Ok(secrets_withheld)
 }

@@ -40,7 +40,6 @@ pub fn relative_path(object: &Object) -> anyhow::Result<PathBuf> {
 pub struct DirRenderer {
     target: PathBuf,
     staging: TempDir,
-    written: usize,
 }
 
 impl DirRenderer {
@@ -71,7 +70,6 @@ impl DirRenderer {
         Ok(Self {
             target: target.into(),
             staging,
-            written: 0,
         })
     }
 
@@ -93,7 +91,6 @@ impl DirRenderer {
                 )
             })?;
         file.write_all(text.as_bytes())?;
-        self.written += 1;
         Ok(())
     }
 

@@ -301,6 +301,16 @@ impl S3Store {
         dest: &mut File,
         max: u64,
     ) -> Result<u64, StoreError> {
+        self.download(key, dest, max).await
+    }
+
+    /// Streams an object into `dest`, failing once it exceeds `max` bytes.
+    async fn download(
+        &self,
+        key: &str,
+        dest: &mut impl Write,
+        max: u64,
+    ) -> Result<u64, StoreError> {
         let response = self
             .client
             .get_object()
@@ -340,19 +350,8 @@ impl S3Store {
     }
 
     pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let mut file = tempfile::tempfile().map_err(|source| StoreError::Io {
-            location: self.location(key),
-            source,
-        })?;
-        self.get_to_file(key, &mut file, max).await?;
         let mut bytes = Vec::new();
-        use std::io::Seek;
-        file.seek(std::io::SeekFrom::Start(0))
-            .and_then(|_| file.read_to_end(&mut bytes))
-            .map_err(|source| StoreError::Io {
-                location: self.location(key),
-                source,
-            })?;
+        self.download(key, &mut bytes, max).await?;
         Ok(bytes)
     }
 
