@@ -59,6 +59,25 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Delete old snapshots (never one under retention) and orphaned uploads.
     Prune(PruneArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write routevault.1 and routevault-COMMAND.1 into this folder instead of printing
+    /// routevault.1 to standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +88,15 @@ pub struct KeygenArgs {
     /// Base name of the key files: NAME.sign.key, NAME.sign.pub, NAME.seal.key, NAME.seal.pub.
     #[arg(long, default_value = "routevault", env = "ROUTEVAULT_KEYGEN_NAME")]
     pub name: String,
+    /// Report format: text or json (paths and key id; never key material).
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +228,13 @@ pub struct SnapshotArgs {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
     #[arg(long, env = "ROUTEVAULT_KUBECONFIG", conflicts_with = "from_dir")]
     pub kubeconfig: Option<PathBuf>,
+    /// Snapshot the cluster this pod runs in, as its service account, ignoring any kubeconfig.
+    #[arg(long, env = "ROUTEVAULT_IN_CLUSTER", conflicts_with_all = ["from_dir", "cluster", "kubeconfig"])]
+    pub in_cluster: bool,
+    /// Where the pod's service-account token, ca.crt and namespace are (used in a pod when no
+    /// kubeconfig is given).
+    #[arg(long, default_value = crate::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
+    pub service_account_dir: PathBuf,
     /// Objects per LIST page.
     #[arg(long, default_value_t = 500, env = "ROUTEVAULT_PAGE_SIZE", hide_short_help = true, value_parser = clap::value_parser!(u64).range(1..=10000))]
     pub page_size: u64,
@@ -300,6 +335,13 @@ pub struct RestoreArgs {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
     #[arg(long, env = "ROUTEVAULT_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// Restore into the cluster this pod runs in, as its service account (a restore Job).
+    #[arg(long, env = "ROUTEVAULT_IN_CLUSTER", conflicts_with_all = ["to_dir", "cluster", "kubeconfig"])]
+    pub in_cluster: bool,
+    /// Where the pod's service-account token, ca.crt and namespace are (used in a pod when no
+    /// kubeconfig is given).
+    #[arg(long, default_value = crate::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
+    pub service_account_dir: PathBuf,
     /// Objects that already exist on the target: update (server-side apply over them; re-runs
     /// converge), skip, or fail.
     #[arg(

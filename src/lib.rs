@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod k8s;
+pub mod keyfile;
 pub mod managed;
 pub mod normalize;
 pub mod object;

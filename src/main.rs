@@ -7,6 +7,12 @@ use routevault::error::{EXIT_OK, EXIT_USAGE, exit_code_for};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // Like every Unix filter: when the reader of stdout goes away (`| head`), stop quietly
+    // instead of panicking on the failed write. Rust ignores SIGPIPE by default.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

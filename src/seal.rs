@@ -110,7 +110,7 @@ pub fn load_identities(path: &Path) -> Result<Vec<age::x25519::Identity>, SealEr
         path: path.into(),
         reason,
     };
-    let text = fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+    let text = crate::keyfile::read_private(path).map_err(read_error)?;
     let identities: Vec<_> = text
         .lines()
         .map(str::trim)

@@ -32,6 +32,8 @@ pub enum KeyError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use the private key {path}: {reason}")]
+    Private { path: PathBuf, reason: String },
     #[error(
         "{path} is not an ed25519 {what} in PEM form ({reason}); make keys with `routevault keygen`"
     )]
@@ -82,9 +84,9 @@ pub fn encode_key_pair(key: &SigningKey) -> (String, String) {
 }
 
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
+    let text = crate::keyfile::read_private(path).map_err(|reason| KeyError::Private {
         path: path.into(),
-        source,
+        reason,
     })?;
     SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::Parse {
         path: path.into(),

@@ -240,7 +240,7 @@ fn least_privilege_role_is_enough_and_its_absence_is_named() {
     assert!(!ws.store().exists(), "a refused snapshot stored something");
 
     let role =
-        fs::read_to_string(support::cli::repo().join("docs/deploy/clusterrole-snapshot.yaml"))
+        fs::read_to_string(support::cli::repo().join("docs/deploy/snapshot/clusterrole.yaml"))
             .unwrap();
     bed.kubectl_ok("rbac", &["apply", "--server-side", "-f", "-"], Some(&role));
     let binding = r#"

@@ -2,9 +2,11 @@
 //! Kubernetes, S3 or format detail. Shared here: opening a snapshot for reading, which is
 //! always resolve → fetch → verify, in that order.
 
+pub mod completions;
 pub mod inspect;
 pub mod keygen;
 pub mod list;
+pub mod man;
 pub mod prune;
 pub mod restore;
 pub mod snapshot;
@@ -32,6 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args).await,
         Command::Restore(args) => restore::run(args).await,
         Command::Prune(args) => prune::run(args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

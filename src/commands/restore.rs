@@ -42,9 +42,16 @@ struct TierTiming {
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    if args.to_dir.is_none() && args.cluster.is_none() && args.kubeconfig.is_none() {
+    // A restore writes to a cluster; it never picks one implicitly (no current context, no
+    // pod identity) — the target is always named.
+    if args.to_dir.is_none()
+        && args.cluster.is_none()
+        && args.kubeconfig.is_none()
+        && !args.in_cluster
+    {
         bail!(
-            "say where to restore: --cluster CONTEXT (or --kubeconfig FILE) to apply, or --to-dir DIR to write files"
+            "say where to restore: --cluster CONTEXT (or --kubeconfig FILE) to apply, --in-cluster \
+             from a pod, or --to-dir DIR to write files"
         );
     }
     let transform = Transform {
@@ -119,8 +126,16 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
             (dir.display().to_string(), reports, Vec::new())
         }
         None => {
-            let connection =
-                k8s::connect(args.kubeconfig.as_deref(), args.cluster.as_deref()).await?;
+            let connection = if args.in_cluster {
+                k8s::connect_in_cluster(&args.service_account_dir).await?
+            } else {
+                k8s::connect(
+                    args.kubeconfig.as_deref(),
+                    args.cluster.as_deref(),
+                    &args.service_account_dir,
+                )
+                .await?
+            };
             let (reports, tiers, more_warnings) =
                 restore_to_cluster(&connection, objects, &args).await?;
             warnings.extend(more_warnings);
@@ -307,7 +322,7 @@ async fn restore_to_cluster(
                 })
                 .collect();
             bail!(
-                "the credentials for {} may not change {}; grant them (see docs/deploy/clusterrole-restore.yaml); nothing was applied",
+                "the credentials for {} may not change {}; grant them (see docs/deploy/restore/clusterrole.yaml); nothing was applied",
                 connection.server,
                 summary.join("; ")
             );

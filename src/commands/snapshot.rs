@@ -137,8 +137,16 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             (info, selected.warnings, selected.skipped)
         }
         None => {
-            let connection =
-                k8s::connect(args.kubeconfig.as_deref(), args.cluster.as_deref()).await?;
+            let connection = if args.in_cluster {
+                k8s::connect_in_cluster(&args.service_account_dir).await?
+            } else {
+                k8s::connect(
+                    args.kubeconfig.as_deref(),
+                    args.cluster.as_deref(),
+                    &args.service_account_dir,
+                )
+                .await?
+            };
             tracing::info!(server = %connection.server, "snapshotting cluster");
             let captured = source::cluster::capture(
                 &connection,

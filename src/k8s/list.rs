@@ -66,7 +66,7 @@ pub async fn list_pages(
             }
             Err(kube::Error::Api(status)) if status.code == 403 => {
                 bail!(
-                    "permission denied: {} — routevault needs get and list on {} (see docs/deploy/clusterrole-snapshot.yaml)",
+                    "permission denied: {} — routevault needs get and list on {} (see docs/deploy/snapshot/clusterrole.yaml)",
                     status.message,
                     qualified_resource(kind)
                 );

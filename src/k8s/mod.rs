@@ -7,7 +7,7 @@ pub mod discovery;
 pub mod list;
 pub mod retry;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -19,11 +19,16 @@ pub struct Connection {
     pub server: String,
 }
 
+/// Where a pod's service-account token, CA bundle and namespace are mounted.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 /// Connects like kubectl: `kubeconfig` (or $KUBECONFIG, or ~/.kube/config) with `context`
-/// (or its current context); with neither file nor context, the in-cluster service account.
+/// (or its current context); with neither a kubeconfig file nor a context, the pod's service
+/// account (`KUBERNETES_SERVICE_HOST`/`_PORT` and the token and CA in `service_account_dir`).
 pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
+    service_account_dir: &Path,
 ) -> anyhow::Result<Connection> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
@@ -31,18 +36,47 @@ pub async fn connect(
     };
     let config = match (kubeconfig, context) {
         (Some(path), _) => {
-            let file = Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let file = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
             Config::from_custom_kubeconfig(file, &options)
                 .await
-                .with_context(|| format!("using context {:?} of {}", context.unwrap_or("(current)"), path.display()))?
+                .with_context(|| {
+                    format!(
+                        "using context {:?} of {}",
+                        context.unwrap_or("(current)"),
+                        path.display()
+                    )
+                })?
         }
-        (None, Some(name)) => Config::from_kubeconfig(&options)
+        (None, Some(name)) => Config::from_kubeconfig(&options).await.with_context(|| {
+            format!("using kubeconfig context {name:?} ($KUBECONFIG or ~/.kube/config)")
+        })?,
+        (None, None) if default_kubeconfig_exists() => Config::from_kubeconfig(&options)
             .await
-            .with_context(|| format!("using kubeconfig context {name:?} ($KUBECONFIG or ~/.kube/config)"))?,
-        (None, None) => Config::infer()
-            .await
-            .context("finding a cluster: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a pod; pass --kubeconfig or --cluster")?,
+            .context("using the current context of $KUBECONFIG or ~/.kube/config")?,
+        (None, None) => match in_cluster_settings(service_account_dir)? {
+            Some(settings) => settings.config().await?,
+            None => anyhow::bail!(
+                "finding a cluster: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a pod \
+                 (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig or --cluster"
+            ),
+        },
     };
+    client_for(config)
+}
+
+/// Connects as the pod's service account only, whatever kubeconfig files exist.
+pub async fn connect_in_cluster(service_account_dir: &Path) -> anyhow::Result<Connection> {
+    match in_cluster_settings(service_account_dir)? {
+        Some(settings) => client_for(settings.config().await?),
+        None => anyhow::bail!(
+            "--in-cluster: KUBERNETES_SERVICE_HOST is not set, so this is not running in a pod; \
+             pass --cluster CONTEXT or --kubeconfig FILE instead"
+        ),
+    }
+}
+
+fn client_for(config: Config) -> anyhow::Result<Connection> {
     let server = config
         .cluster_url
         .to_string()
@@ -50,4 +84,135 @@ pub async fn connect(
         .to_string();
     let client = Client::try_from(config).context("building the Kubernetes client")?;
     Ok(Connection { client, server })
+}
+
+/// A kubeconfig is used, as kubectl does, when $KUBECONFIG names one or ~/.kube/config exists;
+/// only without one does a pod's service account apply.
+fn default_kubeconfig_exists() -> bool {
+    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    std::env::var_os("HOME")
+        .map(|home| Path::new(&home).join(".kube/config").is_file())
+        .unwrap_or(false)
+}
+
+/// What a pod sees of its API server and identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InClusterSettings {
+    pub server: String,
+    pub token_file: PathBuf,
+    pub ca_file: PathBuf,
+    pub namespace: Option<String>,
+}
+
+/// Reads the in-cluster environment; `None` when not in a pod (no KUBERNETES_SERVICE_HOST).
+/// Errors name the variable or file that is wrong and what to do about it.
+pub fn in_cluster_settings(dir: &Path) -> anyhow::Result<Option<InClusterSettings>> {
+    let Some(host) = std::env::var("KUBERNETES_SERVICE_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+    else {
+        return Ok(None);
+    };
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
+    let server = in_cluster_server(&host, &port)?;
+    let token_file = dir.join("token");
+    let ca_file = dir.join("ca.crt");
+    for (file, what) in [
+        (&token_file, "service-account token"),
+        (&ca_file, "cluster CA bundle"),
+    ] {
+        if !file.is_file() {
+            anyhow::bail!(
+                "running in a pod (KUBERNETES_SERVICE_HOST={host}) but the {what} {} is missing; \
+                 set automountServiceAccountToken: true on the pod (or mount a projected token and \
+                 pass --service-account-dir), or pass --kubeconfig",
+                file.display()
+            );
+        }
+    }
+    let namespace = std::fs::read_to_string(dir.join("namespace"))
+        .ok()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    Ok(Some(InClusterSettings {
+        server,
+        token_file,
+        ca_file,
+        namespace,
+    }))
+}
+
+/// `https://HOST:PORT`, with IPv6 literals bracketed, as client-go builds it.
+pub fn in_cluster_server(host: &str, port: &str) -> anyhow::Result<String> {
+    let port: u16 = port.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "KUBERNETES_SERVICE_PORT is {port:?}, not a port number; it must be set with \
+             KUBERNETES_SERVICE_HOST (the kubelet sets both in every pod)"
+        )
+    })?;
+    let host = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+        _ => host.to_string(),
+    };
+    Ok(format!("https://{host}:{port}"))
+}
+
+impl InClusterSettings {
+    /// A client configuration that re-reads the token file (bound tokens rotate hourly) and the
+    /// CA bundle, built through kube's own kubeconfig loader so TLS and auth behave as for a file.
+    pub async fn config(&self) -> anyhow::Result<Config> {
+        let kubeconfig: Kubeconfig = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "in-cluster", "cluster": {
+                "server": self.server,
+                "certificate-authority": self.ca_file,
+            }}],
+            "users": [{"name": "service-account", "user": {"tokenFile": self.token_file}}],
+            "contexts": [{"name": "in-cluster", "context": {
+                "cluster": "in-cluster",
+                "user": "service-account",
+                "namespace": self.namespace.as_deref().unwrap_or("default"),
+            }}],
+            "current-context": "in-cluster",
+        }))
+        .context("building the in-cluster configuration")?;
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .with_context(|| {
+                format!(
+                    "using the pod's service account ({}, {})",
+                    self.token_file.display(),
+                    self.ca_file.display()
+                )
+            })?;
+        config.root_cert_file = Some(self.ca_file.clone());
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_cluster_server_matches_client_go() {
+        assert_eq!(
+            in_cluster_server("10.96.0.1", "443").unwrap(),
+            "https://10.96.0.1:443"
+        );
+        assert_eq!(
+            in_cluster_server("fd00::1", "6443").unwrap(),
+            "https://[fd00::1]:6443"
+        );
+        assert_eq!(
+            in_cluster_server("kubernetes.default.svc", " 443\n").unwrap(),
+            "https://kubernetes.default.svc:443"
+        );
+        let err = in_cluster_server("10.96.0.1", "").unwrap_err().to_string();
+        assert!(err.contains("KUBERNETES_SERVICE_PORT"), "{err}");
+        assert!(in_cluster_server("10.96.0.1", "70000").is_err());
+    }
 }
