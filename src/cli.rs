@@ -266,6 +266,10 @@ pub struct ListArgs {
     /// Only this environment (default: all).
     #[arg(long = "env", env = "ROUTEVAULT_ENV")]
     pub env: Option<String>,
+    /// Also show the key id each signature names (one small read per snapshot): which
+    /// snapshots still need an old key in the trust folder during a key rotation.
+    #[arg(long)]
+    pub keys: bool,
     #[arg(
         long,
         short = 'o',
