@@ -32,6 +32,18 @@ pub enum VerifyError {
         key_id: String,
         trust: String,
     },
+    #[error(
+        "snapshot {what} is signed by key {key_id}, which is retired: {file} trusts it only for \
+         signatures stored before {not_after}, and this one was stored at {stored_at}; it may be \
+         a forgery made with a leaked key (see docs/runbooks/signing-key-compromise.md)"
+    )]
+    RetiredKey {
+        what: String,
+        key_id: String,
+        file: String,
+        not_after: String,
+        stored_at: String,
+    },
     #[error("signature of {what} does not match the artifact: {reason}")]
     BadSignature { what: String, reason: String },
     #[error("artifact {what} is malformed: {reason}")]

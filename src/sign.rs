@@ -96,22 +96,71 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
 }
 
 pub fn load_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
+    Ok(load_trusted_key(path)?.0)
+}
+
+/// The header line that retires a key: it stays trusted only for signatures the store
+/// received before this time.
+pub const NOT_AFTER_HEADER: &str = "# not-after:";
+
+/// A `.sign.pub` file: optional `#` header lines (one may be `# not-after: RFC3339`), then
+/// the PEM public key.
+pub fn load_trusted_key(path: &Path) -> Result<(VerifyingKey, Option<jiff::Timestamp>), KeyError> {
     let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
         path: path.into(),
         source,
     })?;
-    VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| KeyError::Parse {
+    parse_trusted_key(&text).map_err(|reason| KeyError::Parse {
         path: path.into(),
         what: "public key",
-        reason: e.to_string(),
+        reason,
     })
+}
+
+pub fn parse_trusted_key(text: &str) -> Result<(VerifyingKey, Option<jiff::Timestamp>), String> {
+    let begin = text
+        .find("-----BEGIN")
+        .ok_or_else(|| "no -----BEGIN PUBLIC KEY----- block".to_string())?;
+    let mut not_after = None;
+    for line in text[..begin]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        if let Some(value) = line.strip_prefix(NOT_AFTER_HEADER) {
+            let stamp: jiff::Timestamp = value.trim().parse().map_err(|e| {
+                format!(
+                    "`{NOT_AFTER_HEADER}` needs an RFC 3339 time like 2026-11-20T00:00:00Z ({e})"
+                )
+            })?;
+            if not_after.replace(stamp).is_some() {
+                return Err(format!("more than one `{NOT_AFTER_HEADER}` line"));
+            }
+        } else if !line.starts_with('#') {
+            return Err(format!(
+                "unexpected text before the key: {:?} (header lines start with #)",
+                line.chars().take(40).collect::<String>()
+            ));
+        }
+    }
+    let key = VerifyingKey::from_public_key_pem(text[begin..].trim()).map_err(|e| e.to_string())?;
+    Ok((key, not_after))
 }
 
 /// The keys an operator trusts: one `.sign.pub` file, or every `*.sign.pub` in a folder.
 #[derive(Debug, Clone)]
 pub struct TrustSet {
     pub source: PathBuf,
-    keys: Vec<(KeyId, VerifyingKey, PathBuf)>,
+    keys: Vec<TrustedKey>,
+}
+
+/// One trusted key; a retired one (`not_after`) vouches only for signatures stored before then.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub id: KeyId,
+    pub key: VerifyingKey,
+    pub file: PathBuf,
+    pub not_after: Option<jiff::Timestamp>,
 }
 
 impl TrustSet {
@@ -138,8 +187,13 @@ impl TrustSet {
         }
         let mut keys = Vec::new();
         for file in files {
-            let key = load_public_key(&file)?;
-            keys.push((key_id(&key), key, file));
+            let (key, not_after) = load_trusted_key(&file)?;
+            keys.push(TrustedKey {
+                id: key_id(&key),
+                key,
+                file,
+                not_after,
+            });
         }
         if keys.is_empty() {
             return Err(KeyError::NoTrustedKeys { path: path.into() });
@@ -151,24 +205,31 @@ impl TrustSet {
     }
 
     pub fn from_keys(keys: Vec<VerifyingKey>) -> Self {
+        Self::from_trusted(
+            keys.into_iter()
+                .map(|key| TrustedKey {
+                    id: key_id(&key),
+                    key,
+                    file: PathBuf::new(),
+                    not_after: None,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn from_trusted(keys: Vec<TrustedKey>) -> Self {
         Self {
             source: PathBuf::from("<memory>"),
-            keys: keys
-                .into_iter()
-                .map(|k| (key_id(&k), k, PathBuf::new()))
-                .collect(),
+            keys,
         }
     }
 
-    pub fn get(&self, id: &KeyId) -> Option<&VerifyingKey> {
-        self.keys
-            .iter()
-            .find(|(k, _, _)| k == id)
-            .map(|(_, key, _)| key)
+    pub fn get(&self, id: &KeyId) -> Option<&TrustedKey> {
+        self.keys.iter().find(|k| &k.id == id)
     }
 
     pub fn ids(&self) -> Vec<KeyId> {
-        self.keys.iter().map(|(id, _, _)| id.clone()).collect()
+        self.keys.iter().map(|k| k.id.clone()).collect()
     }
 }
 
@@ -246,7 +307,10 @@ impl SignatureFile {
     }
 
     /// Checks this signature against the trusted keys, the expected environment and id, and
-    /// the artifact's digest and size. `what` names the snapshot in errors.
+    /// the artifact's digest and size. `stored_at` is when the store received the signature;
+    /// a retired key vouches only for signatures stored before its `not-after` time (a thief
+    /// of the key cannot make the store backdate a new object). `what` names the snapshot.
+    #[allow(clippy::too_many_arguments)]
     pub fn verify(
         &self,
         trust: &TrustSet,
@@ -254,6 +318,7 @@ impl SignatureFile {
         expected_id: &str,
         artifact_sha256: &[u8; 32],
         artifact_size: u64,
+        stored_at: Option<jiff::Timestamp>,
         what: &str,
     ) -> Result<KeyId, VerifyError> {
         let bad = |reason: String| VerifyError::BadSignature {
@@ -267,6 +332,18 @@ impl SignatureFile {
                 key_id: self.key_id.to_string(),
                 trust: trust.source.display().to_string(),
             })?;
+        if let Some(not_after) = key.not_after
+            && stored_at.is_none_or(|stored| stored >= not_after)
+        {
+            return Err(VerifyError::RetiredKey {
+                what: what.into(),
+                key_id: self.key_id.to_string(),
+                file: key.file.display().to_string(),
+                not_after: not_after.to_string(),
+                stored_at: stored_at.map_or_else(|| "an unknown time".into(), |s| s.to_string()),
+            });
+        }
+        let key = &key.key;
         if self.env != expected_env || self.id != expected_id {
             return Err(bad(format!(
                 "it was made for {}/{}, not {expected_env}/{expected_id} (renamed or moved artifact)",
@@ -319,28 +396,28 @@ mod tests {
         let parsed = SignatureFile::parse(&sig.to_bytes(), "k").unwrap();
         assert!(
             parsed
-                .verify(&trust, "prod", "id1", &digest, 10, "s")
+                .verify(&trust, "prod", "id1", &digest, 10, None, "s")
                 .is_ok()
         );
         assert!(matches!(
-            parsed.verify(&trust, "prod", "id2", &digest, 10, "s"),
+            parsed.verify(&trust, "prod", "id2", &digest, 10, None, "s"),
             Err(VerifyError::BadSignature { .. })
         ));
         assert!(matches!(
-            parsed.verify(&trust, "dev", "id1", &digest, 10, "s"),
+            parsed.verify(&trust, "dev", "id1", &digest, 10, None, "s"),
             Err(VerifyError::BadSignature { .. })
         ));
         assert!(matches!(
-            parsed.verify(&trust, "prod", "id1", &[8u8; 32], 10, "s"),
+            parsed.verify(&trust, "prod", "id1", &[8u8; 32], 10, None, "s"),
             Err(VerifyError::BadSignature { .. })
         ));
         assert!(matches!(
-            parsed.verify(&trust, "prod", "id1", &digest, 11, "s"),
+            parsed.verify(&trust, "prod", "id1", &digest, 11, None, "s"),
             Err(VerifyError::BadSignature { .. })
         ));
         let untrusted = TrustSet::from_keys(vec![other.verifying_key()]);
         assert!(matches!(
-            parsed.verify(&untrusted, "prod", "id1", &digest, 10, "s"),
+            parsed.verify(&untrusted, "prod", "id1", &digest, 10, None, "s"),
             Err(VerifyError::UntrustedKey { .. })
         ));
 
@@ -348,9 +425,81 @@ mod tests {
         let mut forged = parsed.clone();
         forged.id = "id2".into();
         assert!(matches!(
-            forged.verify(&trust, "prod", "id2", &digest, 10, "s"),
+            forged.verify(&trust, "prod", "id2", &digest, 10, None, "s"),
             Err(VerifyError::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn a_retired_key_vouches_only_for_signatures_stored_before_its_not_after() {
+        let key = generate_signing_key();
+        let (_, public) = encode_key_pair(&key);
+        let retired_text = format!(
+            "# retired after the 2026-11 incident\n# not-after: 2026-11-20T00:00:00Z\n{public}"
+        );
+        let (parsed_key, not_after) = parse_trusted_key(&retired_text).unwrap();
+        assert_eq!(key_id(&parsed_key), key_id(&key.verifying_key()));
+        let not_after = not_after.unwrap();
+        assert_eq!(parse_trusted_key(&public).unwrap().1, None);
+
+        let trust = TrustSet::from_trusted(vec![TrustedKey {
+            id: key_id(&key.verifying_key()),
+            key: key.verifying_key(),
+            file: PathBuf::from("keys/old.sign.pub"),
+            not_after: Some(not_after),
+        }]);
+        let digest = [3u8; 32];
+        let sig = SignatureFile::parse(
+            &sign_artifact(&key, "prod", "id1", &digest, 10, "t").to_bytes(),
+            "k",
+        )
+        .unwrap();
+        let at = |s: &str| Some(s.parse::<jiff::Timestamp>().unwrap());
+        assert!(
+            sig.verify(
+                &trust,
+                "prod",
+                "id1",
+                &digest,
+                10,
+                at("2026-11-19T23:59:59Z"),
+                "s"
+            )
+            .is_ok()
+        );
+        for refused in [at("2026-11-20T00:00:00Z"), at("2027-01-01T00:00:00Z"), None] {
+            match sig.verify(&trust, "prod", "id1", &digest, 10, refused, "s") {
+                Err(VerifyError::RetiredKey {
+                    file, not_after, ..
+                }) => {
+                    assert_eq!(file, "keys/old.sign.pub");
+                    assert_eq!(not_after, "2026-11-20T00:00:00Z");
+                }
+                other => panic!("stored at {refused:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn trusted_key_headers_are_strict() {
+        let (_, public) = encode_key_pair(&generate_signing_key());
+        for (text, needle) in [
+            (format!("# not-after: yesterday\n{public}"), "RFC 3339"),
+            (
+                format!(
+                    "# not-after: 2026-11-20T00:00:00Z\n# not-after: 2026-11-21T00:00:00Z\n{public}"
+                ),
+                "more than one",
+            ),
+            (
+                format!("not-after: 2026-11-20T00:00:00Z\n{public}"),
+                "header lines start with #",
+            ),
+            ("# not-after: 2026-11-20T00:00:00Z\n".to_string(), "BEGIN"),
+        ] {
+            let err = parse_trusted_key(&text).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 
     #[test]

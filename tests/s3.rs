@@ -722,3 +722,77 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
     )
     .ok();
 }
+
+/// The leaked-key runbook: retiring a key with `# not-after:` keeps every snapshot the store
+/// received before that time verifiable, and refuses one written afterwards with the same key
+/// (a forgery by whoever holds the leaked key). The time is the S3 server's Last-Modified,
+/// which a writer cannot choose.
+#[test]
+fn a_retired_signing_key_still_verifies_what_the_store_received_before_its_cutoff() {
+    let bed = s3_bed();
+    let ws = Workspace::new();
+    let env = bed.s3_env();
+    let store = format!("s3://{}/retired", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    let before = snapshot(&ws, &env, &store, &scenario("storefront"), "prod", &[])
+        .ok()
+        .last_line();
+    // Last-Modified has whole seconds: keep the cutoff and the "forgery" apart by more.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let cutoff = jiff::Timestamp::now();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let forged = snapshot(&ws, &env, &store, &scenario("tenants"), "prod", &[])
+        .ok()
+        .last_line();
+
+    let trust = ws.path("trust");
+    fs::create_dir_all(&trust).unwrap();
+    let public = fs::read_to_string(ws.sign_pub()).unwrap();
+    fs::write(
+        trust.join("prod.sign.pub"),
+        format!("# leaked; see the incident ticket\n# not-after: {cutoff}\n{public}"),
+    )
+    .unwrap();
+    let verify = |id: &str| {
+        run(
+            &ws,
+            &env,
+            &[
+                "verify",
+                id,
+                "--store",
+                &store,
+                "--env",
+                "prod",
+                "--trust",
+                trust.to_str().unwrap(),
+            ],
+        )
+    };
+    verify(&before).ok();
+    let refused = verify(&forged).code(3);
+    assert!(
+        refused.stderr.contains("retired") && refused.stderr.contains("prod.sign.pub"),
+        "{}",
+        refused.stderr
+    );
+    // Restore refuses it as well, before writing anything.
+    let out = ws.path("out");
+    run(
+        &ws,
+        &env,
+        &[
+            "restore",
+            &forged,
+            "--store",
+            &store,
+            "--env",
+            "prod",
+            "--trust",
+            trust.to_str().unwrap(),
+            "--to-dir",
+            out.to_str().unwrap(),
+        ],
+    )
+    .code(3);
+    assert!(!out.exists());
+}

@@ -53,6 +53,8 @@ pub enum Verification<'a> {
     Signed {
         signature: &'a SignatureFile,
         trust: &'a TrustSet,
+        /// When the store received the signature, for keys retired with `not-after`.
+        stored_at: Option<jiff::Timestamp>,
     },
     /// `--insecure-skip-verify`: the caller has warned the user.
     Skip,
@@ -82,9 +84,11 @@ impl VerifiedArtifact {
         }
         let (sha256, hashed) = digest_file(&mut file).map_err(|e| malformed(e.to_string()))?;
         let signer = match verification {
-            Verification::Signed { signature, trust } => {
-                Some(signature.verify(trust, env, id, &sha256, hashed, what)?)
-            }
+            Verification::Signed {
+                signature,
+                trust,
+                stored_at,
+            } => Some(signature.verify(trust, env, id, &sha256, hashed, stored_at, what)?),
             Verification::Skip => None,
         };
 

@@ -12,10 +12,6 @@ pub mod restore;
 pub mod snapshot;
 pub mod verify;
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
 use anyhow::{Context, bail};
 
 use crate::artifact::read::Verification;
@@ -100,7 +96,7 @@ pub async fn open_snapshot(
     };
     let id = snapshots::resolve(&store, env, spec).await?;
     let what = format!("{env}/{id}");
-    let (file, signature) = snapshots::fetch(
+    let fetched = snapshots::fetch(
         &store,
         env,
         &id,
@@ -114,12 +110,13 @@ pub async fn open_snapshot(
     };
     let verification = match &trust_set {
         Some(trust) => Verification::Signed {
-            signature: &signature,
+            signature: &fetched.signature,
             trust,
+            stored_at: Some(fetched.signature_stored_at),
         },
         None => Verification::Skip,
     };
-    let artifact = VerifiedArtifact::open(file, verification, env, &id, limits, &what)?;
+    let artifact = VerifiedArtifact::open(fetched.artifact, verification, env, &id, limits, &what)?;
     match &artifact.signer {
         Some(key) => tracing::info!(snapshot = %what, key_id = %key, "signature verified"),
         None => tracing::warn!(snapshot = %what, "signature NOT verified (--insecure-skip-verify)"),
@@ -128,19 +125,9 @@ pub async fn open_snapshot(
         env: env.into(),
         id,
         store,
-        signature,
+        signature: fetched.signature,
         artifact,
     })
-}
-
-/// Warns when a private key file can be read by others, as ssh does.
-pub fn check_private_key_mode(path: &Path) {
-    if let Ok(meta) = fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key file is readable by others; chmod 600 it");
-        }
-    }
 }
 
 pub fn check_env(env: &str) -> anyhow::Result<()> {

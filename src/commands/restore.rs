@@ -74,10 +74,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         None => None,
     };
     let identities = match &args.unseal_key {
-        Some(path) => {
-            super::check_private_key_mode(path);
-            Some(seal::load_identities(path)?)
-        }
+        Some(path) => Some(seal::load_identities(path)?),
         None => None,
     };
 

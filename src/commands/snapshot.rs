@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use super::{check_env, check_private_key_mode, open_store};
+use super::{check_env, open_store};
 use crate::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
 use crate::artifact::{ArtifactWriter, Manifest, PreviousSnapshot, SourceInfo};
 use crate::cli::{SnapshotArgs, SummaryFormat};
@@ -46,7 +46,6 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let env = args.env.env.clone();
     check_env(&env)?;
     let labels = parse_labels(&args.labels)?;
-    check_private_key_mode(&args.sign_key);
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
     let sealer = match (args.secrets, args.seal_to.is_empty()) {
         (SecretsMode::Sealed, false) => Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?),

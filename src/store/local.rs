@@ -113,6 +113,29 @@ impl LocalStore {
         Ok(bytes)
     }
 
+    pub async fn get_bytes_stamped(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
+        let input = self.open_checked(key, max)?;
+        let modified = input
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(self.io(key))?;
+        let modified = jiff::Timestamp::try_from(modified).map_err(|e| {
+            self.io(key)(io::Error::other(format!(
+                "modification time out of range: {e}"
+            )))
+        })?;
+        let mut bytes = Vec::new();
+        input
+            .take(max)
+            .read_to_end(&mut bytes)
+            .map_err(self.io(key))?;
+        Ok((bytes, modified))
+    }
+
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
         if !self.root.exists() {

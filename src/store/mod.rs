@@ -157,6 +157,14 @@ pub trait ObjectStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// The retention in force on an object, if any.
     async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError>;
+    /// The object's bytes (at most `max`) and, from the same read, when the store says it was
+    /// written: S3's Last-Modified, set by the server; a file's mtime, which anyone who can
+    /// write the folder can change.
+    async fn get_bytes_stamped(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError>;
     /// Fails unless objects can be locked (S3 with Object Lock enabled on the bucket).
     async fn check_retention_supported(&self) -> Result<(), StoreError>;
 }
@@ -223,6 +231,13 @@ impl ObjectStore for Store {
             Store::Local(_) => Ok(None),
             Store::S3(s) => s.retention(key).await,
         }
+    }
+    async fn get_bytes_stamped(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
+        each!(self, s => s.get_bytes_stamped(key, max).await)
     }
     async fn check_retention_supported(&self) -> Result<(), StoreError> {
         match self {

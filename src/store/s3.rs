@@ -301,7 +301,7 @@ impl S3Store {
         dest: &mut File,
         max: u64,
     ) -> Result<u64, StoreError> {
-        self.download(key, dest, max).await
+        Ok(self.download(key, dest, max).await?.0)
     }
 
     /// Streams an object into `dest`, failing once it exceeds `max` bytes.
@@ -310,7 +310,7 @@ impl S3Store {
         key: &str,
         dest: &mut impl Write,
         max: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Option<jiff::Timestamp>), StoreError> {
         let response = self
             .client
             .get_object()
@@ -328,6 +328,9 @@ impl S3Store {
                 limit: max,
             });
         }
+        let modified = response
+            .last_modified()
+            .and_then(|t| jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok());
         let mut body = response.body;
         let mut written = 0u64;
         while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::Remote {
@@ -346,13 +349,27 @@ impl S3Store {
                 source,
             })?;
         }
-        Ok(written)
+        Ok((written, modified))
     }
 
     pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let mut bytes = Vec::new();
         self.download(key, &mut bytes, max).await?;
         Ok(bytes)
+    }
+
+    pub async fn get_bytes_stamped(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
+        let mut bytes = Vec::new();
+        let (_, modified) = self.download(key, &mut bytes, max).await?;
+        let modified = modified.ok_or_else(|| StoreError::Remote {
+            location: self.location(key),
+            reason: "the server sent no valid Last-Modified".into(),
+        })?;
+        Ok((bytes, modified))
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {

@@ -182,35 +182,45 @@ pub async fn resolve(store: &Store, env: &str, spec: &str) -> anyhow::Result<Str
     }
 }
 
+/// A snapshot's objects, downloaded but not yet verified.
+pub struct Fetched {
+    /// The artifact, in a private temporary file, so what is verified is what is read.
+    pub artifact: File,
+    pub signature: SignatureFile,
+    /// When the store received the signature (from the same read as its bytes).
+    pub signature_stored_at: jiff::Timestamp,
+}
+
 /// Downloads a snapshot's signature and artifact (the artifact into a private temporary file
-/// in `work_dir`, so what is verified is what is read).
+/// in `work_dir`).
 pub async fn fetch(
     store: &Store,
     env: &str,
     id: &str,
     work_dir: &Path,
     max_artifact_bytes: u64,
-) -> anyhow::Result<(File, SignatureFile)> {
+) -> anyhow::Result<Fetched> {
     let what = format!("{env}/{id}");
     let sig_key = signature_key(env, id);
-    let sig_bytes = match store.get_bytes(&sig_key, MAX_SIGNATURE_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(StoreError::NotFound { location }) => {
-            return Err(VerifyError::MissingSignature {
-                what,
-                key: location,
+    let (sig_bytes, signature_stored_at) =
+        match store.get_bytes_stamped(&sig_key, MAX_SIGNATURE_BYTES).await {
+            Ok(stamped) => stamped,
+            Err(StoreError::NotFound { location }) => {
+                return Err(VerifyError::MissingSignature {
+                    what,
+                    key: location,
+                }
+                .into());
             }
-            .into());
-        }
-        Err(StoreError::TooLarge { location, .. }) => {
-            return Err(VerifyError::MalformedSignature {
-                key: location,
-                reason: "far too large".into(),
+            Err(StoreError::TooLarge { location, .. }) => {
+                return Err(VerifyError::MalformedSignature {
+                    key: location,
+                    reason: "far too large".into(),
+                }
+                .into());
             }
-            .into());
-        }
-        Err(e) => return Err(e).context("reading the signature"),
-    };
+            Err(e) => return Err(e).context("reading the signature"),
+        };
     let signature = SignatureFile::parse(&sig_bytes, &store.location(&sig_key))?;
     let mut file =
         tempfile::tempfile_in(work_dir).context("creating a temporary file for the artifact")?;
@@ -224,7 +234,11 @@ pub async fn fetch(
         }
         Err(e) => return Err(e).context("downloading the artifact"),
     }
-    Ok((file, signature))
+    Ok(Fetched {
+        artifact: file,
+        signature,
+        signature_stored_at,
+    })
 }
 
 #[cfg(test)]
