@@ -435,7 +435,7 @@ fn a_restore_killed_midway_converges_when_run_again() {
         "-o",
         "json",
     ];
-    let mut child = std::process::Command::new(support::cli::BIN)
+    let mut child = std::process::Command::new(support::cli::bin())
         .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -19,7 +19,7 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 use support::bed::{Bed, BedSpec};
-use support::cli::{BIN, Run, Workspace, expected, objects_in, repo, scenario};
+use support::cli::{Run, Workspace, bin, expected, objects_in, repo, scenario};
 
 const CONTEXT: &str = "prod";
 
@@ -231,7 +231,7 @@ impl PodRun {
         let url = bed.server(CONTEXT);
         let authority = url.trim_start_matches("https://");
         let (host, port) = authority.rsplit_once(':').unwrap();
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

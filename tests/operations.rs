@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::cli::{BIN, Workspace, scenario};
+use support::cli::{Workspace, bin, scenario};
 
 fn keygen_json(ws: &Workspace, dir: &str, name: &str) -> Value {
     let run = ws
@@ -356,7 +356,7 @@ fn completions_and_man_pages_cover_every_command() {
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
     // `routevault man | head -1`: the reader goes away; no panic, no backtrace.
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .arg("man")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -618,7 +618,7 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
         "--s3-part-size",
         &part,
     ];
-    let mut command = std::process::Command::new(support::cli::BIN);
+    let mut command = std::process::Command::new(support::cli::bin());
     command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_routevault");
+/// The binary under test: the one cargo built, or `ROUTEVAULT_TEST_BIN` (for example the
+/// static release build from scripts/build-static, to run the end-to-end suites against it).
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("ROUTEVAULT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_routevault")))
+}
 
 /// The repository root (where scenarios/ lives).
 pub fn repo() -> PathBuf {
@@ -124,7 +130,7 @@ impl Workspace {
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command.args(args).current_dir(self.dir.path());
         for (key, _) in std::env::vars() {
             if key.starts_with("ROUTEVAULT_") {
