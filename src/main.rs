@@ -58,7 +58,7 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(routevault::progress::LogWriter);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.without_time().with_target(false).init(),

@@ -9,6 +9,35 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static TEXT_LOGS: OnceLock<bool> = OnceLock::new();
 
+/// The one set of bars of this process, once any is shown; log lines are written around it.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+
+/// Where log lines go: stderr, with the progress bars (if any are drawn) cleared while a line
+/// is written and redrawn under it, so bars and log lines never interleave on a terminal.
+#[derive(Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BARS.get() {
+            Some(bars) => bars.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        LogWriter
+    }
+}
+
 /// Records whether logs are text (for people) or JSON (for machines); set once by the binary.
 pub fn set_text_logs(text: bool) {
     let _ = TEXT_LOGS.set(text);
@@ -25,7 +54,10 @@ impl Progress {
     pub fn new() -> Self {
         let enabled = *TEXT_LOGS.get().unwrap_or(&false) && std::io::stderr().is_terminal();
         Self {
-            multi: enabled.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            multi: enabled.then(|| {
+                BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+                    .clone()
+            }),
         }
     }
 

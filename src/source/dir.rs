@@ -67,40 +67,59 @@ pub fn read(root: &Path) -> Result<DirObjects, DirError> {
             path: path.clone(),
             source,
         })?;
-        let documents = if path.extension().is_some_and(|e| e == "json") {
-            let value: Value = serde_json::from_str(&text).map_err(|e| DirError::Parse {
-                path: path.clone(),
-                source: yaml::YamlError::Parse {
-                    document: 1,
-                    message: e.to_string(),
-                },
-            })?;
-            vec![(1, value)]
-        } else {
-            yaml::parse_documents(&text).map_err(|source| DirError::Parse {
-                path: path.clone(),
-                source,
-            })?
-        };
-        for (number, value) in documents {
-            out.documents += 1;
-            for object in expand(value, &path, number)? {
-                let object = check(object, &path, number)?;
-                let here = format!("{} (document {number})", path.display());
-                if object.catalog_kind().is_some()
-                    && let Some(first) = seen.insert(object.object_ref(), here.clone())
-                {
-                    return Err(DirError::Duplicate {
-                        object: object.object_ref().to_string(),
-                        first,
-                        second: here,
-                    });
-                }
-                out.objects.push(object);
+        let parsed = parse_file(&path, &text)?;
+        out.documents += parsed.documents;
+        for (number, object) in parsed.objects {
+            let here = format!("{} (document {number})", path.display());
+            if object.catalog_kind().is_some()
+                && let Some(first) = seen.insert(object.object_ref(), here.clone())
+            {
+                return Err(DirError::Duplicate {
+                    object: object.object_ref().to_string(),
+                    first,
+                    second: here,
+                });
             }
+            out.objects.push(object);
         }
     }
     Ok(out)
+}
+
+/// The objects of one manifest file, each with the number of the document it came from.
+pub struct ParsedFile {
+    pub documents: usize,
+    pub objects: Vec<(usize, Object)>,
+}
+
+/// Parses one file's text (JSON when `path` ends in .json, else multi-document YAML, `kind:
+/// List` expanded) and checks each object. Pure: the fuzz target `manifest_file` drives it.
+pub fn parse_file(path: &Path, text: &str) -> Result<ParsedFile, DirError> {
+    let documents = if path.extension().is_some_and(|e| e == "json") {
+        let value: Value = serde_json::from_str(text).map_err(|e| DirError::Parse {
+            path: path.into(),
+            source: yaml::YamlError::Parse {
+                document: 1,
+                message: e.to_string(),
+            },
+        })?;
+        vec![(1, value)]
+    } else {
+        yaml::parse_documents(text).map_err(|source| DirError::Parse {
+            path: path.into(),
+            source,
+        })?
+    };
+    let mut parsed = ParsedFile {
+        documents: documents.len(),
+        objects: Vec::new(),
+    };
+    for (number, value) in documents {
+        for object in expand(value, path, number)? {
+            parsed.objects.push((number, check(object, path, number)?));
+        }
+    }
+    Ok(parsed)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DirError> {
