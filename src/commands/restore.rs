@@ -123,16 +123,13 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
             (dir.display().to_string(), reports, Vec::new())
         }
         None => {
-            let connection = if args.in_cluster {
-                k8s::connect_in_cluster(&args.service_account_dir).await?
-            } else {
-                k8s::connect(
-                    args.kubeconfig.as_deref(),
-                    args.cluster.as_deref(),
-                    &args.service_account_dir,
-                )
-                .await?
-            };
+            let connection = k8s::connect_to(&k8s::Target {
+                kubeconfig: args.kubeconfig.as_deref(),
+                context: args.cluster.as_deref(),
+                in_cluster: args.in_cluster,
+                service_account_dir: &args.service_account_dir,
+            })
+            .await?;
             let (reports, tiers, more_warnings) =
                 restore_to_cluster(&connection, objects, &args).await?;
             warnings.extend(more_warnings);

@@ -136,16 +136,13 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
             (info, selected.warnings, selected.skipped)
         }
         None => {
-            let connection = if args.in_cluster {
-                k8s::connect_in_cluster(&args.service_account_dir).await?
-            } else {
-                k8s::connect(
-                    args.kubeconfig.as_deref(),
-                    args.cluster.as_deref(),
-                    &args.service_account_dir,
-                )
-                .await?
-            };
+            let connection = k8s::connect_to(&k8s::Target {
+                kubeconfig: args.kubeconfig.as_deref(),
+                context: args.cluster.as_deref(),
+                in_cluster: args.in_cluster,
+                service_account_dir: &args.service_account_dir,
+            })
+            .await?;
             tracing::info!(server = %connection.server, "snapshotting cluster");
             let captured = source::cluster::capture(
                 &connection,

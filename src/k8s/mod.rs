@@ -22,10 +22,33 @@ pub struct Connection {
 /// Where a pod's service-account token, CA bundle and namespace are mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+/// Which cluster a command talks to, as its options name it.
+pub struct Target<'a> {
+    pub kubeconfig: Option<&'a Path>,
+    pub context: Option<&'a str>,
+    /// Only the pod's service account, whatever kubeconfig files exist.
+    pub in_cluster: bool,
+    pub service_account_dir: &'a Path,
+}
+
+/// Connects to `target`: the pod's service account when `in_cluster`, else like kubectl.
+pub async fn connect_to(target: &Target<'_>) -> anyhow::Result<Connection> {
+    if target.in_cluster {
+        connect_in_cluster(target.service_account_dir).await
+    } else {
+        connect(
+            target.kubeconfig,
+            target.context,
+            target.service_account_dir,
+        )
+        .await
+    }
+}
+
 /// Connects like kubectl: `kubeconfig` (or $KUBECONFIG, or ~/.kube/config) with `context`
 /// (or its current context); with neither a kubeconfig file nor a context, the pod's service
 /// account (`KUBERNETES_SERVICE_HOST`/`_PORT` and the token and CA in `service_account_dir`).
-pub async fn connect(
+async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     service_account_dir: &Path,
@@ -66,7 +89,7 @@ pub async fn connect(
 }
 
 /// Connects as the pod's service account only, whatever kubeconfig files exist.
-pub async fn connect_in_cluster(service_account_dir: &Path) -> anyhow::Result<Connection> {
+async fn connect_in_cluster(service_account_dir: &Path) -> anyhow::Result<Connection> {
     match in_cluster_settings(service_account_dir)? {
         Some(settings) => client_for(settings.config().await?),
         None => anyhow::bail!(
