@@ -95,10 +95,6 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     })
 }
 
-pub fn load_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
-    Ok(load_trusted_key(path)?.0)
-}
-
 /// The header line that retires a key: it stays trusted only for signatures the store
 /// received before this time.
 pub const NOT_AFTER_HEADER: &str = "# not-after:";

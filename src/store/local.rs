@@ -104,13 +104,7 @@ impl LocalStore {
     }
 
     pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let input = self.open_checked(key, max)?;
-        let mut bytes = Vec::new();
-        input
-            .take(max)
-            .read_to_end(&mut bytes)
-            .map_err(self.io(key))?;
-        Ok(bytes)
+        Ok(self.get_bytes_stamped(key, max).await?.0)
     }
 
     pub async fn get_bytes_stamped(
