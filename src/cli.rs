@@ -59,6 +59,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Delete old snapshots (never one under retention) and orphaned uploads.
     Prune(PruneArgs),
+    /// Walk and check the chain of verified snapshots of an environment, newest first.
+    History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a folder.
@@ -152,6 +154,11 @@ pub struct TrustArgs {
     /// Refuse artifacts that unpack to more than this many bytes (protects against zstd bombs).
     #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: u64,
+    /// Fail (exit 3) when the newest verified snapshot of the environment is older than this
+    /// (e.g. 26h for a daily job): detects a stopped job, or newer snapshots hidden or withheld
+    /// from the store.
+    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE")]
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +229,15 @@ pub struct SnapshotArgs {
         env = "ROUTEVAULT_OUTPUT"
     )]
     pub output: SummaryFormat,
+    /// Trusted public keys for finding the previous snapshot this one chains to (besides the
+    /// signing key's own public key, always trusted for that). A missing default folder is
+    /// fine; during a key rotation, put the old key's .sign.pub here.
+    #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
+    pub trust: PathBuf,
+    /// Commit a snapshot even when the selection captured no routing objects (refused by
+    /// default: an empty capture is more often a wrong selector or context than an intent).
+    #[arg(long, env = "ROUTEVAULT_ALLOW_EMPTY")]
+    pub allow_empty: bool,
     /// Snapshot this kubeconfig context (default: the current context, or in-cluster).
     #[arg(long, env = "ROUTEVAULT_CLUSTER", conflicts_with = "from_dir")]
     pub cluster: Option<String>,
@@ -266,10 +282,14 @@ pub struct ListArgs {
     /// Only this environment (default: all).
     #[arg(long = "env", env = "ROUTEVAULT_ENV")]
     pub env: Option<String>,
-    /// Also show the key id each signature names (one small read per snapshot): which
-    /// snapshots still need an old key in the trust folder during a key rotation.
+    /// Also show the key that signed each snapshot: which snapshots still need an old key in
+    /// the trust folder during a key rotation.
     #[arg(long)]
     pub keys: bool,
+    /// Trusted public keys (one .sign.pub file, or a folder of them): every listed snapshot is
+    /// checked against them and shown as verified or not.
+    #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
+    pub trust: PathBuf,
     #[arg(
         long,
         short = 'o',
@@ -421,15 +441,51 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Trusted public keys: one .sign.pub file, or a folder of them.
+    #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
+    pub trust: PathBuf,
+    /// Fail (exit 3) when the newest verified snapshot is older than this (e.g. 26h).
+    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE")]
+    pub max_age: Option<String>,
+    /// Refuse artifacts larger than this many bytes.
+    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    pub max_artifact_bytes: u64,
+    /// Refuse artifacts that unpack to more than this many bytes.
+    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    pub max_unpacked_bytes: u64,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
 pub struct PruneArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Only this environment (default: all).
     #[arg(long = "env", env = "ROUTEVAULT_ENV")]
     pub env: Option<String>,
-    /// Keep this many newest committed snapshots per environment.
-    #[arg(long, env = "ROUTEVAULT_KEEP_LAST")]
-    pub keep_last: usize,
+    /// Keep this many newest verified snapshots per environment (at least 1).
+    #[arg(long, env = "ROUTEVAULT_KEEP_LAST", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_last: u64,
+    /// Trusted public keys (one .sign.pub file, or a folder of them): only snapshots whose
+    /// signature verifies count as kept; nothing is deleted on the word of a file name.
+    #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
+    pub trust: PathBuf,
+    /// Also delete committed pairs whose signature does not verify (junk, tampering), unless
+    /// locked. Without it they are only reported.
+    #[arg(long)]
+    pub delete_unverified: bool,
     /// Only delete snapshots older than this (e.g. 30d, 12h, 2w).
     #[arg(long, env = "ROUTEVAULT_OLDER_THAN")]
     pub older_than: Option<String>,

@@ -44,6 +44,29 @@ pub enum VerifyError {
         not_after: String,
         stored_at: String,
     },
+    #[error(
+        "none of the {count} committed snapshots of environment {env:?} in {store} verifies \
+         against the trusted keys ({trust}); `routevault list` shows why for each"
+    )]
+    NoneVerified {
+        env: String,
+        store: String,
+        count: usize,
+        trust: String,
+    },
+    #[error(
+        "the newest verified snapshot of environment {env:?} ({id}, made {created}) is older \
+         than --max-age {max_age}: the snapshot job may have stopped, or a newer snapshot may be \
+         hidden or withheld from the store (see docs/runbooks/store-tampering.md)"
+    )]
+    Stale {
+        env: String,
+        id: String,
+        created: String,
+        max_age: String,
+    },
+    #[error("the chain of snapshots of environment {env:?} is broken: {reason}")]
+    BrokenChain { env: String, reason: String },
     #[error("signature of {what} does not match the artifact: {reason}")]
     BadSignature { what: String, reason: String },
     #[error("artifact {what} is malformed: {reason}")]

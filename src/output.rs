@@ -30,6 +30,29 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Text from an unverified source (a store listing, a signature file not yet checked), made
+/// safe for a terminal and a log line: control characters (escape sequences, carriage
+/// returns, C1 controls) and bidirectional overrides are shown as `\u{..}` escapes, so such
+/// text can neither recolour nor rewrite what the operator sees. Newlines and tabs are kept.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -40,6 +63,18 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escape_neutralises_terminal_controls_only() {
+        assert_eq!(super::escape("plain id 20261126"), "plain id 20261126");
+        assert_eq!(
+            super::escape("\u{1b}[32mOK\u{1b}[0m\r"),
+            "\\u{1b}[32mOK\\u{1b}[0m\\u{d}"
+        );
+        assert_eq!(super::escape("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(super::escape("line\nnext\tcol"), "line\nnext\tcol");
+        assert_eq!(super::escape("ünïcode ok"), "ünïcode ok");
+    }
+
     #[test]
     fn tables_align_columns() {
         let t = super::table(

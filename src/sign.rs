@@ -220,6 +220,19 @@ impl TrustSet {
         }
     }
 
+    /// Trusts one more key (fully), unless it is already in the set.
+    pub fn add_key(&mut self, key: VerifyingKey) {
+        let id = key_id(&key);
+        if self.get(&id).is_none() {
+            self.keys.push(TrustedKey {
+                id,
+                key,
+                file: PathBuf::new(),
+                not_after: None,
+            });
+        }
+    }
+
     pub fn get(&self, id: &KeyId) -> Option<&TrustedKey> {
         self.keys.iter().find(|k| &k.id == id)
     }
@@ -291,12 +304,19 @@ impl SignatureFile {
             key: key.into(),
             reason,
         };
-        let file: SignatureFile =
-            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        // serde's messages quote what they could not parse: escape, the bytes are unverified.
+        let file: SignatureFile = serde_json::from_slice(bytes)
+            .map_err(|e| malformed(crate::output::escape(&e.to_string()).into_owned()))?;
         if file.format != SIGNATURE_FORMAT || file.algorithm != "ed25519" {
             return Err(malformed(format!(
                 "unknown format {:?} / algorithm {:?}",
                 file.format, file.algorithm
+            )));
+        }
+        if !is_valid_key_id(&file.key_id.0) {
+            return Err(malformed(format!(
+                "key_id {:?} is not 16 hex digits",
+                file.key_id.0
             )));
         }
         Ok(file)
@@ -314,6 +334,30 @@ impl SignatureFile {
         expected_id: &str,
         artifact_sha256: &[u8; 32],
         artifact_size: u64,
+        stored_at: Option<jiff::Timestamp>,
+        what: &str,
+    ) -> Result<KeyId, VerifyError> {
+        let key_id = self.verify_claim(trust, expected_env, expected_id, stored_at, what)?;
+        if self.artifact_size != artifact_size
+            || self.artifact_sha256 != hex::encode(artifact_sha256)
+        {
+            return Err(VerifyError::BadSignature {
+                what: what.into(),
+                reason: "the artifact's size or SHA-256 differs from the signed one (altered or truncated artifact)".into(),
+            });
+        }
+        Ok(key_id)
+    }
+
+    /// Checks that a trusted key signed this file's claim — this environment, this id and the
+    /// SHA-256 the file names — without the artifact. What the store lists can then be ranked
+    /// by signed facts alone (which snapshot is `latest`); the artifact's bytes are checked
+    /// against the claim when it is opened ([`Self::verify`]).
+    pub fn verify_claim(
+        &self,
+        trust: &TrustSet,
+        expected_env: &str,
+        expected_id: &str,
         stored_at: Option<jiff::Timestamp>,
         what: &str,
     ) -> Result<KeyId, VerifyError> {
@@ -339,18 +383,17 @@ impl SignatureFile {
                 stored_at: stored_at.map_or_else(|| "an unknown time".into(), |s| s.to_string()),
             });
         }
-        let key = &key.key;
         if self.env != expected_env || self.id != expected_id {
             return Err(bad(format!(
                 "it was made for {}/{}, not {expected_env}/{expected_id} (renamed or moved artifact)",
-                self.env, self.id
+                crate::output::escape(&self.env),
+                crate::output::escape(&self.id)
             )));
         }
-        if self.artifact_size != artifact_size
-            || self.artifact_sha256 != hex::encode(artifact_sha256)
-        {
-            return Err(bad("the artifact's size or SHA-256 differs from the signed one (altered or truncated artifact)".into()));
-        }
+        let digest: [u8; 32] = hex::decode(&self.artifact_sha256)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| bad("artifact_sha256 is not 64 hex digits".into()))?;
         let raw = BASE64
             .decode(&self.signature)
             .map_err(|e| bad(format!("signature is not base64: {e}")))?;
@@ -358,13 +401,21 @@ impl SignatureFile {
             .try_into()
             .map_err(|_| bad("signature is not 64 bytes".into()))?;
         let signature = Signature::from_bytes(&raw);
-        key.verify_strict(
-            &signed_message(&self.env, &self.id, artifact_sha256),
-            &signature,
-        )
-        .map_err(|_| bad("the ed25519 signature does not verify".into()))?;
+        key.key
+            .verify_strict(&signed_message(&self.env, &self.id, &digest), &signature)
+            .map_err(|_| bad("the ed25519 signature does not verify".into()))?;
         Ok(self.key_id.clone())
     }
+}
+
+/// Whether `id` has the shape [`key_id`] makes: 16 lowercase hex digits. A signature file
+/// naming anything else is malformed, so an unverified key id can never carry terminal
+/// escapes or other text into a message.
+pub fn is_valid_key_id(id: &str) -> bool {
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

@@ -374,14 +374,30 @@ fn tampered_artifact_and_missing_permissions_apply_nothing() {
         .block_on(routevault::store::ObjectStore::get_bytes(
             &store,
             &key,
+            None,
             1 << 30,
         ))
         .unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
-    // An attacker with write access replaces the object (the create-only store will not).
-    rt.block_on(routevault::store::ObjectStore::delete(&store, &key))
+    // An attacker who may delete object versions (more than the snapshot writer may) replaces
+    // the object: every version goes, so the altered bytes are the only ones left. (A plain
+    // write over it is ignored: tests/store_trust.rs.)
+    let listed = rt
+        .block_on(routevault::store::ObjectStore::list(&store, &key))
         .unwrap();
+    for version in &listed[0].all_versions {
+        rt.block_on(routevault::store::ObjectStore::delete(
+            &store,
+            &key,
+            Some(version),
+        ))
+        .unwrap();
+    }
+    if listed[0].all_versions.is_empty() {
+        rt.block_on(routevault::store::ObjectStore::delete(&store, &key, None))
+            .unwrap();
+    }
     rt.block_on(routevault::store::ObjectStore::put_new_bytes(
         &store, &key, &bytes, None,
     ))

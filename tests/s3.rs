@@ -211,14 +211,17 @@ fn s3_writes_are_create_only_and_uncommitted_uploads_are_invisible() {
         "{second}"
     );
     assert!(second.to_string().contains("never overwritten"));
-    assert_eq!(block_on(store.get_bytes("prod/x", 100)).unwrap(), b"first");
+    assert_eq!(
+        block_on(store.get_bytes("prod/x", None, 100)).unwrap(),
+        b"first"
+    );
 
     // A committed snapshot, then artifacts whose signature never arrived: one old, one fresh.
     let id = snapshot(&ws, &env, &url, &scenario("storefront"), "prod", &[])
         .ok()
         .last_line();
     let artifact =
-        block_on(store.get_bytes(&snapshots::artifact_key("prod", &id), 1 << 30)).unwrap();
+        block_on(store.get_bytes(&snapshots::artifact_key("prod", &id), None, 1 << 30)).unwrap();
     let old_orphan = "20200101T000000.000Z-0000aa";
     let fresh_orphan = snapshots::new_id(jiff::Timestamp::now());
     for orphan in [old_orphan, fresh_orphan.as_str()] {
@@ -586,7 +589,13 @@ fn large_artifacts_go_up_in_parts_and_round_trip() {
     // Creating the same key by multipart upload is refused too.
     let artifact = ws.path("artifact");
     let mut file = fs::File::create(&artifact).unwrap();
-    block_on(store.get_to_file(&snapshots::artifact_key("prod", &id), &mut file, 1 << 30)).unwrap();
+    block_on(store.get_to_file(
+        &snapshots::artifact_key("prod", &id),
+        None,
+        &mut file,
+        1 << 30,
+    ))
+    .unwrap();
     let again =
         block_on(store.put_new_file(&snapshots::artifact_key("prod", &id), &artifact, None))
             .unwrap_err();

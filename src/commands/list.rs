@@ -1,51 +1,60 @@
-//! `routevault list`: committed snapshots, oldest first. Uncommitted artifacts (no signature)
-//! are not snapshots and are not listed. With `--keys`, each row also names the key its
-//! signature file claims (verify proves it), for key rotation and incident response.
+//! `routevault list`: committed snapshots, oldest first, each checked against the trusted keys
+//! and shown as verified or not (with why, escaped). Uncommitted artifacts (no signature) are
+//! not snapshots and are not listed; `prune` removes them. With `--keys`, each row also names
+//! the key that signed it, for key rotation and incident response.
 
-use futures::{StreamExt, TryStreamExt};
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::{ListArgs, ListFormat};
-use crate::sign::{MAX_SIGNATURE_BYTES, SignatureFile};
-use crate::store::snapshots::{self, StoredSnapshot};
-use crate::store::{ObjectStore, Store};
-
-/// Signature files read at once with `--keys`.
-const KEY_READS_IN_FLIGHT: usize = 16;
+use crate::sign::TrustSet;
+use crate::store::snapshots::StoredSnapshot;
+use crate::store::verified::{self, Surveyed};
 
 #[derive(Serialize)]
 struct Row {
     #[serde(flatten)]
     snapshot: StoredSnapshot,
+    verified: bool,
+    /// The key that signed it (verified snapshots only).
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<String>,
+    /// Why it does not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+    /// Writes over its committed objects, or delete markers, seen in the store.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tampering: Vec<String>,
+}
+
+impl Row {
+    fn from(surveyed: Surveyed) -> Self {
+        Self {
+            verified: surveyed.is_verified(),
+            key_id: surveyed.vouched().map(|v| v.key_id.to_string()),
+            problem: surveyed.unverified_reason().map(str::to_string),
+            tampering: surveyed.snapshot.tampering(),
+            snapshot: surveyed.snapshot,
+        }
+    }
 }
 
 pub async fn run(args: ListArgs) -> anyhow::Result<()> {
     if let Some(env) = &args.env {
         super::check_env(env)?;
     }
+    let trust = TrustSet::load(&args.trust).context("loading trusted keys (--trust)")?;
     let store = super::open_store(&args.store).await?;
-    let found = snapshots::list_committed(&store, args.env.as_deref()).await?;
-    let rows: Vec<Row> = if args.keys {
-        futures::stream::iter(found)
-            .map(|snapshot| signer(&store, snapshot))
-            .buffered(KEY_READS_IN_FLIGHT)
-            .try_collect()
-            .await?
-    } else {
-        found
-            .into_iter()
-            .map(|snapshot| Row {
-                snapshot,
-                key_id: None,
-            })
-            .collect()
-    };
+    let rows: Vec<Row> = verified::survey(&store, &trust, args.env.as_deref())
+        .await?
+        .into_iter()
+        .filter(|s| s.snapshot.committed)
+        .map(Row::from)
+        .collect();
     match args.output {
         ListFormat::Json => crate::output::print_json(&rows)?,
         ListFormat::Table => {
-            let mut headers = vec!["ENV", "ID", "CREATED", "BYTES"];
+            let mut headers = vec!["ENV", "ID", "CREATED", "BYTES", "VERIFIED"];
             if args.keys {
                 headers.push("KEY");
             }
@@ -58,28 +67,24 @@ pub async fn run(args: ListArgs) -> anyhow::Result<()> {
                         s.id.clone(),
                         s.created.clone(),
                         s.artifact_bytes.to_string(),
+                        if row.verified { "yes" } else { "NO" }.to_string(),
                     ];
-                    line.extend(row.key_id.clone());
+                    if args.keys {
+                        line.push(row.key_id.clone().unwrap_or_else(|| "-".into()));
+                    }
                     line
                 })
                 .collect();
             print!("{}", crate::output::table(&headers, &lines));
+            for row in &rows {
+                if let Some(problem) = &row.problem {
+                    println!("unverified {}: {problem}", row.snapshot.name());
+                }
+                for note in &row.tampering {
+                    println!("tampering {}: {note}", row.snapshot.name());
+                }
+            }
         }
     }
     Ok(())
-}
-
-/// The key id a snapshot's signature file names. A file that cannot be parsed is reported as
-/// such rather than failing the whole listing: listing is how an operator finds it.
-async fn signer(store: &Store, snapshot: StoredSnapshot) -> anyhow::Result<Row> {
-    let key = snapshots::signature_key(&snapshot.env, &snapshot.id);
-    let bytes = store.get_bytes(&key, MAX_SIGNATURE_BYTES).await?;
-    let key_id = match SignatureFile::parse(&bytes, &store.location(&key)) {
-        Ok(signature) => signature.key_id.to_string(),
-        Err(_) => "unreadable-signature".to_string(),
-    };
-    Ok(Row {
-        snapshot,
-        key_id: Some(key_id),
-    })
 }

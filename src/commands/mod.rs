@@ -3,6 +3,7 @@
 //! always resolve → fetch → verify, in that order.
 
 pub mod completions;
+pub mod history;
 pub mod inspect;
 pub mod keygen;
 pub mod list;
@@ -18,7 +19,7 @@ use crate::artifact::read::Verification;
 use crate::artifact::{Limits, VerifiedArtifact};
 use crate::cli::{Cli, Command, StoreArgs, TrustArgs};
 use crate::sign::{SignatureFile, TrustSet};
-use crate::store::{self, Store, snapshots};
+use crate::store::{self, ObjectStore, Store, snapshots, verified};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::progress::set_text_logs(cli.log_format == crate::cli::LogFormat::Text);
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args).await,
         Command::Restore(args) => restore::run(args).await,
         Command::Prune(args) => prune::run(args).await,
+        Command::History(args) => history::run(args).await,
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
@@ -39,6 +41,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub struct OpenedSnapshot {
     pub env: String,
     pub id: String,
+    /// The keys as listed: which versions were read.
+    pub stored: snapshots::StoredSnapshot,
     pub store: Store,
     pub signature: SignatureFile,
     pub artifact: VerifiedArtifact,
@@ -52,14 +56,22 @@ impl OpenedSnapshot {
     /// The Object Lock retention in force on the snapshot (the earlier of its two objects'),
     /// if any.
     pub async fn retention(&self) -> anyhow::Result<Option<crate::store::Retention>> {
-        use crate::store::ObjectStore;
+        // The retention of the versions that were read, not of whatever is current.
+        let version =
+            |info: &Option<crate::store::ObjectInfo>| info.as_ref().and_then(|i| i.version.clone());
         let artifact = self
             .store
-            .retention(&snapshots::artifact_key(&self.env, &self.id))
+            .retention(
+                &snapshots::artifact_key(&self.env, &self.id),
+                version(&self.stored.artifact).as_deref(),
+            )
             .await?;
         let signature = self
             .store
-            .retention(&snapshots::signature_key(&self.env, &self.id))
+            .retention(
+                &snapshots::signature_key(&self.env, &self.id),
+                version(&self.stored.signature).as_deref(),
+            )
             .await?;
         Ok(match (artifact, signature) {
             (Some(a), Some(s)) => Some(if a.until <= s.until { a } else { s }),
@@ -94,12 +106,15 @@ pub async fn open_snapshot(
     } else {
         Some(TrustSet::load(&trust.trust).context("loading trusted keys")?)
     };
-    let id = snapshots::resolve(&store, env, spec).await?;
+    if let (Some(max_age), Some(trust_set)) = (&trust.max_age, &trust_set) {
+        check_fresh(&store, trust_set, env, max_age).await?;
+    }
+    let stored = verified::resolve(&store, trust_set.as_ref(), env, spec).await?;
+    let id = stored.id.clone();
     let what = format!("{env}/{id}");
     let fetched = snapshots::fetch(
         &store,
-        env,
-        &id,
+        &stored,
         &std::env::temp_dir(),
         trust.max_artifact_bytes,
     )
@@ -124,10 +139,57 @@ pub async fn open_snapshot(
     Ok(OpenedSnapshot {
         env: env.into(),
         id,
+        stored,
         store,
         signature: fetched.signature,
         artifact,
     })
+}
+
+/// `--max-age`: fails (exit 3) unless the newest verified snapshot of `env` is younger than
+/// `max_age`. A writer who hides or withholds the newest snapshots leaves a chain that looks
+/// whole; only its age gives that away. The age is the one in the signed id.
+pub async fn check_fresh(
+    store: &Store,
+    trust: &TrustSet,
+    env: &str,
+    max_age: &str,
+) -> anyhow::Result<()> {
+    let limit = crate::duration::parse(max_age).context("--max-age")?;
+    let (newest, skipped) = verified::newest_verified(store, trust, env)
+        .await
+        .context("listing snapshots")?;
+    let Some(newest) = newest else {
+        if skipped.is_empty() {
+            bail!(
+                "no committed snapshot of environment {env:?} in {}",
+                store.location("")
+            );
+        }
+        return Err(crate::error::VerifyError::NoneVerified {
+            env: env.into(),
+            store: store.location(""),
+            count: skipped.len(),
+            trust: trust.source.display().to_string(),
+        }
+        .into());
+    };
+    let created: jiff::Timestamp = newest
+        .snapshot
+        .created
+        .parse()
+        .context("reading the time in a snapshot id")?;
+    if jiff::Timestamp::now().duration_since(created) > limit {
+        return Err(crate::error::VerifyError::Stale {
+            env: env.into(),
+            id: newest.snapshot.id.clone(),
+            created: newest.snapshot.created.clone(),
+            max_age: max_age.into(),
+        }
+        .into());
+    }
+    tracing::info!(env, newest = %newest.snapshot.id, max_age, "the newest verified snapshot is fresh");
+    Ok(())
 }
 
 pub fn check_env(env: &str) -> anyhow::Result<()> {

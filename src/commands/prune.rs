@@ -1,27 +1,32 @@
-//! `routevault prune`: delete snapshots beyond `--keep-last` (and older than `--older-than`),
-//! never one under retention (those are listed with their date), and remove the leftovers of
-//! failed snapshots. A snapshot is uncommitted first (its signature deleted), then its artifact,
-//! so an interrupted prune never leaves a signature pointing at nothing.
+//! `routevault prune`: gathers what the store and the trusted keys say about each snapshot,
+//! asks the pure policy (`crate::prune`) what to delete, and deletes it. A snapshot is
+//! uncommitted first (every version of its signature deleted), then its artifact, so an
+//! interrupted prune never leaves a signature pointing at nothing.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, bail};
-use jiff::{SignedDuration, Timestamp};
+use anyhow::Context;
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cli::{PruneArgs, SummaryFormat};
+use crate::prune::{self, Candidate, Decision, Policy};
+use crate::sign::TrustSet;
 use crate::store::snapshots::{self, StoredSnapshot};
-use crate::store::{ObjectStore, Retention, Store};
-
-/// An artifact without a signature younger than this may be a snapshot still uploading.
-const ORPHAN_GRACE: SignedDuration = SignedDuration::from_hours(1);
+use crate::store::verified::{self, Surveyed};
+use crate::store::{ObjectInfo, ObjectStore, Retention, Store};
 
 #[derive(Debug, Default, Serialize)]
 struct Report {
     dry_run: bool,
     deleted: Vec<String>,
     retained: Vec<RetainedSnapshot>,
+    /// Past --keep-last but newer than a snapshot that had to stay: kept so the chain has no gap.
+    kept_for_chain: Vec<String>,
     orphans_removed: Vec<String>,
+    unverified_removed: Vec<String>,
+    /// Committed pairs whose signature does not verify, left in place (with why).
+    unverified: Vec<UnverifiedSnapshot>,
     kept: usize,
 }
 
@@ -31,183 +36,208 @@ struct RetainedSnapshot {
     retention: Retention,
 }
 
+#[derive(Debug, Serialize)]
+struct UnverifiedSnapshot {
+    snapshot: String,
+    problem: String,
+}
+
 pub async fn run(args: PruneArgs) -> anyhow::Result<()> {
     if let Some(env) = &args.env {
         super::check_env(env)?;
     }
-    let older_than = args.older_than.as_deref().map(parse_duration).transpose()?;
+    let older_than = args
+        .older_than
+        .as_deref()
+        .map(crate::duration::parse)
+        .transpose()
+        .context("--older-than")?;
+    let trust = TrustSet::load(&args.trust).context("loading trusted keys (--trust)")?;
     let store = super::open_store(&args.store).await?;
-    let now = Timestamp::now();
-    let all = snapshots::scan(&store, args.env.as_deref())
+    let policy = Policy {
+        keep_last: usize::try_from(args.keep_last).unwrap_or(usize::MAX),
+        older_than,
+        delete_unverified: args.delete_unverified,
+        now: Timestamp::now(),
+    };
+    let mut by_env: BTreeMap<String, Vec<Surveyed>> = BTreeMap::new();
+    for surveyed in verified::survey(&store, &trust, args.env.as_deref())
         .await
-        .context("listing snapshots")?;
-    let mut by_env: BTreeMap<String, Vec<StoredSnapshot>> = BTreeMap::new();
-    for snapshot in all {
+        .context("listing snapshots")?
+    {
         by_env
-            .entry(snapshot.env.clone())
+            .entry(surveyed.snapshot.env.clone())
             .or_default()
-            .push(snapshot);
+            .push(surveyed);
     }
 
     let mut report = Report {
         dry_run: args.dry_run,
         ..Default::default()
     };
-    for (env, found) in by_env {
-        let committed: Vec<&StoredSnapshot> = found.iter().filter(|s| s.committed).collect();
-        let cut = committed.len().saturating_sub(args.keep_last);
-        report.kept += committed.len() - cut;
-        for snapshot in &committed[..cut] {
-            let age_ok = match older_than {
-                Some(limit) => created(snapshot).is_some_and(|t| now.duration_since(t) > limit),
-                None => true,
-            };
-            if !age_ok {
-                report.kept += 1;
-                continue;
+    for found in by_env.values() {
+        let mut candidates: Vec<Candidate> = found
+            .iter()
+            .map(|s| Candidate {
+                name: s.snapshot.name(),
+                created: s.snapshot.created.parse().ok(),
+                committed: s.snapshot.committed,
+                verified: s.is_verified(),
+                locked: None,
+            })
+            .collect();
+        for (i, needed) in prune::needs_retention(&candidates, &policy)
+            .into_iter()
+            .enumerate()
+        {
+            if needed {
+                candidates[i].locked = retained(&store, &found[i].snapshot, policy.now).await?;
             }
-            let name = format!("{env}/{}", snapshot.id);
-            if let Some(retention) = retained(&store, &env, &snapshot.id, now).await? {
-                report.retained.push(RetainedSnapshot {
-                    snapshot: name,
-                    retention,
-                });
-                continue;
-            }
-            if !args.dry_run {
-                store
-                    .delete(&snapshots::signature_key(&env, &snapshot.id))
-                    .await
-                    .with_context(|| format!("deleting {name}"))?;
-                store
-                    .delete(&snapshots::artifact_key(&env, &snapshot.id))
-                    .await
-                    .with_context(|| format!("deleting {name}"))?;
-            }
-            report.deleted.push(name);
         }
-        for orphan in found.iter().filter(|s| !s.committed) {
-            let young = created(orphan).is_none_or(|t| now.duration_since(t) < ORPHAN_GRACE);
-            if orphan.has_artifact && young {
-                continue; // may be a snapshot whose signature is still on its way
-            }
-            let name = format!("{env}/{}", orphan.id);
-            if retained(&store, &env, &orphan.id, now).await?.is_some() {
-                continue;
-            }
-            if !args.dry_run {
-                if orphan.has_artifact {
-                    store
-                        .delete(&snapshots::artifact_key(&env, &orphan.id))
-                        .await?;
+        let decisions = prune::plan(&candidates, &policy);
+        for ((surveyed, candidate), decision) in found.iter().zip(&candidates).zip(decisions) {
+            let name = candidate.name.clone();
+            let delete = match decision {
+                Decision::Keep => {
+                    report.kept += 1;
+                    false
                 }
-                if orphan.has_signature {
-                    store
-                        .delete(&snapshots::signature_key(&env, &orphan.id))
-                        .await?;
+                Decision::KeepForChain => {
+                    report.kept += 1;
+                    report.kept_for_chain.push(name);
+                    false
                 }
+                Decision::Locked { retention } => {
+                    report.retained.push(RetainedSnapshot {
+                        snapshot: name,
+                        retention,
+                    });
+                    false
+                }
+                Decision::LeaveUnverified => {
+                    report.unverified.push(UnverifiedSnapshot {
+                        snapshot: name,
+                        problem: surveyed.unverified_reason().unwrap_or_default().into(),
+                    });
+                    false
+                }
+                Decision::LeaveOrphan => false,
+                Decision::Delete => {
+                    report.deleted.push(name);
+                    true
+                }
+                Decision::DeleteUnverified => {
+                    report.unverified_removed.push(name);
+                    true
+                }
+                Decision::DeleteOrphan => {
+                    report.orphans_removed.push(name);
+                    true
+                }
+            };
+            if delete && !args.dry_run {
+                remove(&store, &surveyed.snapshot).await?;
             }
-            report.orphans_removed.push(name);
         }
     }
 
     match args.output {
         SummaryFormat::Json => crate::output::print_json(&report)?,
-        SummaryFormat::Text => {
-            let verb = if args.dry_run {
-                "would delete"
-            } else {
-                "deleted"
-            };
-            for name in &report.deleted {
-                println!("{verb} {name}");
-            }
-            for name in &report.orphans_removed {
-                println!("{verb} orphaned upload {name}");
-            }
-            for r in &report.retained {
-                println!(
-                    "kept {} (locked {:?} until {})",
-                    r.snapshot, r.retention.mode, r.retention.until
-                );
-            }
-            println!(
-                "{} {} snapshots and {} orphans; kept {}; {} under retention",
-                verb,
-                report.deleted.len(),
-                report.orphans_removed.len(),
-                report.kept,
-                report.retained.len()
-            );
-        }
+        SummaryFormat::Text => print_text(&report, args.dry_run),
     }
     Ok(())
 }
 
-fn created(snapshot: &StoredSnapshot) -> Option<Timestamp> {
-    snapshot.created.parse().ok()
+fn print_text(report: &Report, dry_run: bool) {
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for name in &report.deleted {
+        println!("{verb} {name}");
+    }
+    for name in &report.orphans_removed {
+        println!("{verb} orphaned upload {name}");
+    }
+    for name in &report.unverified_removed {
+        println!("{verb} unverified pair {name}");
+    }
+    for r in &report.retained {
+        println!(
+            "kept {} (locked {:?} until {})",
+            r.snapshot, r.retention.mode, r.retention.until
+        );
+    }
+    for name in &report.kept_for_chain {
+        println!(
+            "kept {name} (newer than a snapshot that stays; prune deletes from the old end only)"
+        );
+    }
+    for u in &report.unverified {
+        println!(
+            "left unverified pair {} ({}); --delete-unverified removes such pairs",
+            u.snapshot, u.problem
+        );
+    }
+    println!(
+        "{} {} snapshots, {} orphans and {} unverified pairs; kept {}; {} under retention",
+        verb,
+        report.deleted.len(),
+        report.orphans_removed.len(),
+        report.unverified_removed.len(),
+        report.kept,
+        report.retained.len()
+    );
 }
 
-/// The retention still in force on either object of a snapshot.
+/// The versions prune would delete of one key: every version (writes over the committed one
+/// and delete markers included) on a versioned bucket, the object itself elsewhere.
+fn versions(info: &ObjectInfo) -> Vec<Option<&str>> {
+    if info.all_versions.is_empty() {
+        vec![None]
+    } else {
+        info.all_versions.iter().map(|v| Some(v.as_str())).collect()
+    }
+}
+
+/// The retention still in force on any version of a snapshot's keys that prune would delete.
 async fn retained(
     store: &Store,
-    env: &str,
-    id: &str,
+    snapshot: &StoredSnapshot,
     now: Timestamp,
 ) -> anyhow::Result<Option<Retention>> {
-    for key in [
-        snapshots::artifact_key(env, id),
-        snapshots::signature_key(env, id),
-    ] {
-        if let Some(retention) = store
-            .retention(&key)
-            .await
-            .with_context(|| format!("reading the retention of {key}"))?
-            && retention.until > now
-        {
-            return Ok(Some(retention));
+    for (key, info) in keys(snapshot) {
+        for version in versions(info) {
+            if let Some(retention) = store
+                .retention(&key, version)
+                .await
+                .with_context(|| format!("reading the retention of {}", store.location(&key)))?
+                && retention.until > now
+            {
+                return Ok(Some(retention));
+            }
         }
     }
     Ok(None)
 }
 
-/// `30d`, `12h`, `90m`, `2w`, `45s`.
-pub fn parse_duration(text: &str) -> anyhow::Result<SignedDuration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let Ok(number) = number.parse::<i64>() else {
-        bail!("--older-than {text:?}: expected a number and a unit, like 30d, 12h, 2w");
-    };
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => bail!("--older-than {text:?}: the unit must be s, m, h, d or w"),
-    };
-    Ok(SignedDuration::from_secs(number.saturating_mul(seconds)))
+/// The snapshot's keys that exist, signature first (the commit point goes first).
+fn keys(snapshot: &StoredSnapshot) -> Vec<(String, &ObjectInfo)> {
+    let mut out = Vec::new();
+    if let Some(info) = &snapshot.signature {
+        out.push((snapshots::signature_key(&snapshot.env, &snapshot.id), info));
+    }
+    if let Some(info) = &snapshot.artifact {
+        out.push((snapshots::artifact_key(&snapshot.env, &snapshot.id), info));
+    }
+    out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(
-            parse_duration("30d").unwrap(),
-            SignedDuration::from_hours(720)
-        );
-        assert_eq!(
-            parse_duration("90m").unwrap(),
-            SignedDuration::from_mins(90)
-        );
-        assert!(parse_duration("30").is_err());
-        assert!(parse_duration("d").is_err());
-        assert!(parse_duration("3y").is_err());
+async fn remove(store: &Store, snapshot: &StoredSnapshot) -> anyhow::Result<()> {
+    for (key, info) in keys(snapshot) {
+        for version in versions(info) {
+            store
+                .delete(&key, version)
+                .await
+                .with_context(|| format!("deleting {}", snapshot.name()))?;
+        }
     }
+    Ok(())
 }

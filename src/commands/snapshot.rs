@@ -16,9 +16,9 @@ use crate::normalize::normalize;
 use crate::object::Object;
 use crate::seal::{self, Sealer};
 use crate::select::{self, SecretsMode, Selection};
-use crate::sign::{self, MAX_SIGNATURE_BYTES, SignatureFile};
+use crate::sign::{self, TrustSet};
 use crate::source;
-use crate::store::{ObjectStore, Retention, snapshots};
+use crate::store::{ObjectStore, Retention, snapshots, verified};
 
 /// What `snapshot -o json` prints.
 #[derive(Debug, Serialize)]
@@ -86,7 +86,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let previous = previous_snapshot(&store, &env).await?;
+    let previous = previous_snapshot(&store, &args.trust, &signing_key, &env).await?;
 
     let work_dir = std::env::temp_dir();
     let mut writer =
@@ -158,6 +158,14 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     };
     for warning in &warnings {
         tracing::warn!("{warning}");
+    }
+    if objects == 0 && !args.allow_empty {
+        bail!(
+            "{} captured no routing objects (selection: {}); nothing was stored. Check the \
+             context, --namespace and --selector, or pass --allow-empty to commit an empty snapshot",
+            describe_source(&source),
+            describe_selection(&selection)
+        );
     }
 
     let now = jiff::Timestamp::now();
@@ -284,22 +292,60 @@ fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
-/// The newest committed snapshot of `env`, recorded in the new manifest to chain snapshots.
+/// The newest verified snapshot of `env`, recorded in the new manifest to chain snapshots.
+/// Verified against the signing key's own public key and the keys in `trust` (if that exists):
+/// junk planted in the store is skipped with a warning and can never stop a snapshot.
 async fn previous_snapshot(
     store: &crate::store::Store,
+    trust: &std::path::Path,
+    signing_key: &ed25519_dalek::SigningKey,
     env: &str,
 ) -> anyhow::Result<Option<PreviousSnapshot>> {
-    let committed = snapshots::list_committed(store, Some(env))
+    let mut trusted = if trust.exists() {
+        TrustSet::load(trust)
+            .context("loading trusted keys (--trust) to find the previous snapshot")?
+    } else {
+        TrustSet::from_keys(Vec::new())
+    };
+    trusted.add_key(signing_key.verifying_key());
+    let (newest, skipped) = verified::newest_verified(store, &trusted, env)
         .await
         .context("listing earlier snapshots")?;
-    let Some(last) = committed.last() else {
-        return Ok(None);
-    };
-    let key = snapshots::signature_key(env, &last.id);
-    let bytes = store.get_bytes(&key, MAX_SIGNATURE_BYTES).await?;
-    let signature = SignatureFile::parse(&bytes, &store.location(&key))?;
-    Ok(Some(PreviousSnapshot {
-        id: last.id.clone(),
-        artifact_sha256: signature.artifact_sha256,
+    verified::warn_skipped(&skipped);
+    Ok(newest.and_then(|found| {
+        let vouched = found.vouched()?;
+        Some(PreviousSnapshot {
+            id: found.snapshot.id.clone(),
+            artifact_sha256: vouched.signature.artifact_sha256.clone(),
+        })
     }))
+}
+
+fn describe_source(source: &SourceInfo) -> String {
+    match (&source.path, &source.server) {
+        (Some(path), _) => format!("the folder {path}"),
+        (None, Some(server)) => format!("the cluster at {server}"),
+        (None, None) => "the source".into(),
+    }
+}
+
+fn describe_selection(selection: &Selection) -> String {
+    let mut parts = Vec::new();
+    if !selection.namespaces.is_empty() {
+        parts.push(format!("--namespace {}", selection.namespaces.join(",")));
+    }
+    if !selection.exclude_namespaces.is_empty() {
+        parts.push(format!(
+            "--exclude-namespace {}",
+            selection.exclude_namespaces.join(",")
+        ));
+    }
+    if let Some(selector) = &selection.selector {
+        parts.push(format!("--selector {selector}"));
+    }
+    if parts.is_empty() {
+        "everything".into()
+    } else {
+        parts.join(" ")
+    }
 }

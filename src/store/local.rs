@@ -96,6 +96,7 @@ impl LocalStore {
     pub async fn get_to_file(
         &self,
         key: &str,
+        _version: Option<&str>,
         dest: &mut File,
         max: u64,
     ) -> Result<u64, StoreError> {
@@ -103,13 +104,20 @@ impl LocalStore {
         io::copy(&mut (&mut input).take(max), dest).map_err(self.io(key))
     }
 
-    pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        Ok(self.get_bytes_stamped(key, max).await?.0)
+    pub async fn get_bytes(
+        &self,
+        key: &str,
+        _version: Option<&str>,
+        max: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get_bytes_stamped(key, None, max).await?.0)
     }
 
+    /// A folder has no versions: `_version` is always None here (its listing gives none).
     pub async fn get_bytes_stamped(
         &self,
         key: &str,
+        _version: Option<&str>,
         max: u64,
     ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
         let input = self.open_checked(key, max)?;
@@ -141,7 +149,7 @@ impl LocalStore {
         Ok(out)
     }
 
-    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, key: &str, _version: Option<&str>) -> Result<(), StoreError> {
         match fs::remove_file(self.path(key)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io(key)(e)),
             _ => Ok(()),
@@ -193,10 +201,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> io::Result<()> {
                 .expect("below root")
                 .to_string_lossy()
                 .replace('\\', "/");
-            out.push(ObjectInfo {
-                key,
-                size: entry.metadata()?.len(),
-            });
+            out.push(ObjectInfo::plain(key, entry.metadata()?.len()));
         }
     }
     Ok(())
@@ -220,15 +225,15 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
         assert_eq!(
-            store.get_bytes("prod/a.tar.zst", 100).await.unwrap(),
+            store.get_bytes("prod/a.tar.zst", None, 100).await.unwrap(),
             b"first"
         );
         assert!(matches!(
-            store.get_bytes("prod/a.tar.zst", 2).await,
+            store.get_bytes("prod/a.tar.zst", None, 2).await,
             Err(StoreError::TooLarge { .. })
         ));
         assert!(matches!(
-            store.get_bytes("prod/b", 100).await,
+            store.get_bytes("prod/b", None, 100).await,
             Err(StoreError::NotFound { .. })
         ));
         store.put_new_bytes("dev/x", b"x", None).await.unwrap();
@@ -241,8 +246,8 @@ mod tests {
             .collect();
         assert_eq!(keys, vec!["dev/x", "prod/a.tar.zst"]);
         assert_eq!(store.list("prod/").await.unwrap().len(), 1);
-        store.delete("dev/x").await.unwrap();
-        store.delete("dev/x").await.unwrap();
+        store.delete("dev/x", None).await.unwrap();
+        store.delete("dev/x", None).await.unwrap();
         assert_eq!(store.list("dev/").await.unwrap().len(), 0);
     }
 }

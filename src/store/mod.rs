@@ -8,6 +8,7 @@
 pub mod local;
 pub mod s3;
 pub mod snapshots;
+pub mod verified;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -119,12 +120,53 @@ pub struct Retention {
     pub until: jiff::Timestamp,
 }
 
-/// Information about one stored object.
-#[derive(Debug, Clone, PartialEq)]
+/// Information about one stored object. On a versioned bucket (every Object Lock bucket is
+/// one) a key can hold several versions; routevault writes each key exactly once, create-only,
+/// so the *oldest* version is the one it committed and the only one it reads. Anything written
+/// over it later came from someone else: it is counted here and ignored.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ObjectInfo {
     /// Relative to the store's root, `/`-separated.
     pub key: String,
+    /// Size of the committed (oldest) version.
     pub size: u64,
+    /// The committed version's id; None on stores without versions (reads get the object).
+    pub version: Option<String>,
+    /// Versions written over the committed one (ignored; a sign of tampering).
+    pub newer_versions: usize,
+    /// The key's current version is a delete marker (the committed version is still there).
+    pub hidden: bool,
+    /// Every version id of the key, delete markers included, for removing it entirely.
+    pub all_versions: Vec<String>,
+}
+
+impl ObjectInfo {
+    /// Plain object on a store without versions.
+    pub fn plain(key: String, size: u64) -> Self {
+        Self {
+            key,
+            size,
+            ..Default::default()
+        }
+    }
+
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// What is unusual about this key, for operators: writes over it, or a delete marker.
+    pub fn tampering(&self) -> Option<String> {
+        match (self.newer_versions, self.hidden) {
+            (0, false) => None,
+            (n, false) => Some(format!(
+                "{n} newer version(s) written over the committed one (ignored)"
+            )),
+            (0, true) => Some("hidden by a delete marker (the committed version is read)".into()),
+            (n, true) => Some(format!(
+                "{n} newer version(s) written over the committed one and a delete marker (both ignored)"
+            )),
+        }
+    }
 }
 
 /// The operations routevault needs from object storage. Keys are `/`-separated paths relative
@@ -147,22 +189,40 @@ pub trait ObjectStore {
         bytes: &[u8],
         retention: Option<&Retention>,
     ) -> Result<(), StoreError>;
-    /// Copies the object into `dest`, failing if it is larger than `max` bytes.
-    async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError>;
-    /// The object's bytes, failing if it is larger than `max`.
-    async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError>;
-    /// Every object whose key starts with `prefix`.
+    /// Copies the object (`version` of it, if given) into `dest`, failing if it is larger than
+    /// `max` bytes.
+    async fn get_to_file(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        dest: &mut File,
+        max: u64,
+    ) -> Result<u64, StoreError>;
+    /// The object's bytes (`version` of it, if given), failing if it is larger than `max`.
+    async fn get_bytes(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        max: u64,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// Every key that starts with `prefix`, with its committed version (see [`ObjectInfo`]).
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError>;
-    /// Removes an object; a missing one is not an error.
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// The retention in force on an object, if any.
-    async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError>;
+    /// Removes an object (one version of it, if given: permanently); a missing one is not an
+    /// error.
+    async fn delete(&self, key: &str, version: Option<&str>) -> Result<(), StoreError>;
+    /// The retention in force on an object (`version` of it, if given), if any.
+    async fn retention(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Retention>, StoreError>;
     /// The object's bytes (at most `max`) and, from the same read, when the store says it was
     /// written: S3's Last-Modified, set by the server; a file's mtime, which anyone who can
     /// write the folder can change.
     async fn get_bytes_stamped(
         &self,
         key: &str,
+        version: Option<&str>,
         max: u64,
     ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError>;
     /// Fails unless objects can be locked (S3 with Object Lock enabled on the bucket).
@@ -214,30 +274,46 @@ impl ObjectStore for Store {
     ) -> Result<(), StoreError> {
         each!(self, s => s.put_new_bytes(key, bytes, retention).await)
     }
-    async fn get_to_file(&self, key: &str, dest: &mut File, max: u64) -> Result<u64, StoreError> {
-        each!(self, s => s.get_to_file(key, dest, max).await)
+    async fn get_to_file(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        dest: &mut File,
+        max: u64,
+    ) -> Result<u64, StoreError> {
+        each!(self, s => s.get_to_file(key, version, dest, max).await)
     }
-    async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        each!(self, s => s.get_bytes(key, max).await)
+    async fn get_bytes(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        max: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        each!(self, s => s.get_bytes(key, version, max).await)
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         each!(self, s => s.list(prefix).await)
     }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        each!(self, s => s.delete(key).await)
+    async fn delete(&self, key: &str, version: Option<&str>) -> Result<(), StoreError> {
+        each!(self, s => s.delete(key, version).await)
     }
-    async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError> {
+    async fn retention(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Retention>, StoreError> {
         match self {
             Store::Local(_) => Ok(None),
-            Store::S3(s) => s.retention(key).await,
+            Store::S3(s) => s.retention(key, version).await,
         }
     }
     async fn get_bytes_stamped(
         &self,
         key: &str,
+        version: Option<&str>,
         max: u64,
     ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
-        each!(self, s => s.get_bytes_stamped(key, max).await)
+        each!(self, s => s.get_bytes_stamped(key, version, max).await)
     }
     async fn check_retention_supported(&self) -> Result<(), StoreError> {
         match self {

@@ -298,16 +298,18 @@ impl S3Store {
     pub async fn get_to_file(
         &self,
         key: &str,
+        version: Option<&str>,
         dest: &mut File,
         max: u64,
     ) -> Result<u64, StoreError> {
-        Ok(self.download(key, dest, max).await?.0)
+        Ok(self.download(key, version, dest, max).await?.0)
     }
 
     /// Streams an object into `dest`, failing once it exceeds `max` bytes.
     async fn download(
         &self,
         key: &str,
+        version: Option<&str>,
         dest: &mut impl Write,
         max: u64,
     ) -> Result<(u64, Option<jiff::Timestamp>), StoreError> {
@@ -316,6 +318,7 @@ impl S3Store {
             .get_object()
             .bucket(&self.bucket)
             .key(self.full_key(key))
+            .set_version_id(version.map(str::to_string))
             .send()
             .await
             .map_err(|e| self.error(key, e))?;
@@ -352,19 +355,25 @@ impl S3Store {
         Ok((written, modified))
     }
 
-    pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+    pub async fn get_bytes(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        max: u64,
+    ) -> Result<Vec<u8>, StoreError> {
         let mut bytes = Vec::new();
-        self.download(key, &mut bytes, max).await?;
+        self.download(key, version, &mut bytes, max).await?;
         Ok(bytes)
     }
 
     pub async fn get_bytes_stamped(
         &self,
         key: &str,
+        version: Option<&str>,
         max: u64,
     ) -> Result<(Vec<u8>, jiff::Timestamp), StoreError> {
         let mut bytes = Vec::new();
-        let (_, modified) = self.download(key, &mut bytes, max).await?;
+        let (_, modified) = self.download(key, version, &mut bytes, max).await?;
         let modified = modified.ok_or_else(|| StoreError::Remote {
             location: self.location(key),
             reason: "the server sent no valid Last-Modified".into(),
@@ -372,13 +381,126 @@ impl S3Store {
         Ok((bytes, modified))
     }
 
+    /// Lists keys through ListObjectVersions, so that a version written over a committed one,
+    /// or a delete marker, cannot change what routevault reads (see [`ObjectInfo`]). A store
+    /// that does not answer ListObjectVersions (or a role without s3:ListBucketVersions) is
+    /// listed by ListObjectsV2 instead, with a warning: then only current versions are seen.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        let full_prefix = self.full_key(prefix);
-        let strip = if self.prefix.is_empty() {
-            0
+        match self.list_versions(prefix).await? {
+            Some(found) => Ok(found),
+            None => self.list_current(prefix).await,
+        }
+    }
+
+    fn strip_prefix<'k>(&self, key: &'k str) -> Option<&'k str> {
+        if self.prefix.is_empty() {
+            Some(key)
         } else {
-            self.prefix.len() + 1
-        };
+            key.strip_prefix(&self.prefix)?.strip_prefix('/')
+        }
+    }
+
+    /// None when the store will not list versions (not implemented, or not allowed).
+    async fn list_versions(&self, prefix: &str) -> Result<Option<Vec<ObjectInfo>>, StoreError> {
+        #[derive(Default)]
+        struct Seen {
+            /// (last modified, listing position, version id, size) of each object version.
+            versions: Vec<(i128, usize, Option<String>, u64)>,
+            markers: Vec<String>,
+            hidden: bool,
+        }
+        let full_prefix = self.full_key(prefix);
+        let mut keys: std::collections::BTreeMap<String, Seen> = Default::default();
+        let mut position = 0usize;
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&full_prefix)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(err) => {
+                    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
+                    if matches!(code, "NotImplemented" | "AccessDenied" | "MethodNotAllowed") {
+                        tracing::warn!(
+                            store = %self.location(prefix),
+                            "cannot list object versions ({code}); reading current versions only, \
+                             so an object written over a snapshot would replace it: grant \
+                             s3:ListBucketVersions"
+                        );
+                        return Ok(None);
+                    }
+                    return Err(self.error(prefix, err));
+                }
+            };
+            for version in page.versions() {
+                let Some(key) = version.key().and_then(|k| self.strip_prefix(k)) else {
+                    continue;
+                };
+                let modified = version.last_modified().map_or(i128::MAX, |t| {
+                    i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos())
+                });
+                position += 1;
+                keys.entry(key.to_string()).or_default().versions.push((
+                    modified,
+                    position,
+                    version.version_id().map(str::to_string),
+                    version.size().unwrap_or(0).max(0) as u64,
+                ));
+            }
+            for marker in page.delete_markers() {
+                let Some(key) = marker.key().and_then(|k| self.strip_prefix(k)) else {
+                    continue;
+                };
+                let seen = keys.entry(key.to_string()).or_default();
+                seen.hidden |= marker.is_latest() == Some(true);
+                seen.markers.extend(marker.version_id().map(str::to_string));
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() && version_marker.is_none() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for (key, seen) in keys {
+            // The oldest version is the one routevault wrote; S3 lists a key's versions newest
+            // first, so on equal timestamps the later position is the older one.
+            let Some(committed) = seen
+                .versions
+                .iter()
+                .min_by_key(|(modified, position, ..)| (*modified, usize::MAX - position))
+            else {
+                continue; // only delete markers: nothing to read
+            };
+            // "null" is the version id of objects written while versioning was off.
+            let version = committed.2.clone().filter(|v| v != "null");
+            let mut all_versions: Vec<String> =
+                seen.versions.iter().filter_map(|v| v.2.clone()).collect();
+            all_versions.extend(seen.markers.iter().cloned());
+            out.push(ObjectInfo {
+                key,
+                size: committed.3,
+                version,
+                newer_versions: seen.versions.len() - 1,
+                hidden: seen.hidden,
+                all_versions,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    async fn list_current(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let full_prefix = self.full_key(prefix);
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -390,37 +512,42 @@ impl S3Store {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.error(prefix, e))?;
             for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                if key.len() < strip {
+                let Some(key) = object.key().and_then(|k| self.strip_prefix(k)) else {
                     continue;
-                }
-                out.push(ObjectInfo {
-                    key: key[strip..].to_string(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                });
+                };
+                out.push(ObjectInfo::plain(
+                    key.to_string(),
+                    object.size().unwrap_or(0).max(0) as u64,
+                ));
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
-    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, key: &str, version: Option<&str>) -> Result<(), StoreError> {
         self.client
             .delete_object()
             .bucket(&self.bucket)
             .key(self.full_key(key))
+            .set_version_id(version.map(str::to_string))
             .send()
             .await
             .map_err(|e| self.error(key, e))?;
         Ok(())
     }
 
-    pub async fn retention(&self, key: &str) -> Result<Option<Retention>, StoreError> {
+    pub async fn retention(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Retention>, StoreError> {
         match self
             .client
             .get_object_retention()
             .bucket(&self.bucket)
             .key(self.full_key(key))
+            .set_version_id(version.map(str::to_string))
             .send()
             .await
         {

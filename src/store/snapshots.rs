@@ -2,16 +2,17 @@
 //! `<env>/<id>.tar.zst.sig`. Ids sort by creation time. A snapshot is committed when both
 //! objects exist; the signature is written last, so an artifact without one is an orphan of
 //! a failed or interrupted snapshot and does not exist for `list`, `latest` or `restore`.
+//! This module only finds and fetches; which snapshots count is decided by `verified`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{ObjectStore, Store, StoreError};
+use super::{ObjectInfo, ObjectStore, Store, StoreError};
 use crate::error::VerifyError;
 use crate::sign::{MAX_SIGNATURE_BYTES, SignatureFile};
 
@@ -77,28 +78,47 @@ pub fn is_valid_env(env: &str) -> bool {
     crate::object::is_valid_namespace(env)
 }
 
-/// One snapshot found in a store.
+/// One snapshot found in a store: its two keys as listed. Nothing here is trusted yet — names,
+/// sizes and times are claims of whoever can write to the store; [`super::verified`] decides.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredSnapshot {
     pub env: String,
     pub id: String,
     pub created: String,
     pub artifact_bytes: u64,
-    /// Has both its artifact and its signature: visible to list, latest and restore.
+    /// Has both its artifact and its signature.
     pub committed: bool,
-    /// The artifact exists (false: a signature whose artifact is gone, an orphan).
+    /// The artifact as listed (None: a signature whose artifact is gone, an orphan).
     #[serde(skip)]
-    pub has_artifact: bool,
-    /// The signature exists.
+    pub artifact: Option<ObjectInfo>,
+    /// The signature as listed (None: an upload that never committed).
     #[serde(skip)]
-    pub has_signature: bool,
+    pub signature: Option<ObjectInfo>,
+}
+
+impl StoredSnapshot {
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.env, self.id)
+    }
+
+    /// Writes over the committed versions, or delete markers, seen on its keys.
+    pub fn tampering(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (what, info) in [("artifact", &self.artifact), ("signature", &self.signature)] {
+            if let Some(note) = info.as_ref().and_then(ObjectInfo::tampering) {
+                notes.push(format!("{what}: {note}"));
+            }
+        }
+        notes
+    }
 }
 
 /// Every snapshot in the store (of `env`, if given), committed or not — orphaned artifacts
 /// and orphaned signatures included — oldest first.
 pub async fn scan(store: &Store, env: Option<&str>) -> Result<Vec<StoredSnapshot>, StoreError> {
     let prefix = env.map(|e| format!("{e}/")).unwrap_or_default();
-    let mut found: BTreeMap<(String, String), (Option<u64>, bool)> = BTreeMap::new();
+    type Pair = (Option<ObjectInfo>, Option<ObjectInfo>);
+    let mut found: BTreeMap<(String, String), Pair> = BTreeMap::new();
     for object in store.list(&prefix).await? {
         let Some((env, file)) = object.key.split_once('/') else {
             continue;
@@ -110,76 +130,28 @@ pub async fn scan(store: &Store, env: Option<&str>) -> Result<Vec<StoredSnapshot
             .strip_suffix(SIGNATURE_SUFFIX)
             .filter(|id| is_valid_id(id))
         {
-            found.entry((env.into(), id.into())).or_default().1 = true;
+            let slot = found.entry((env.into(), id.into())).or_default();
+            slot.1 = Some(object);
         } else if let Some(id) = file
             .strip_suffix(ARTIFACT_SUFFIX)
             .filter(|id| is_valid_id(id))
         {
-            found.entry((env.into(), id.into())).or_default().0 = Some(object.size);
+            let slot = found.entry((env.into(), id.into())).or_default();
+            slot.0 = Some(object);
         }
     }
     Ok(found
         .into_iter()
-        .map(|((env, id), (size, signed))| StoredSnapshot {
+        .map(|((env, id), (artifact, signature))| StoredSnapshot {
             created: id_time(&id).unwrap_or_default(),
             env,
             id,
-            artifact_bytes: size.unwrap_or(0),
-            committed: signed && size.is_some(),
-            has_artifact: size.is_some(),
-            has_signature: signed,
+            artifact_bytes: artifact.as_ref().map_or(0, |a| a.size),
+            committed: artifact.is_some() && signature.is_some(),
+            artifact,
+            signature,
         })
         .collect())
-}
-
-/// Committed snapshots only, oldest first.
-pub async fn list_committed(
-    store: &Store,
-    env: Option<&str>,
-) -> Result<Vec<StoredSnapshot>, StoreError> {
-    Ok(scan(store, env)
-        .await?
-        .into_iter()
-        .filter(|s| s.committed)
-        .collect())
-}
-
-/// Resolves `latest` or an id to the id of a committed snapshot of `env`.
-pub async fn resolve(store: &Store, env: &str, spec: &str) -> anyhow::Result<String> {
-    if !is_valid_env(env) {
-        bail!(
-            "environment name {env:?} is not valid: use lowercase letters, digits and '-' (at most 63)"
-        );
-    }
-    let all = scan(store, Some(env)).await.context("listing snapshots")?;
-    if spec == "latest" {
-        return all
-            .iter()
-            .rev()
-            .find(|s| s.committed)
-            .map(|s| s.id.clone())
-            .with_context(|| {
-                format!(
-                    "no committed snapshot of environment {env:?} in {}",
-                    store.location("")
-                )
-            });
-    }
-    if !is_valid_id(spec) {
-        bail!("{spec:?} is not a snapshot id (like 20261126T060709.123Z-3fa9c1) nor `latest`");
-    }
-    match all.iter().find(|s| s.id == spec) {
-        Some(s) if s.committed => Ok(spec.to_string()),
-        Some(s) if s.has_artifact => Err(VerifyError::MissingSignature {
-            what: format!("{env}/{spec}"),
-            key: store.location(&signature_key(env, spec)),
-        }
-        .into()),
-        _ => bail!(
-            "snapshot {env}/{spec} not found in {}; `routevault list` shows what there is",
-            store.location("")
-        ),
-    }
 }
 
 /// A snapshot's objects, downloaded but not yet verified.
@@ -191,41 +163,56 @@ pub struct Fetched {
     pub signature_stored_at: jiff::Timestamp,
 }
 
-/// Downloads a snapshot's signature and artifact (the artifact into a private temporary file
-/// in `work_dir`).
+/// Downloads a snapshot's committed signature and artifact (the artifact into a private
+/// temporary file in `work_dir`).
 pub async fn fetch(
     store: &Store,
-    env: &str,
-    id: &str,
+    snapshot: &StoredSnapshot,
     work_dir: &Path,
     max_artifact_bytes: u64,
 ) -> anyhow::Result<Fetched> {
-    let what = format!("{env}/{id}");
+    let (env, id) = (snapshot.env.as_str(), snapshot.id.as_str());
+    let what = snapshot.name();
     let sig_key = signature_key(env, id);
-    let (sig_bytes, signature_stored_at) =
-        match store.get_bytes_stamped(&sig_key, MAX_SIGNATURE_BYTES).await {
-            Ok(stamped) => stamped,
-            Err(StoreError::NotFound { location }) => {
-                return Err(VerifyError::MissingSignature {
-                    what,
-                    key: location,
-                }
-                .into());
+    let (Some(signature_info), Some(artifact_info)) = (&snapshot.signature, &snapshot.artifact)
+    else {
+        return Err(VerifyError::MissingSignature {
+            what,
+            key: store.location(&sig_key),
+        }
+        .into());
+    };
+    let (sig_bytes, signature_stored_at) = match store
+        .get_bytes_stamped(&sig_key, signature_info.version(), MAX_SIGNATURE_BYTES)
+        .await
+    {
+        Ok(stamped) => stamped,
+        Err(StoreError::NotFound { location }) => {
+            return Err(VerifyError::MissingSignature {
+                what,
+                key: location,
             }
-            Err(StoreError::TooLarge { location, .. }) => {
-                return Err(VerifyError::MalformedSignature {
-                    key: location,
-                    reason: "far too large".into(),
-                }
-                .into());
+            .into());
+        }
+        Err(StoreError::TooLarge { location, .. }) => {
+            return Err(VerifyError::MalformedSignature {
+                key: location,
+                reason: "far too large".into(),
             }
-            Err(e) => return Err(e).context("reading the signature"),
-        };
+            .into());
+        }
+        Err(e) => return Err(e).context("reading the signature"),
+    };
     let signature = SignatureFile::parse(&sig_bytes, &store.location(&sig_key))?;
     let mut file =
         tempfile::tempfile_in(work_dir).context("creating a temporary file for the artifact")?;
     match store
-        .get_to_file(&artifact_key(env, id), &mut file, max_artifact_bytes)
+        .get_to_file(
+            &artifact_key(env, id),
+            artifact_info.version(),
+            &mut file,
+            max_artifact_bytes,
+        )
         .await
     {
         Ok(_) => {}
