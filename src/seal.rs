@@ -71,7 +71,22 @@ pub struct Sealing {
 /// comments allowed).
 pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>, SealError> {
     let mut out = Vec::new();
+    let private_key = |place: String| SealError::BadRecipient {
+        value: place,
+        reason: "this is a private unseal key (AGE-SECRET-KEY-...), not a recipient; pass its \
+                 public half (the .seal.pub file or its age1... line), and keep the private key \
+                 away from the snapshot job"
+            .into(),
+    };
     for value in values {
+        // A private key pasted where a recipient belongs is never echoed back.
+        if value
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("AGE-SECRET-KEY-")
+        {
+            return Err(private_key("a --seal-to value".into()));
+        }
         if value.starts_with("age1") {
             out.push(age::x25519::Recipient::from_str(value).map_err(|e| {
                 SealError::BadRecipient {
@@ -85,14 +100,20 @@ pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>
             value: value.clone(),
             reason: e.to_string(),
         })?;
-        for line in text
+        for (number, line) in text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         {
+            let place = format!("{value}, line {}", number + 1);
+            if line.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+                return Err(private_key(place));
+            }
+            // The line itself is not echoed: a file given by mistake may hold anything.
             out.push(age::x25519::Recipient::from_str(line).map_err(|e| {
                 SealError::BadRecipient {
-                    value: format!("{value}: {line}"),
+                    value: place,
                     reason: e.to_string(),
                 }
             })?);
@@ -387,5 +408,29 @@ mod tests {
         );
         assert!(parse_recipients(&["age1nope".into()]).is_err());
         assert!(parse_recipients(&[]).is_err());
+    }
+
+    #[test]
+    fn a_private_key_given_as_recipient_is_refused_without_echoing_it() {
+        let (secret, _) = generate_identity();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prod.seal.key");
+        std::fs::write(&file, format!("# created by keygen\n{secret}\n")).unwrap();
+        for value in [file.display().to_string(), secret.clone()] {
+            let err = parse_recipients(&[value]).unwrap_err().to_string();
+            assert!(err.contains("private unseal key"), "{err}");
+            assert!(
+                !err.contains("AGE-SECRET-KEY-1"),
+                "the key was echoed: {err}"
+            );
+        }
+        std::fs::write(&file, "not-a-recipient-but-secret-looking\n").unwrap();
+        let err = parse_recipients(&[file.display().to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1") && !err.contains("secret-looking"),
+            "{err}"
+        );
     }
 }

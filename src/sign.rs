@@ -118,25 +118,46 @@ pub fn parse_trusted_key(text: &str) -> Result<(VerifyingKey, Option<jiff::Times
         .find("-----BEGIN")
         .ok_or_else(|| "no -----BEGIN PUBLIC KEY----- block".to_string())?;
     let mut not_after = None;
-    for line in text[..begin]
+    for (number, line) in text[..begin]
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
     {
-        if let Some(value) = line.strip_prefix(NOT_AFTER_HEADER) {
-            let stamp: jiff::Timestamp = value.trim().parse().map_err(|e| {
-                format!(
-                    "`{NOT_AFTER_HEADER}` needs an RFC 3339 time like 2026-11-20T00:00:00Z ({e})"
-                )
-            })?;
-            if not_after.replace(stamp).is_some() {
-                return Err(format!("more than one `{NOT_AFTER_HEADER}` line"));
-            }
-        } else if !line.starts_with('#') {
-            return Err(format!(
+        let at = |what: String| format!("line {}: {what}", number + 1);
+        let Some(comment) = line.strip_prefix('#') else {
+            return Err(at(format!(
                 "unexpected text before the key: {:?} (header lines start with #)",
                 line.chars().take(40).collect::<String>()
-            ));
+            )));
+        };
+        // `# word:` is a directive. The only one is `# not-after: TIME`, spelled exactly:
+        // a near miss (`#not-after:`, `# Not-After:`, `# not-after :`) would otherwise be read
+        // as a comment and leave a retired key fully trusted.
+        let Some((word, value)) = comment.split_once(':') else {
+            continue; // a plain comment
+        };
+        let word_trimmed = word.trim();
+        if word_trimmed.is_empty()
+            || !word_trimmed
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            continue; // a comment that happens to hold a colon
+        }
+        if !line.starts_with(NOT_AFTER_HEADER) {
+            return Err(at(format!(
+                "unknown or misspelt directive `#{word}:`; the only directive is \
+                 `{NOT_AFTER_HEADER} RFC3339-TIME` (write other notes without a colon after the first word)"
+            )));
+        }
+        let stamp: jiff::Timestamp = value.trim().parse().map_err(|e| {
+            at(format!(
+                "`{NOT_AFTER_HEADER}` needs an RFC 3339 time like 2026-11-20T00:00:00Z ({e})"
+            ))
+        })?;
+        if not_after.replace(stamp).is_some() {
+            return Err(at(format!("more than one `{NOT_AFTER_HEADER}` line")));
         }
     }
     let key = VerifyingKey::from_public_key_pem(text[begin..].trim()).map_err(|e| e.to_string())?;
@@ -181,9 +202,22 @@ impl TrustSet {
         } else {
             files.push(path.to_path_buf());
         }
-        let mut keys = Vec::new();
+        let mut keys: Vec<TrustedKey> = Vec::new();
         for file in files {
             let (key, not_after) = load_trusted_key(&file)?;
+            // Two files for one key would let the first by name silently win: one may retire
+            // the key and the other not.
+            if let Some(earlier) = keys.iter().find(|k| k.key == key) {
+                return Err(KeyError::Parse {
+                    path: file,
+                    what: "public key",
+                    reason: format!(
+                        "it holds the same key ({}) as {}; keep one file per key",
+                        earlier.id,
+                        earlier.file.display()
+                    ),
+                });
+            }
             keys.push(TrustedKey {
                 id: key_id(&key),
                 key,
@@ -543,10 +577,52 @@ mod tests {
                 "header lines start with #",
             ),
             ("# not-after: 2026-11-20T00:00:00Z\n".to_string(), "BEGIN"),
+            (
+                format!("#not-after: 2026-11-20T00:00:00Z\n{public}"),
+                "line 1: unknown or misspelt",
+            ),
+            (
+                format!("# Not-After: 2026-11-20T00:00:00Z\n{public}"),
+                "misspelt",
+            ),
+            (
+                format!("# comment\n# not-after : 2026-11-20T00:00:00Z\n{public}"),
+                "line 2",
+            ),
+            (
+                format!("# not_after: 2026-11-20T00:00:00Z\n{public}"),
+                "misspelt",
+            ),
         ] {
             let err = parse_trusted_key(&text).unwrap_err();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn plain_comments_stay_allowed_and_one_key_may_not_be_in_two_files() {
+        let key = generate_signing_key();
+        let (_, public) = encode_key_pair(&key);
+        let text = format!(
+            "# prod signer, made 2026-11-01 by the platform team\n# see: nothing\n{public}"
+        );
+        // "# see: nothing" is a directive and unknown: refused.
+        assert!(parse_trusted_key(&text).is_err());
+        let text = format!("# prod signer, made 2026-11-01 by the platform team\n{public}");
+        assert_eq!(parse_trusted_key(&text).unwrap().1, None);
+
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.sign.pub"), &public).unwrap();
+        fs::write(
+            dir.path().join("b.sign.pub"),
+            format!("# not-after: 2026-11-20T00:00:00Z\n{public}"),
+        )
+        .unwrap();
+        let err = TrustSet::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("b.sign.pub") && err.contains("a.sign.pub") && err.contains("same key"),
+            "{err}"
+        );
     }
 
     #[test]

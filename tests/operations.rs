@@ -110,6 +110,8 @@ fn signing_key_rotation_keeps_old_snapshots_verifiable_until_the_key_is_retired(
             "list",
             "--store",
             ws.store().to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
             "--keys",
             "-o",
             "json",
@@ -125,7 +127,14 @@ fn signing_key_rotation_keeps_old_snapshots_verifiable_until_the_key_is_retired(
     assert_eq!(signer_of(&before), old["key_id"].as_str().unwrap());
     assert_eq!(signer_of(&after), new["key_id"].as_str().unwrap());
     let table = ws
-        .run(&["list", "--store", ws.store().to_str().unwrap(), "--keys"])
+        .run(&[
+            "list",
+            "--store",
+            ws.store().to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--keys",
+        ])
         .ok();
     assert!(
         table.stdout.lines().next().unwrap().contains("KEY")
@@ -266,6 +275,9 @@ fn every_reporting_command_speaks_json() {
             out.to_str().unwrap(),
         ],
         vec!["prune", "--store", store, "--keep-last", "5", "--dry-run"],
+        vec![
+            "history", "--store", store, "--env", "prod", "--trust", trust,
+        ],
     ];
     for args in commands {
         let mut with_json = args.clone();
@@ -306,7 +318,7 @@ fn every_reporting_command_speaks_json() {
 fn completions_and_man_pages_cover_every_command() {
     let ws = Workspace::new();
     let commands = [
-        "keygen", "snapshot", "list", "verify", "inspect", "restore", "prune",
+        "keygen", "snapshot", "list", "verify", "inspect", "restore", "prune", "history",
     ];
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let run = ws.run(&["completions", shell]).ok();

@@ -633,12 +633,11 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
+    let mut child = command.spawn().unwrap();
 
     // Inject the fault once the upload is under way: a multipart upload has been created.
     let s3 = bed.s3_client(&bed.var("AWS_SECRET_ACCESS_KEY"));
     let bucket = bed.var("ROUTEVAULT_TEST_BUCKET");
-    let child_id = child.id();
     let mut started = false;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while std::time::Instant::now() < deadline {
@@ -656,11 +655,14 @@ async fn server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds() {
             Ok(_) => {}
             Err(e) => panic!("listing multipart uploads: {e:?}"),
         }
-        let status = std::fs::read_to_string(format!("/proc/{child_id}/stat")).unwrap_or_default();
-        assert!(
-            !status.is_empty() && !status.contains(") Z "),
-            "snapshot ended before its upload began"
-        );
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "snapshot ended before its upload began:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(started, "the upload never started");

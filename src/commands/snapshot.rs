@@ -16,7 +16,7 @@ use crate::normalize::normalize;
 use crate::object::Object;
 use crate::seal::{self, Sealer};
 use crate::select::{self, SecretsMode, Selection};
-use crate::sign::{self, TrustSet};
+use crate::sign::{self, KeyError, TrustSet};
 use crate::source;
 use crate::store::{ObjectStore, Retention, snapshots, verified};
 
@@ -52,6 +52,11 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         (SecretsMode::Plaintext, _) => {
             tracing::warn!(
                 "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
+            );
+            // Also outside the logs, whatever --log-level and --output say: this is a choice
+            // someone must see.
+            eprintln!(
+                "WARNING: --secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
             );
             None
         }
@@ -301,11 +306,17 @@ async fn previous_snapshot(
     signing_key: &ed25519_dalek::SigningKey,
     env: &str,
 ) -> anyhow::Result<Option<PreviousSnapshot>> {
-    let mut trusted = if trust.exists() {
-        TrustSet::load(trust)
-            .context("loading trusted keys (--trust) to find the previous snapshot")?
-    } else {
-        TrustSet::from_keys(Vec::new())
+    // The writer's own key is always enough to chain; a trust folder that is absent or holds
+    // no keys (the default `keys/` in a CronJob) adds nothing, a broken one is an error.
+    let mut trusted = match TrustSet::load(trust) {
+        Ok(set) => set,
+        Err(KeyError::NoTrustedKeys { .. }) => TrustSet::from_keys(Vec::new()),
+        Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            TrustSet::from_keys(Vec::new())
+        }
+        Err(e) => {
+            return Err(e).context("loading trusted keys (--trust) to find the previous snapshot");
+        }
     };
     trusted.add_key(signing_key.verifying_key());
     let (newest, skipped) = verified::newest_verified(store, &trusted, env)
