@@ -51,11 +51,25 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     let trust = TrustSet::load(&args.trust).context("loading trusted keys (--trust)")?;
     let store = super::open_store(&args.store).await?;
     if let Some(max_age) = &args.max_age {
-        super::check_fresh(&store, &trust, &env, max_age).await?;
+        crate::duration::parse(max_age).context("--max-age")?;
     }
     let surveyed = verified::survey(&store, &trust, Some(&env))
         .await
         .context("listing snapshots")?;
+    if let Some(max_age) = &args.max_age {
+        match surveyed.iter().rev().find(|s| s.is_verified()) {
+            Some(newest) => verified::ensure_fresh(&newest.snapshot, max_age)?,
+            None => {
+                let unverified = surveyed.iter().filter(|s| s.snapshot.committed).count();
+                return Err(verified::nothing_verified(
+                    &store,
+                    Some(&trust),
+                    &env,
+                    unverified,
+                ));
+            }
+        }
+    }
     let verified_ids: BTreeMap<String, String> = surveyed
         .iter()
         .filter_map(|s| {

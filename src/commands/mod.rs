@@ -106,10 +106,24 @@ pub async fn open_snapshot(
     } else {
         Some(TrustSet::load(&trust.trust).context("loading trusted keys")?)
     };
-    if let (Some(max_age), Some(trust_set)) = (&trust.max_age, &trust_set) {
-        check_fresh(&store, trust_set, env, max_age).await?;
+    if let Some(max_age) = &trust.max_age {
+        crate::duration::parse(max_age).context("--max-age")?;
     }
-    let stored = verified::resolve(&store, trust_set.as_ref(), env, spec).await?;
+    // With --max-age the newest verified snapshot is needed anyway; `latest` reuses it.
+    let stored = match (&trust_set, &trust.max_age) {
+        (Some(trust_set), Some(max_age)) => {
+            check_env(env)?;
+            let newest = verified::latest(&store, trust_set, env).await?.snapshot;
+            verified::ensure_fresh(&newest, max_age)?;
+            if spec == "latest" {
+                verified::warn_tampering(&newest);
+                newest
+            } else {
+                verified::resolve(&store, Some(trust_set), env, spec).await?
+            }
+        }
+        _ => verified::resolve(&store, trust_set.as_ref(), env, spec).await?,
+    };
     let id = stored.id.clone();
     let what = format!("{env}/{id}");
     let fetched = snapshots::fetch(
@@ -144,52 +158,6 @@ pub async fn open_snapshot(
         signature: fetched.signature,
         artifact,
     })
-}
-
-/// `--max-age`: fails (exit 3) unless the newest verified snapshot of `env` is younger than
-/// `max_age`. A writer who hides or withholds the newest snapshots leaves a chain that looks
-/// whole; only its age gives that away. The age is the one in the signed id.
-pub async fn check_fresh(
-    store: &Store,
-    trust: &TrustSet,
-    env: &str,
-    max_age: &str,
-) -> anyhow::Result<()> {
-    let limit = crate::duration::parse(max_age).context("--max-age")?;
-    let (newest, skipped) = verified::newest_verified(store, trust, env)
-        .await
-        .context("listing snapshots")?;
-    let Some(newest) = newest else {
-        if skipped.is_empty() {
-            bail!(
-                "no committed snapshot of environment {env:?} in {}",
-                store.location("")
-            );
-        }
-        return Err(crate::error::VerifyError::NoneVerified {
-            env: env.into(),
-            store: store.location(""),
-            count: skipped.len(),
-            trust: trust.source.display().to_string(),
-        }
-        .into());
-    };
-    let created: jiff::Timestamp = newest
-        .snapshot
-        .created
-        .parse()
-        .context("reading the time in a snapshot id")?;
-    if jiff::Timestamp::now().duration_since(created) > limit {
-        return Err(crate::error::VerifyError::Stale {
-            env: env.into(),
-            id: newest.snapshot.id.clone(),
-            created: newest.snapshot.created.clone(),
-            max_age: max_age.into(),
-        }
-        .into());
-    }
-    tracing::info!(env, newest = %newest.snapshot.id, max_age, "the newest verified snapshot is fresh");
-    Ok(())
 }
 
 pub fn check_env(env: &str) -> anyhow::Result<()> {

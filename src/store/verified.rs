@@ -185,6 +185,62 @@ pub fn warn_tampering(snapshot: &StoredSnapshot) {
     }
 }
 
+/// The newest verified snapshot of `env`, after warning about the newer ones skipped; an
+/// error (exit 3 when only unverified pairs exist) when there is none.
+pub async fn latest(store: &Store, trust: &TrustSet, env: &str) -> anyhow::Result<Surveyed> {
+    let (newest, skipped) = newest_verified(store, trust, env)
+        .await
+        .context("listing snapshots")?;
+    warn_skipped(&skipped);
+    newest.ok_or_else(|| nothing_verified(store, Some(trust), env, skipped.len()))
+}
+
+/// The error for an environment with no snapshot to use: none committed at all, or
+/// `unverified` committed pairs of which none verifies (a verification failure).
+pub fn nothing_verified(
+    store: &Store,
+    trust: Option<&TrustSet>,
+    env: &str,
+    unverified: usize,
+) -> anyhow::Error {
+    match trust {
+        Some(trust) if unverified > 0 => VerifyError::NoneVerified {
+            env: env.into(),
+            store: store.location(""),
+            count: unverified,
+            trust: trust.source.display().to_string(),
+        }
+        .into(),
+        _ => anyhow::anyhow!(
+            "no committed snapshot of environment {env:?} in {}",
+            store.location("")
+        ),
+    }
+}
+
+/// `--max-age`: fails (exit 3) unless `newest` — the newest verified snapshot of its
+/// environment — is younger than `max_age`. A writer who hides or withholds the newest
+/// snapshots leaves a chain that looks whole; only its age gives that away. The age is the
+/// one in the signed id.
+pub fn ensure_fresh(newest: &StoredSnapshot, max_age: &str) -> anyhow::Result<()> {
+    let limit = crate::duration::parse(max_age).context("--max-age")?;
+    let created: Timestamp = newest
+        .created
+        .parse()
+        .context("reading the time in a snapshot id")?;
+    if Timestamp::now().duration_since(created) > limit {
+        return Err(VerifyError::Stale {
+            env: newest.env.clone(),
+            id: newest.id.clone(),
+            created: newest.created.clone(),
+            max_age: max_age.into(),
+        }
+        .into());
+    }
+    tracing::info!(env = %newest.env, newest = %newest.id, max_age, "the newest verified snapshot is fresh");
+    Ok(())
+}
+
 /// Resolves `latest` or an id to a committed snapshot of `env`. `latest` is the newest snapshot
 /// whose signature verifies against `trust` (with `trust` None — `--insecure-skip-verify` —
 /// the newest committed one). An id is taken as named; it is verified when opened.
@@ -201,40 +257,14 @@ pub async fn resolve(
     }
     if spec == "latest" {
         let snapshot = match trust {
-            Some(trust) => {
-                let (newest, skipped) = newest_verified(store, trust, env)
-                    .await
-                    .context("listing snapshots")?;
-                warn_skipped(&skipped);
-                match newest {
-                    Some(found) => found.snapshot,
-                    None if skipped.is_empty() => bail!(
-                        "no committed snapshot of environment {env:?} in {}",
-                        store.location("")
-                    ),
-                    None => {
-                        return Err(VerifyError::NoneVerified {
-                            env: env.into(),
-                            store: store.location(""),
-                            count: skipped.len(),
-                            trust: trust.source.display().to_string(),
-                        }
-                        .into());
-                    }
-                }
-            }
+            Some(trust) => latest(store, trust, env).await?.snapshot,
             None => snapshots::scan(store, Some(env))
                 .await
                 .context("listing snapshots")?
                 .into_iter()
                 .rev()
                 .find(|s| s.committed)
-                .with_context(|| {
-                    format!(
-                        "no committed snapshot of environment {env:?} in {}",
-                        store.location("")
-                    )
-                })?,
+                .ok_or_else(|| nothing_verified(store, trust, env, 0))?,
         };
         warn_tampering(&snapshot);
         return Ok(snapshot);
