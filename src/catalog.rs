@@ -99,6 +99,25 @@ pub const NEVER_CAPTURED: &[(&str, &str)] = &[
     (ACME, "Challenge"),
 ];
 
+/// The API server's own namespaces: their objects are not an environment's routing.
+pub const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+
+/// Secret types that routing references: TLS key pairs, and Opaque (hand-made TLS Secrets,
+/// Gateway certificateRefs). Service-account tokens, registry credentials and the rest are
+/// never captured nor restored.
+pub const ROUTING_SECRET_TYPES: &[&str] = &["kubernetes.io/tls", "Opaque"];
+
+/// Whether an object identity is one of the API server's own: a system Namespace, anything in
+/// one, or the `default/kubernetes` Service. Snapshots leave these out unless
+/// `--include-system`, and restores refuse them unless the snapshot says it was made so.
+pub fn is_system_object(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> bool {
+    match (group, kind, namespace) {
+        (CORE, "Namespace", _) => SYSTEM_NAMESPACES.contains(&name),
+        (CORE, "Service", Some("default")) => name == "kubernetes",
+        _ => namespace.is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns)),
+    }
+}
+
 /// Splits an apiVersion into (group, version); the core group is empty.
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.split_once('/') {

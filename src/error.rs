@@ -77,6 +77,15 @@ pub enum VerifyError {
         path: String,
         reason: String,
     },
+    #[error(
+        "artifact {what}: entry {path} is refused: {reason}. An artifact is data: only routing \
+         objects are restored, whatever key signed it"
+    )]
+    NotRouting {
+        what: String,
+        path: String,
+        reason: String,
+    },
     #[error("artifact {what}: entry {path} does not match its recorded digest")]
     DigestMismatch { what: String, path: String },
     #[error(

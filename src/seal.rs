@@ -216,7 +216,10 @@ impl Sealer {
             return Ok(0);
         };
         for (key, value) in data.iter_mut() {
-            let encoded = value.as_str().unwrap_or("");
+            let encoded = value.as_str().ok_or_else(|| SealError::NotBase64 {
+                object: object.clone(),
+                key: key.clone(),
+            })?;
             let plain = BASE64.decode(encoded).map_err(|_| SealError::NotBase64 {
                 object: object.clone(),
                 key: key.clone(),

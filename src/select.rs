@@ -70,7 +70,7 @@ pub enum SelectorError {
     Invalid { selector: String, reason: String },
 }
 
-const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+use crate::catalog::SYSTEM_NAMESPACES;
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
@@ -88,14 +88,17 @@ pub fn select(
     let mut plan = plan(others, selection, secrets, Some(&existing))?;
     let mut captured = Vec::new();
     let mut captured_keys = BTreeSet::new();
+    let mut unreferenced = 0;
     for secret in secret_objects {
         let key = key_of(&secret);
-        if plan.wants_secret(&key.0, &key.1) {
+        let wanted = plan.wants_secret(&key.0, &key.1);
+        if plan.accepts_secret(&secret) {
             captured_keys.insert(key);
             captured.push(secret);
+        } else if !wanted {
+            unreferenced += 1;
         }
     }
-    let unreferenced = existing.len() - captured_keys.len();
     plan.finish(&captured_keys, unreferenced);
     captured.extend(plan.objects);
     sort_for_restore(&mut captured);
@@ -145,6 +148,29 @@ impl Plan {
             && self
                 .secret_refs
                 .contains_key(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// Whether a Secret, now read, is captured: wanted by name, and routing data (a TLS or
+    /// Opaque Secret with string data). A referenced Secret of another type (a service-account
+    /// token named by mistake, or on purpose) is left out with a warning; malformed data is
+    /// left out the same way, and named.
+    pub fn accepts_secret(&mut self, secret: &Object) -> bool {
+        let key = key_of(secret);
+        if !self.wants_secret(&key.0, &key.1) {
+            return false;
+        }
+        match crate::artifact::validate::secret_problem(secret) {
+            None => true,
+            Some(problem) => {
+                let referrer = self.secret_refs.remove(&key).unwrap_or_default();
+                self.warnings.push(format!(
+                    "{referrer} references Secret {}/{}, which is left out: {problem}",
+                    key.0, key.1
+                ));
+                bump(&mut self.skipped, 1, "Secret that is not routing data");
+                false
+            }
+        }
     }
 
     /// Records referenced Secrets that were not found, and how many were left out.
@@ -364,17 +390,12 @@ fn bump(skipped: &mut BTreeMap<String, usize>, count: usize, reason: impl Into<S
 }
 
 fn is_system(object: &Object) -> bool {
-    match (object.group(), object.kind()) {
-        (CORE, "Namespace") => SYSTEM_NAMESPACES.contains(&object.name()),
-        (CORE, "Service")
-            if object.namespace() == Some("default") && object.name() == "kubernetes" =>
-        {
-            true
-        }
-        _ => object
-            .namespace()
-            .is_some_and(|ns| SYSTEM_NAMESPACES.contains(&ns)),
-    }
+    catalog::is_system_object(
+        object.group(),
+        object.kind(),
+        object.namespace(),
+        object.name(),
+    )
 }
 
 fn namespace_selected(namespace: Option<&str>, selection: &Selection) -> bool {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::format::{self, Entry, Manifest};
 use super::write::digest_file;
 use crate::error::VerifyError;
-use crate::object::{is_valid_name, is_valid_namespace};
+use crate::object::Object;
 use crate::sign::{KeyId, SignatureFile, TrustSet};
 
 /// Size limits for reading artifacts.
@@ -120,11 +120,13 @@ impl VerifiedArtifact {
         })
     }
 
-    /// Reads every object member in order, checking each, and hands it to `visit`. Fails on
-    /// the first bad member; `visit` has then seen only members that checked out.
+    /// Reads every object member in order, checks its bytes against the manifest, decodes it,
+    /// checks that it is the object its entry names and that it passes the catalog rules
+    /// (`validate`), and hands it to `visit`. Fails on the first bad member; `visit` has then
+    /// seen only members that checked out.
     pub fn for_each_object(
         &self,
-        mut visit: impl FnMut(&Entry, Vec<u8>) -> anyhow::Result<()>,
+        mut visit: impl FnMut(&Entry, Object) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let what = self.what.as_str();
         let declared: HashMap<&str, &Entry> = self
@@ -158,7 +160,16 @@ impl VerifiedArtifact {
                 }
                 .into());
             }
-            visit(entry, bytes)?;
+            let object = decode(entry, &bytes, what)?;
+            if let Some(problem) = super::validate::object_problem(&object) {
+                return Err(VerifyError::NotRouting {
+                    what: what.into(),
+                    path: path.clone(),
+                    reason: format!("{}: {problem}", entry.describe()),
+                }
+                .into());
+            }
+            visit(entry, object)?;
         }
         if let Some(missing) = self
             .manifest
@@ -188,6 +199,38 @@ impl VerifiedArtifact {
         })?;
         Ok(count)
     }
+}
+
+/// Decodes one member into an object and checks that it is what the manifest says it is.
+pub fn decode(entry: &Entry, bytes: &[u8], what: &str) -> Result<Object, VerifyError> {
+    let malformed = |reason: String| VerifyError::Malformed {
+        what: what.into(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| malformed(format!("{} is not UTF-8", entry.path)))?;
+    let mut documents = crate::yaml::parse_documents(text)
+        .map_err(|e| malformed(format!("{}: {e}", entry.path)))?;
+    if documents.len() != 1 {
+        return Err(malformed(format!(
+            "{} holds {} documents, not one",
+            entry.path,
+            documents.len()
+        )));
+    }
+    let object = Object(documents.remove(0).1);
+    let matches = object.api_version() == entry.api_version
+        && object.kind() == entry.kind
+        && object.name() == entry.name
+        && object.namespace() == entry.namespace.as_deref();
+    if !matches {
+        return Err(malformed(format!(
+            "{} is not the object its manifest entry names ({})",
+            entry.path,
+            entry.describe()
+        )));
+    }
+    Ok(object)
 }
 
 fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Result<(), VerifyError> {
@@ -227,12 +270,14 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
                 reason: "declared twice or outside objects/".into(),
             });
         }
-        let namespace_ok = entry.namespace.as_deref().is_none_or(is_valid_namespace);
-        if !is_valid_name(&entry.name) || !namespace_ok {
-            return Err(malformed(format!(
-                "entry {} has an invalid name or namespace",
-                entry.path
-            )));
+        if let Some(problem) =
+            super::validate::entry_problem(entry, manifest.selection.include_system)
+        {
+            return Err(VerifyError::NotRouting {
+                what: what.into(),
+                path: entry.path.clone(),
+                reason: problem,
+            });
         }
     }
     Ok(())

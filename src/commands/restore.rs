@@ -13,8 +13,9 @@ use crate::catalog::RESTORE_TIERS;
 use crate::cli::{RestoreArgs, SummaryFormat};
 use crate::k8s;
 use crate::object::Object;
+use crate::restore;
 use crate::restore::apply::{self, ApplyOptions, ObjectReport, Outcome};
-use crate::restore::{self, render::DirRenderer};
+use crate::restore::render::{self, DirRenderer};
 use crate::seal::{self, Unsealer};
 use crate::select::References;
 use crate::transform::{self, Transform};
@@ -68,9 +69,14 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         only: transform::parse_kinds(&args.only)?,
         only_namespaces: args.namespaces.clone(),
     };
-    // Refuse a non-empty target folder before downloading anything.
+    // Refuse a non-empty target folder before downloading anything. A dry run writes
+    // nothing at all, not even a staging folder: it lists the files it would write.
     let renderer = match &args.to_dir {
-        Some(dir) => Some(DirRenderer::new(dir)?),
+        Some(dir) if args.dry_run => {
+            render::check_target(dir)?;
+            Some(None)
+        }
+        Some(dir) => Some(Some(DirRenderer::new(dir)?)),
         None => None,
     };
     let identities = match &args.unseal_key {
@@ -90,7 +96,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     // Every object is read and checked before anything is written or applied.
     let mut objects: Vec<Object> = Vec::new();
     let secrets_withheld =
-        restore::restore_objects(&opened.artifact, unsealer.as_ref(), &what, |mut object| {
+        restore::restore_objects(&opened.artifact, unsealer.as_ref(), |mut object| {
             if transform.selects(&object) {
                 transform.apply(&mut object);
                 objects.push(object);
@@ -110,16 +116,22 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         Some(mut renderer) => {
             let mut reports = Vec::new();
             for object in &objects {
-                renderer.write(object)?;
+                let file = render::relative_path(object)?;
+                if let Some(renderer) = renderer.as_mut() {
+                    renderer.write(object)?;
+                }
                 reports.push(ObjectReport {
                     object: object.object_ref().to_string(),
                     tier: tier_name(object),
                     outcome: Outcome::Created,
-                    message: None,
+                    message: Some(file.display().to_string()),
                     changes: Vec::new(),
                 });
             }
-            let dir = renderer.commit()?;
+            let dir = match renderer {
+                Some(renderer) => renderer.commit()?,
+                None => args.to_dir.clone().expect("a folder target"),
+            };
             (dir.display().to_string(), reports, Vec::new())
         }
         None => {

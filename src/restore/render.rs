@@ -25,16 +25,39 @@ pub fn relative_path(object: &Object) -> anyhow::Result<PathBuf> {
             object.object_ref()
         );
     }
-    let folder = match object.catalog_kind() {
-        Some(info) => format!("{:02}-{}", info.tier, info.plural),
-        None => format!("99-{}", object.kind().to_ascii_lowercase()),
+    // Folder names come from the catalog only, never from the object's own kind text.
+    let Some(info) = object.catalog_kind() else {
+        bail!(
+            "{} is not a routing kind; nothing is written for it",
+            object.object_ref()
+        );
     };
+    let folder = format!("{:02}-{}", info.tier, info.plural);
     let mut path = PathBuf::from(folder);
     if let Some(ns) = object.namespace() {
         path.push(ns);
     }
     path.push(format!("{name}.yaml"));
     Ok(path)
+}
+
+/// Refuses a target that exists and is not an empty folder: restore never overwrites.
+/// Changes nothing, so `--dry-run` checks the target too.
+pub fn check_target(target: &Path) -> anyhow::Result<()> {
+    if target.exists() {
+        let empty = target.is_dir()
+            && fs::read_dir(target)
+                .with_context(|| format!("reading {}", target.display()))?
+                .next()
+                .is_none();
+        if !empty {
+            bail!(
+                "{} exists and is not empty; restore writes only into a new or empty folder",
+                target.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub struct DirRenderer {
@@ -45,24 +68,14 @@ pub struct DirRenderer {
 impl DirRenderer {
     /// Prepares to write into `target`, which must not exist or must be an empty folder.
     pub fn new(target: &Path) -> anyhow::Result<Self> {
-        if target.exists() {
-            let empty = target.is_dir()
-                && fs::read_dir(target)
-                    .with_context(|| format!("reading {}", target.display()))?
-                    .next()
-                    .is_none();
-            if !empty {
-                bail!(
-                    "{} exists and is not empty; restore writes only into a new or empty folder",
-                    target.display()
-                );
-            }
-        }
+        check_target(target)?;
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        // tempfile makes the folder 0700: plaintext Secret files inside are the owner's alone
+        // until the commit, and the folder is removed when the renderer is dropped (any error).
         let staging = tempfile::Builder::new()
             .prefix(".routevault-restore-")
             .tempdir_in(&parent)
@@ -132,6 +145,10 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "..", "namespace": "shop"}}),
         );
         assert!(relative_path(&evil).is_err());
+        let traversal = Object(
+            json!({"apiVersion": "v1", "kind": "x/../../../../outside", "metadata": {"name": "a", "namespace": "shop"}}),
+        );
+        assert!(relative_path(&traversal).is_err());
     }
 
     #[test]

@@ -137,13 +137,14 @@ pub async fn capture(
                             object.namespace().unwrap_or("").to_string(),
                             object.name().to_string(),
                         );
-                        if plan.wants_secret(&key.0, &key.1) {
+                        let wanted = plan.wants_secret(&key.0, &key.1);
+                        if plan.accepts_secret(&object) {
                             if let Err(e) = sink(normalize(&object)) {
                                 failure = Some(e);
                                 break;
                             }
                             captured.insert(key);
-                        } else {
+                        } else if !wanted {
                             unreferenced += 1;
                         }
                     }

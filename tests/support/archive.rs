@@ -136,3 +136,39 @@ pub fn store_signed(store: &Path, env: &str, id: &str, artifact: &[u8], sign_key
     )
     .unwrap();
 }
+
+/// One object member and its entry, for any identity (the identity is written as given,
+/// unchecked, so hostile ones can be made): `(member, entry)`.
+pub fn object(
+    index: usize,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    body: &str,
+) -> (Member, Entry) {
+    let path = format!("objects/{index:06}.yaml");
+    let metadata = match namespace {
+        Some(ns) => format!("  name: {name:?}\n  namespace: {ns:?}\n"),
+        None => format!("  name: {name:?}\n"),
+    };
+    let data = format!("apiVersion: {api_version:?}\nkind: {kind:?}\nmetadata:\n{metadata}{body}")
+        .into_bytes();
+    let entry = Entry {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: namespace.map(Into::into),
+        name: name.into(),
+        path: path.clone(),
+        size: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(&data)),
+        sealed: false,
+    };
+    (
+        Member::File {
+            path: path.into_bytes(),
+            data,
+        },
+        entry,
+    )
+}

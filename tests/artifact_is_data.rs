@@ -1,0 +1,342 @@
+//! An artifact is data (issue 12): hand-built artifacts signed by a *trusted* key — an insider
+//! or a stolen key — that carry non-routing kinds, path traversal through `kind` or
+//! `apiVersion`, system objects or service-account tokens are refused by `verify` and by
+//! `restore` (exit 3), with nothing written anywhere and nothing applied. The control case
+//! shows the same builder's well-formed artifacts are accepted.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use support::archive::{self, Member};
+use support::bed::{Bed, BedSpec};
+use support::cli::Workspace;
+
+const ID: &str = "20261126T000000.000Z-00aaff";
+
+/// A workspace whose store holds one artifact of these objects, signed by the trusted key.
+fn signed(objects: Vec<(Member, routevault::artifact::Entry)>, include_system: bool) -> Workspace {
+    let ws = Workspace::new();
+    let (members, entries): (Vec<Member>, Vec<_>) = objects.into_iter().unzip();
+    let mut manifest = archive::manifest("prod", ID, entries);
+    manifest.selection.include_system = include_system;
+    let bytes = archive::build(&manifest, &members);
+    archive::store_signed(&ws.store(), "prod", ID, &bytes, &ws.sign_key());
+    ws
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(path.display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// verify and restore --to-dir both exit 3 naming `needle`, and the workspace holds exactly
+/// what it held before (nothing written inside the target, beside it or outside it).
+fn assert_refused_everywhere(ws: &Workspace, needle: &str) {
+    let before = files_under(ws.dir.path());
+    let verify = ws.verify("prod", ID).code(3);
+    assert!(verify.stderr.contains(needle), "verify: {}", verify.stderr);
+    let out = ws.path("restored/out");
+    let restore = ws
+        .restore(
+            "prod",
+            ID,
+            &out,
+            &["--unseal-key", ws.seal_key().to_str().unwrap()],
+        )
+        .code(3);
+    assert!(
+        restore.stderr.contains(needle),
+        "restore: {}",
+        restore.stderr
+    );
+    assert!(
+        restore.stderr.contains("whatever key signed it"),
+        "{}",
+        restore.stderr
+    );
+    let after = files_under(ws.dir.path());
+    let created: Vec<&String> = after.iter().filter(|f| !before.contains(f)).collect();
+    // Only the restore's own target parent may have been created (empty).
+    assert!(
+        created.iter().all(|f| f.ends_with("/restored")),
+        "files appeared: {created:?}"
+    );
+    assert!(!out.exists());
+}
+
+fn namespace(index: usize, name: &str) -> (Member, routevault::artifact::Entry) {
+    archive::object(index, "v1", "Namespace", None, name, "")
+}
+
+#[test]
+fn control_routing_objects_from_the_same_builder_are_restored() {
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            archive::object(
+                2,
+                "v1",
+                "Secret",
+                Some("shop"),
+                "web-tls",
+                "type: kubernetes.io/tls\ndata:\n  tls.crt: eA==\n  tls.key: eA==\n",
+            ),
+            archive::object(
+                3,
+                "networking.k8s.io/v1",
+                "Ingress",
+                Some("shop"),
+                "web",
+                "spec:\n  tls:\n  - secretName: web-tls\n",
+            ),
+        ],
+        false,
+    );
+    ws.verify("prod", ID).ok();
+    let out = ws.path("out");
+    ws.restore("prod", ID, &out, &[]).ok();
+    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(out.join("03-secrets/shop/web-tls.yaml").exists());
+}
+
+#[test]
+fn path_traversal_through_kind_writes_nothing_anywhere() {
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            archive::object(
+                2,
+                "v1",
+                "x/../../../../outside",
+                Some("shop"),
+                "pwned",
+                "data: {}\n",
+            ),
+        ],
+        false,
+    );
+    assert_refused_everywhere(&ws, "not a routing kind");
+    assert!(!ws.dir.path().join("outside").exists());
+}
+
+#[test]
+fn path_traversal_through_api_version_is_refused() {
+    let ws = signed(
+        vec![archive::object(
+            1,
+            "networking.k8s.io/../../../x",
+            "Ingress",
+            Some("shop"),
+            "web",
+            "",
+        )],
+        false,
+    );
+    assert_refused_everywhere(&ws, "no valid version");
+}
+
+#[test]
+fn non_routing_kinds_are_refused() {
+    for (api_version, kind, scope, body) in [
+        (
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            None,
+            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: \"system:authenticated\"}]\n",
+        ),
+        (
+            "v1",
+            "Pod",
+            Some("shop"),
+            "spec: {containers: [{name: x, image: x, securityContext: {privileged: true}}]}\n",
+        ),
+        ("v1", "ConfigMap", Some("shop"), "data: {a: b}\n"),
+    ] {
+        let ws = signed(
+            vec![
+                namespace(1, "shop"),
+                archive::object(2, api_version, kind, scope, "pwn", body),
+            ],
+            false,
+        );
+        assert_refused_everywhere(&ws, "not a routing kind");
+    }
+}
+
+#[test]
+fn system_objects_are_refused_unless_the_snapshot_included_them() {
+    let dns = || {
+        archive::object(
+            1,
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            Some("kube-system"),
+            "kube-dns",
+            "addressType: IPv4\nendpoints: [{addresses: [\"203.0.113.7\"]}]\n",
+        )
+    };
+    let ws = signed(vec![dns()], false);
+    assert_refused_everywhere(&ws, "system object");
+    // The manifest says --include-system (it is signed): then it is a valid artifact.
+    let ws = signed(vec![dns()], true);
+    ws.verify("prod", ID).ok();
+}
+
+#[test]
+fn service_account_tokens_and_malformed_secret_data_are_refused() {
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            archive::object(
+                2,
+                "v1",
+                "Secret",
+                Some("shop"),
+                "token",
+                "type: kubernetes.io/service-account-token\ndata: {token: eA==}\n",
+            ),
+        ],
+        false,
+    );
+    assert_refused_everywhere(&ws, "is not routing data");
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            archive::object(
+                2,
+                "v1",
+                "Secret",
+                Some("shop"),
+                "odd",
+                "type: kubernetes.io/tls\ndata:\n  tls.key: [1, 2]\n",
+            ),
+        ],
+        false,
+    );
+    assert_refused_everywhere(&ws, "is not a string");
+}
+
+#[test]
+fn dry_run_to_a_folder_writes_nothing_and_lists_the_files() {
+    let ws = Workspace::new();
+    let id = ws.snapshot(&support::cli::scenario("storefront"), "prod");
+    let before = files_under(ws.dir.path());
+    let out = ws.path("dry/out");
+    let run = ws
+        .restore(
+            "prod",
+            &id,
+            &out,
+            &[
+                "--dry-run",
+                "--unseal-key",
+                ws.seal_key().to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        )
+        .ok();
+    assert_eq!(files_under(ws.dir.path()), before, "a dry run wrote files");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    let objects = report["objects"].as_array().unwrap();
+    assert!(!objects.is_empty());
+    assert!(
+        objects.iter().any(|o| o["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("03-secrets/")),
+        "{report}"
+    );
+    // A non-empty target is refused by a dry run too.
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("keep"), "x").unwrap();
+    ws.restore("prod", &id, &out, &["--dry-run"]).code(1);
+}
+
+#[test]
+fn snapshot_leaves_out_referenced_secrets_that_are_not_routing_data() {
+    let ws = Workspace::new();
+    let dir = ws.path("src");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("all.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: shop}\ntype: kubernetes.io/service-account-token\ndata: {token: eA==}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\nspec:\n  tls:\n  - secretName: token\n",
+    )
+    .unwrap();
+    let id = ws.snapshot(&dir, "prod");
+    ws.verify("prod", &id).ok();
+    let out = ws.path("out");
+    ws.restore("prod", &id, &out, &[]).ok();
+    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(
+        !out.join("03-secrets").exists(),
+        "the token Secret was captured"
+    );
+}
+
+#[test]
+fn restore_into_a_cluster_applies_nothing_from_a_hostile_artifact() {
+    let bed = Bed::start(BedSpec {
+        clusters: &["a"],
+        s3: false,
+        crds: false,
+    });
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            archive::object(
+                2,
+                "discovery.k8s.io/v1",
+                "EndpointSlice",
+                Some("kube-system"),
+                "kube-dns-evil",
+                "addressType: IPv4\nendpoints: [{addresses: [\"203.0.113.7\"]}]\n",
+            ),
+        ],
+        false,
+    );
+    let kubeconfig = bed.kubeconfig();
+    let run = ws
+        .run(&[
+            "restore",
+            ID,
+            "--store",
+            ws.store().to_str().unwrap(),
+            "--env",
+            "prod",
+            "--trust",
+            ws.sign_pub().to_str().unwrap(),
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--cluster",
+            "a",
+        ])
+        .code(3);
+    assert!(run.stderr.contains("system object"), "{}", run.stderr);
+    let namespaces = bed.kubectl_ok("a", &["get", "namespaces", "-o", "name"], None);
+    assert!(!namespaces.contains("namespace/shop"), "{namespaces}");
+    let slices = bed.kubectl_ok(
+        "a",
+        &["get", "endpointslices", "-n", "kube-system", "-o", "name"],
+        None,
+    );
+    assert!(!slices.contains("kube-dns-evil"), "{slices}");
+}
