@@ -149,10 +149,10 @@ pub struct TrustArgs {
     #[arg(long)]
     pub insecure_skip_verify: bool,
     /// Refuse artifacts larger than this many bytes.
-    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
     pub max_artifact_bytes: u64,
     /// Refuse artifacts that unpack to more than this many bytes (protects against zstd bombs).
-    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: u64,
     /// Fail (exit 3) when the newest verified snapshot of the environment is older than this
     /// (e.g. 26h for a daily job): detects a stopped job, or newer snapshots hidden or withheld
@@ -427,6 +427,11 @@ pub struct RestoreArgs {
         value_delimiter = ','
     )]
     pub namespaces: Vec<String>,
+    /// Refuse a snapshot whose objects would take more than this many bytes of memory to
+    /// restore (estimated as they are read: text plus 128 bytes per YAML node). The default
+    /// keeps a restore under 512 MiB, the deploy kit's restore Job limit.
+    #[arg(long, default_value_t = crate::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY")]
+    pub max_object_memory: u64,
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
     pub unseal_key: Option<PathBuf>,
@@ -453,10 +458,10 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE")]
     pub max_age: Option<String>,
     /// Refuse artifacts larger than this many bytes.
-    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
     pub max_artifact_bytes: u64,
     /// Refuse artifacts that unpack to more than this many bytes.
-    #[arg(long, default_value_t = 4 << 30, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: u64,
     #[arg(
         long,

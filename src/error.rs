@@ -86,6 +86,22 @@ pub enum VerifyError {
         path: String,
         reason: String,
     },
+    #[error(
+        "artifact {what}: member {path} is {size} bytes, more than any Kubernetes object can be \
+         ({limit}); refusing"
+    )]
+    ObjectTooLarge {
+        what: String,
+        path: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "artifact {what}: its objects take more than {limit} bytes of memory to restore; \
+         refusing (raise --max-object-memory, and the memory limit of the restore Job with it, \
+         only if you expect an environment this large)"
+    )]
+    TooMuchMemory { what: String, limit: u64 },
     #[error("artifact {what}: entry {path} does not match its recorded digest")]
     DigestMismatch { what: String, path: String },
     #[error(

@@ -760,14 +760,28 @@ fn hostile_digest_mismatch() {
 
 #[test]
 fn hostile_zstd_bomb_over_the_cap() {
-    // 64 MiB of zeros compresses to a few KiB; the cap is set to 8 MiB.
-    let bomb = vec![0u8; 64 << 20];
+    // 32 valid Namespace members padded with spaces to 2 MiB (each within the object limit;
+    // tests/bounds.rs covers a bigger member) compress to a few KiB; the cap is set to 8 MiB.
+    let member = |i: usize| {
+        let mut data = archive::namespace_yaml(&format!("bomb{i}"));
+        data.resize(2 << 20, b' ');
+        data
+    };
+    let paths: Vec<String> = (1..=32).map(|i| format!("objects/{i:06}.yaml")).collect();
     let ws = hostile(
-        vec![Member::File {
-            path: b"objects/000001.yaml".to_vec(),
-            data: bomb.clone(),
-        }],
-        vec![archive::entry("objects/000001.yaml", "bomb", &bomb)],
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| Member::File {
+                path: path.clone().into_bytes(),
+                data: member(i),
+            })
+            .collect(),
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| archive::entry(path, &format!("bomb{i}"), &member(i)))
+            .collect(),
     );
     let artifact = fs::metadata(ws.artifact("prod", HOSTILE_ID)).unwrap().len();
     assert!(

@@ -26,11 +26,22 @@ pub struct Limits {
     pub max_unpacked_bytes: u64,
 }
 
+/// The default of `--max-artifact-bytes`.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+/// The default of `--max-unpacked-bytes`: far above any routing estate's YAML (30,000 objects
+/// with 10,000 TLS Secrets unpack to tens of MiB), far below what would exhaust a machine.
+/// The memory a restore holds is bounded separately (`restore::DEFAULT_MAX_OBJECT_MEMORY`).
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 << 20;
+/// One object member: the API server stores objects of at most 1.5 MiB (etcd's request
+/// limit), so a bigger member is not a Kubernetes object. Read one at a time, this is what
+/// `verify` holds in memory.
+pub const MAX_OBJECT_MEMBER_BYTES: u64 = 2 << 20;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_artifact_bytes: 4 << 30,
-            max_unpacked_bytes: 4 << 30,
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+            max_unpacked_bytes: DEFAULT_MAX_UNPACKED_BYTES,
         }
     }
 }
@@ -96,7 +107,7 @@ impl VerifiedArtifact {
             let (mut archive, capped) = open_stream(&file, limits, what)?;
             let mut members = Members::new(&mut archive, capped, limits, what)?;
             let (path, bytes) = members
-                .next_member(limits.max_unpacked_bytes)?
+                .next_member(Cap::Manifest)?
                 .ok_or_else(|| malformed("empty archive".into()))?;
             if path != format::MANIFEST_PATH {
                 return Err(malformed(format!(
@@ -138,8 +149,8 @@ impl VerifiedArtifact {
         let mut seen: HashSet<String> = HashSet::new();
         let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
         let mut members = Members::new(&mut archive, capped, self.limits, what)?;
-        members.next_member(self.limits.max_unpacked_bytes)?; // the manifest, checked in open
-        while let Some((path, bytes)) = members.next_member(self.limits.max_unpacked_bytes)? {
+        members.next_member(Cap::Manifest)?; // the manifest, checked in open
+        while let Some((path, bytes)) = members.next_member(Cap::Object)? {
             let hostile = |reason: &str| VerifyError::HostileEntry {
                 what: what.into(),
                 path: path.clone(),
@@ -188,6 +199,11 @@ impl VerifiedArtifact {
             .into());
         }
         Ok(())
+    }
+
+    /// Names the artifact in messages (`env/id`).
+    pub fn what(&self) -> &str {
+        &self.what
     }
 
     /// Checks every member without keeping anything: what `verify` runs.
@@ -309,6 +325,15 @@ fn open_stream(
     Ok((tar::Archive::new(reader), capped))
 }
 
+/// Which limit a member is read under.
+#[derive(Clone, Copy)]
+enum Cap {
+    /// The manifest: up to the whole unpacked limit (it lists every object).
+    Manifest,
+    /// An object: at most [`MAX_OBJECT_MEMBER_BYTES`].
+    Object,
+}
+
 /// Walks tar members, rejecting anything that is not a regular file with a safe path.
 struct Members<'a> {
     entries: tar::Entries<'a, Stream>,
@@ -350,8 +375,9 @@ impl<'a> Members<'a> {
         }
     }
 
-    /// The next member's path and contents, or None at the end of the archive.
-    fn next_member(&mut self, max: u64) -> Result<Option<(String, Vec<u8>)>, VerifyError> {
+    /// The next member's path and contents, or None at the end of the archive. Its declared
+    /// size is checked against `cap` before anything is read.
+    fn next_member(&mut self, cap: Cap) -> Result<Option<(String, Vec<u8>)>, VerifyError> {
         let mut member = match self.entries.next() {
             None => return Ok(None),
             Some(Err(e)) => return Err(self.read_error(e)),
@@ -380,11 +406,22 @@ impl<'a> Members<'a> {
             .header()
             .size()
             .map_err(|e| hostile(&e.to_string()))?;
-        if size > max {
-            return Err(VerifyError::TooLarge {
-                what: self.what.into(),
-                limit: max,
-            });
+        match cap {
+            Cap::Manifest if size > self.limits.max_unpacked_bytes => {
+                return Err(VerifyError::TooLarge {
+                    what: self.what.into(),
+                    limit: self.limits.max_unpacked_bytes,
+                });
+            }
+            Cap::Object if size > MAX_OBJECT_MEMBER_BYTES.min(self.limits.max_unpacked_bytes) => {
+                return Err(VerifyError::ObjectTooLarge {
+                    what: self.what.into(),
+                    path,
+                    size,
+                    limit: MAX_OBJECT_MEMBER_BYTES,
+                });
+            }
+            _ => {}
         }
         let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
         let read = (&mut member).take(size).read_to_end(&mut bytes);

@@ -95,15 +95,19 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
 
     // Every object is read and checked before anything is written or applied.
     let mut objects: Vec<Object> = Vec::new();
-    let secrets_withheld =
-        restore::restore_objects(&opened.artifact, unsealer.as_ref(), |mut object| {
+    let secrets_withheld = restore::restore_objects(
+        &opened.artifact,
+        unsealer.as_ref(),
+        args.max_object_memory,
+        |mut object| {
             if transform.selects(&object) {
                 transform.apply(&mut object);
                 objects.push(object);
             }
             Ok(())
-        })
-        .with_context(|| format!("reading {what}; nothing was applied or written"))?;
+        },
+    )
+    .with_context(|| format!("reading {what}; nothing was applied or written"))?;
     let mut warnings = Vec::new();
     if secrets_withheld > 0 {
         warnings.push(format!(
