@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod catalog;
+pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod duration;

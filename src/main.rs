@@ -21,6 +21,8 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Before the runtime starts any thread: plaintext in flight is removed on SIGINT/SIGTERM.
+    routevault::cleanup::install();
     init_logging(cli.log_format, &cli.log_level);
     // kube and the AWS SDK share rustls; name its crypto provider once, before any TLS use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -340,3 +340,142 @@ fn restore_into_a_cluster_applies_nothing_from_a_hostile_artifact() {
     );
     assert!(!slices.contains("kube-dns-evil"), "{slices}");
 }
+
+/// A folder with `count` TLS Secrets referenced by one Ingress.
+fn many_secrets(dir: &Path, count: usize) {
+    fs::create_dir_all(dir).unwrap();
+    let mut text = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n");
+    let mut tls = String::new();
+    for i in 0..count {
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: tls-{i}, namespace: big}}\ntype: kubernetes.io/tls\ndata: {{tls.crt: Y2VydA==, tls.key: UExBSU5URVhULUtFWQ==}}\n"
+        ));
+        tls.push_str(&format!("  - {{secretName: tls-{i}}}\n"));
+    }
+    text.push_str(&format!(
+        "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: big, namespace: big}}\nspec:\n  tls:\n{tls}"
+    ));
+    fs::write(dir.join("big.yaml"), text).unwrap();
+}
+
+fn terminate(child: &std::process::Child) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+#[test]
+fn sigterm_during_a_restore_leaves_no_unsealed_secret_behind() {
+    let ws = Workspace::new();
+    let source = ws.path("src");
+    many_secrets(&source, 4000);
+    let id = ws.snapshot(&source, "prod");
+    let parent = ws.path("restores");
+    fs::create_dir_all(&parent).unwrap();
+    let out = parent.join("out");
+    let mut child = std::process::Command::new(support::cli::bin())
+        .args([
+            "restore",
+            &id,
+            "--store",
+            ws.store().to_str().unwrap(),
+            "--env",
+            "prod",
+            "--trust",
+            ws.sign_pub().to_str().unwrap(),
+            "--unseal-key",
+            ws.seal_key().to_str().unwrap(),
+            "--to-dir",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until unsealed Secret files exist in the staging folder, then stop the restore.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut caught = false;
+    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        let written = files_under(&parent).iter().any(|f| {
+            f.contains(".routevault-restore-") && f.ends_with(".yaml") && f.contains("03-secrets")
+        });
+        if written {
+            terminate(&child);
+            caught = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        caught,
+        "the restore finished before Secret files were seen; make it bigger"
+    );
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    assert_eq!(files_under(&parent), Vec::<String>::new(), "left behind");
+}
+
+#[test]
+fn sigterm_during_a_plaintext_snapshot_leaves_no_temporary_file() {
+    let ws = Workspace::new();
+    let source = ws.path("src");
+    many_secrets(&source, 3000);
+    let tmp = ws.path("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    // Stop it at growing delays until one run completes: every stop must leave TMPDIR empty
+    // and nothing committed in the store.
+    let mut delay_ms = 0;
+    let mut handled = 0;
+    loop {
+        let mut child = std::process::Command::new(support::cli::bin())
+            .args([
+                "snapshot",
+                "--from-dir",
+                source.to_str().unwrap(),
+                "--store",
+                ws.store().to_str().unwrap(),
+                "--env",
+                "prod",
+                "--sign-key",
+                ws.sign_key().to_str().unwrap(),
+                "--secrets",
+                "plaintext",
+            ])
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        terminate(&child);
+        let status = child.wait().unwrap();
+        assert_eq!(
+            files_under(&tmp),
+            Vec::<String>::new(),
+            "left after {delay_ms} ms"
+        );
+        if status.success() {
+            break;
+        }
+        handled += usize::from(status.code() == Some(128 + libc::SIGTERM));
+        // Stopped: by routevault's handler (exit 143), or by the signal itself when it came
+        // before the handler was installed (nothing was written yet).
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            status.code() == Some(128 + libc::SIGTERM) || status.signal() == Some(libc::SIGTERM),
+            "{status:?}"
+        );
+        let committed = files_under(&ws.store())
+            .iter()
+            .filter(|f| f.ends_with(".sig"))
+            .count();
+        assert_eq!(committed, 0, "a stopped snapshot committed");
+        delay_ms += 10;
+        assert!(delay_ms < 60_000, "the snapshot never completed");
+    }
+    assert!(
+        handled > 0,
+        "no stop reached the handler while the snapshot ran ({delay_ms} ms to finish)"
+    );
+}

@@ -20,15 +20,18 @@ use crate::object::Object;
 const BLOCK: usize = 512;
 
 pub struct ArtifactWriter {
-    body: zstd::Encoder<'static, BufWriter<NamedTempFile>>,
+    /// Unlinked from the start (O_TMPFILE where the filesystem has it): never visible on disk.
+    body: zstd::Encoder<'static, BufWriter<File>>,
     entries: Vec<Entry>,
     level: i32,
     work_dir: std::path::PathBuf,
 }
 
-/// A finished artifact in a temporary file, with its digest and manifest.
+/// A finished artifact in a temporary file, with its digest and manifest. The file is named
+/// (the store uploads it by path) and removed when this drops, or on a signal.
 pub struct FinishedArtifact {
     pub file: NamedTempFile,
+    _registered: crate::cleanup::Registered,
     pub sha256: [u8; 32],
     pub size: u64,
     pub manifest: Manifest,
@@ -38,7 +41,7 @@ impl ArtifactWriter {
     /// Starts an artifact whose temporary files live in `work_dir` (same filesystem as where
     /// it will be stored is best, but not required). `level` is the zstd level.
     pub fn new(work_dir: &Path, level: i32) -> io::Result<Self> {
-        let body_file = NamedTempFile::new_in(work_dir)?;
+        let body_file = tempfile::tempfile_in(work_dir)?;
         let mut body = zstd::Encoder::new(BufWriter::new(body_file), level)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
@@ -86,10 +89,11 @@ impl ArtifactWriter {
             .into_inner()
             .map_err(|e| e.into_error())?;
         body.flush()?;
-        let body_file = body.as_file_mut();
+        let body_file = &mut body;
         body_file.seek(io::SeekFrom::Start(0))?;
 
         let out = NamedTempFile::new_in(&self.work_dir)?;
+        let registered = crate::cleanup::register(out.path());
         let mut hashing = HashingWriter {
             inner: BufWriter::new(out),
             hasher: Sha256::new(),
@@ -115,6 +119,7 @@ impl ArtifactWriter {
         let file = inner.into_inner().map_err(|e| e.into_error())?;
         file.as_file().sync_all()?;
         Ok(FinishedArtifact {
+            _registered: registered,
             file,
             sha256: hasher.finalize().into(),
             size,

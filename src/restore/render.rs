@@ -63,6 +63,7 @@ pub fn check_target(target: &Path) -> anyhow::Result<()> {
 pub struct DirRenderer {
     target: PathBuf,
     staging: TempDir,
+    _registered: crate::cleanup::Registered,
 }
 
 impl DirRenderer {
@@ -82,12 +83,15 @@ impl DirRenderer {
             .with_context(|| format!("creating a staging folder in {}", parent.display()))?;
         Ok(Self {
             target: target.into(),
+            _registered: crate::cleanup::register(staging.path()),
             staging,
         })
     }
 
     pub fn write(&mut self, object: &Object) -> anyhow::Result<()> {
         let relative = relative_path(object)?;
+        // No new file may appear in the staging folder once a signal has removed it.
+        let _writing = crate::cleanup::writing();
         let path = self.staging.path().join(&relative);
         fs::create_dir_all(path.parent().expect("has a folder"))?;
         let secret = object.kind() == "Secret" && object.group().is_empty();
@@ -113,10 +117,16 @@ impl DirRenderer {
             fs::remove_dir(&self.target)
                 .with_context(|| format!("replacing the empty folder {}", self.target.display()))?;
         }
-        let staging = self.staging.keep();
-        fs::set_permissions(&staging, fs::Permissions::from_mode(0o755))?;
-        fs::rename(&staging, &self.target)
-            .with_context(|| format!("moving the restored files into {}", self.target.display()))?;
+        // Permissions first, while the staging folder still removes itself on failure.
+        fs::set_permissions(self.staging.path(), fs::Permissions::from_mode(0o755))?;
+        if let Err(e) = fs::rename(self.staging.path(), &self.target) {
+            // `self.staging` drops here and removes the files (unsealed Secrets included).
+            return Err(e).with_context(|| {
+                format!("moving the restored files into {}", self.target.display())
+            });
+        }
+        // Renamed away: nothing is left at the staging path for the guard to remove.
+        let _ = self.staging.keep();
         Ok(self.target)
     }
 }
