@@ -217,6 +217,9 @@ pub fn plan(
 
     let mut namespaces: BTreeMap<String, Object> = BTreeMap::new();
     let mut slices: Vec<Object> = Vec::new();
+    // Every ReferenceGrant of the source, selected or not: a grant allows a reference even
+    // when the selection leaves the grant itself out.
+    let mut grants: Vec<Object> = Vec::new();
     let mut cluster_scoped: Vec<Object> = Vec::new();
     let mut routing: Vec<Object> = Vec::new();
 
@@ -242,6 +245,9 @@ pub fn plan(
             );
             continue;
         };
+        if (info.group, info.kind) == (GATEWAY, "ReferenceGrant") {
+            grants.push(object.clone());
+        }
         if !selection.include_system && is_system(&object) {
             bump(&mut skipped, 1, "the API server's own objects");
             continue;
@@ -270,7 +276,26 @@ pub fn plan(
         }
     }
 
-    let references = References::of(&routing);
+    let mut references = References::of(&routing);
+    for reference in std::mem::take(&mut references.cross_namespace_secrets) {
+        if granted(&grants, &reference) {
+            references
+                .secrets
+                .entry((reference.namespace, reference.name))
+                .or_insert(reference.referrer);
+        } else {
+            warnings.push(format!(
+                "{} references Secret {}/{} in another namespace, and no ReferenceGrant there \
+                 allows it; the Secret is left out (the Gateway API would refuse it too)",
+                reference.referrer, reference.namespace, reference.name
+            ));
+            bump(
+                &mut skipped,
+                1,
+                "Secret in another namespace without a ReferenceGrant",
+            );
+        }
+    }
     let mut captured: Vec<Object> = Vec::new();
 
     // Cluster-scoped kinds: all selected ones, or only referenced ones when scoped to namespaces.
@@ -419,8 +444,40 @@ pub fn owned_by_ingress(object: &Object) -> bool {
 #[derive(Debug, Default)]
 pub struct References {
     pub secrets: BTreeMap<(String, String), String>,
+    /// Gateway certificateRefs to a Secret in another namespace, not yet allowed.
+    pub cross_namespace_secrets: Vec<CrossReference>,
     pub services: BTreeMap<(String, String), String>,
     pub cluster_scoped: BTreeSet<(String, String)>,
+}
+
+/// A Gateway's reference to a Secret in another namespace.
+#[derive(Debug, Clone)]
+pub struct CrossReference {
+    pub from_namespace: String,
+    pub namespace: String,
+    pub name: String,
+    pub referrer: String,
+}
+
+/// Whether a ReferenceGrant in the Secret's namespace lets Gateways of `from_namespace`
+/// refer to it (Gateway API: `from` Gateway in that namespace, `to` core Secret, any name or
+/// this one).
+pub fn granted(grants: &[Object], reference: &CrossReference) -> bool {
+    grants.iter().any(|grant| {
+        grant.namespace() == Some(reference.namespace.as_str())
+            && array(&grant.0, "/spec/from").any(|from| {
+                from["group"].as_str() == Some(GATEWAY)
+                    && from["kind"].as_str() == Some("Gateway")
+                    && from["namespace"].as_str() == Some(reference.from_namespace.as_str())
+            })
+            && array(&grant.0, "/spec/to").any(|to| {
+                to["group"].as_str().unwrap_or("").is_empty()
+                    && to["kind"].as_str() == Some("Secret")
+                    && to["name"]
+                        .as_str()
+                        .is_none_or(|name| name == reference.name)
+            })
+    })
 }
 
 impl References {
@@ -452,10 +509,20 @@ impl References {
                         for cert in array(listener, "/tls/certificateRefs") {
                             let core = cert["group"].as_str().unwrap_or("").is_empty();
                             let is_secret = cert["kind"].as_str().unwrap_or("Secret") == "Secret";
-                            if let (true, true, Some(name)) =
-                                (core, is_secret, cert["name"].as_str())
-                            {
-                                secret(name, cert["namespace"].as_str().unwrap_or(&ns));
+                            let Some(name) = cert["name"].as_str().filter(|_| core && is_secret)
+                            else {
+                                continue;
+                            };
+                            match cert["namespace"].as_str().filter(|other| *other != ns) {
+                                // Another namespace's Secret: only with a ReferenceGrant there
+                                // (Gateway API), decided by the caller, who sees the grants.
+                                Some(other) => refs.cross_namespace_secrets.push(CrossReference {
+                                    from_namespace: ns.clone(),
+                                    namespace: other.to_string(),
+                                    name: name.to_string(),
+                                    referrer: me.clone(),
+                                }),
+                                None => secret(name, &ns),
                             }
                         }
                     }
@@ -849,6 +916,11 @@ mod tests {
             obj(
                 json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nope", "namespace": "infra"}}),
             ),
+            // The Secret's namespace allows the Gateway's (without it: the test above).
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "g", "namespace": "certs"},
+                "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "infra"}], "to": [{"group": "", "kind": "Secret"}]}}),
+            ),
         ];
         let r = refs(&select(objects, &Selection::default(), SecretsMode::Sealed).unwrap());
         assert!(r.contains(&"Secret infra/edge-tls".to_string()));
@@ -874,5 +946,58 @@ mod tests {
         assert!(LabelSelector::parse("app=web,").is_err());
         assert!(LabelSelector::parse("tier in front").is_err());
         assert!(LabelSelector::parse("a b=c").is_err());
+    }
+
+    #[test]
+    fn cross_namespace_certificate_refs_need_a_reference_grant() {
+        let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "tenant-a"},
+            "spec": {"gatewayClassName": "c", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS",
+                "tls": {"certificateRefs": [{"name": "shared", "namespace": "tenant-b"}, {"name": "own"}]}}]}});
+        let secret = |ns: &str, name: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": ns}, "data": {"tls.key": "eA=="}})
+        };
+        let grant = |to_name: Option<&str>| {
+            let mut to = json!({"group": "", "kind": "Secret"});
+            if let Some(name) = to_name {
+                to["name"] = json!(name);
+            }
+            json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                "metadata": {"name": "allow-a", "namespace": "tenant-b"},
+                "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "tenant-a"}],
+                    "to": [to]}})
+        };
+        let captured = |extra: Vec<Value>| {
+            let mut objects = vec![
+                Object(gateway.clone()),
+                Object(secret("tenant-b", "shared")),
+                Object(secret("tenant-a", "own")),
+            ];
+            objects.extend(extra.into_iter().map(Object));
+            let out = select(objects, &Selection::default(), SecretsMode::Sealed).unwrap();
+            let secrets: Vec<String> = out
+                .objects
+                .iter()
+                .filter(|o| o.kind() == "Secret")
+                .map(|o| o.object_ref().to_string())
+                .collect();
+            (secrets, out.warnings)
+        };
+        let (secrets, warnings) = captured(vec![]);
+        assert_eq!(secrets, vec!["Secret tenant-a/own"]);
+        assert!(
+            warnings.iter().any(|w| w.contains("no ReferenceGrant")),
+            "{warnings:?}"
+        );
+        let (secrets, _) = captured(vec![grant(None)]);
+        assert_eq!(
+            secrets,
+            vec!["Secret tenant-a/own", "Secret tenant-b/shared"]
+        );
+        let (secrets, _) = captured(vec![grant(Some("shared"))]);
+        assert!(secrets.contains(&"Secret tenant-b/shared".to_string()));
+        let (secrets, _) = captured(vec![grant(Some("other"))]);
+        assert_eq!(secrets, vec!["Secret tenant-a/own"]);
     }
 }

@@ -479,3 +479,34 @@ fn sigterm_during_a_plaintext_snapshot_leaves_no_temporary_file() {
         "no stop reached the handler while the snapshot ran ({delay_ms} ms to finish)"
     );
 }
+
+#[test]
+fn cross_tenant_certificate_refs_are_captured_only_with_a_reference_grant() {
+    // The review's case: a Gateway in tenant-a names an Opaque Secret of tenant-b.
+    let gateway = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: tenant-a}\n\
+        spec:\n  gatewayClassName: shared\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n\
+        \x20   tls: {certificateRefs: [{kind: Secret, name: db-credentials, namespace: tenant-b}]}\n---\n\
+        apiVersion: v1\nkind: Secret\nmetadata: {name: db-credentials, namespace: tenant-b}\ntype: Opaque\ndata: {password: aHVudGVyMg==}\n";
+    let grant = "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: allow-tenant-a, namespace: tenant-b}\n\
+        spec:\n  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: tenant-a}]\n  to: [{group: \"\", kind: Secret}]\n";
+    for (with_grant, text) in [
+        (false, gateway.to_string()),
+        (true, format!("{gateway}{grant}")),
+    ] {
+        let ws = Workspace::new();
+        let dir = ws.path("src");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("all.yaml"), text).unwrap();
+        let id = ws.snapshot(&dir, "prod");
+        let out = ws.path("out");
+        ws.restore(
+            "prod",
+            &id,
+            &out,
+            &["--unseal-key", ws.seal_key().to_str().unwrap()],
+        )
+        .ok();
+        let secret = out.join("03-secrets/tenant-b/db-credentials.yaml");
+        assert_eq!(secret.exists(), with_grant, "grant: {with_grant}");
+    }
+}
