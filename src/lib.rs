@@ -20,6 +20,7 @@ pub mod object;
 pub mod output;
 pub mod progress;
 pub mod prune;
+pub mod redact;
 pub mod restore;
 pub mod seal;
 pub mod select;

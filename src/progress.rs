@@ -19,9 +19,12 @@ pub struct LogWriter;
 
 impl std::io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // tracing-subscriber writes each event whole, so a value is never split across calls.
+        let text = String::from_utf8_lossy(buf);
+        let line = crate::redact::redact(&text);
         match BARS.get() {
-            Some(bars) => bars.suspend(|| std::io::stderr().write_all(buf))?,
-            None => std::io::stderr().write_all(buf)?,
+            Some(bars) => bars.suspend(|| std::io::stderr().write_all(line.as_bytes()))?,
+            None => std::io::stderr().write_all(line.as_bytes())?,
         }
         Ok(buf.len())
     }

@@ -807,3 +807,53 @@ fn a_retired_signing_key_still_verifies_what_the_store_received_before_its_cutof
     .code(3);
     assert!(!out.exists());
 }
+
+#[test]
+fn trace_logs_carry_no_credentials() {
+    let bed = s3_bed();
+    let env = bed.s3_env();
+    let ws = Workspace::new();
+    let url = format!("s3://{}/trace", bed.var("ROUTEVAULT_TEST_BUCKET"));
+    for format in ["text", "json"] {
+        let run = snapshot(
+            &ws,
+            &env,
+            &url,
+            &scenario("storefront"),
+            "prod",
+            &["--log-level", "trace", "--log-format", format],
+        )
+        .ok();
+        let stderr = run.stderr;
+        assert!(
+            stderr.to_ascii_lowercase().contains("authorization"),
+            "trace logging did not show the request headers; this test would prove nothing"
+        );
+        assert!(
+            stderr.contains("[redacted]"),
+            "{format}: nothing was redacted"
+        );
+        let secret = bed.var("AWS_SECRET_ACCESS_KEY");
+        assert!(
+            !stderr.contains(&secret),
+            "{format}: the secret key was logged"
+        );
+        for leaked in ["Signature=", "AWS4-HMAC-SHA256 Credential"] {
+            if let Some(at) = stderr.find(leaked) {
+                let from = stderr[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(300)
+                    .map_or(0, |(i, _)| i);
+                let to = stderr[at..]
+                    .char_indices()
+                    .nth(120)
+                    .map_or(stderr.len(), |(i, _)| at + i);
+                panic!(
+                    "{format}: {leaked} reached the log: ...{}",
+                    &stderr[from..to]
+                );
+            }
+        }
+    }
+}
