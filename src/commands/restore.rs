@@ -71,12 +71,12 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     };
     // Refuse a non-empty target folder before downloading anything. A dry run writes
     // nothing at all, not even a staging folder: it lists the files it would write.
-    let renderer = match &args.to_dir {
+    let folder = match &args.to_dir {
         Some(dir) if args.dry_run => {
             render::check_target(dir)?;
-            Some(None)
+            Some(Folder::DryRun(dir.clone()))
         }
-        Some(dir) => Some(Some(DirRenderer::new(dir)?)),
+        Some(dir) => Some(Folder::Write(DirRenderer::new(dir)?)),
         None => None,
     };
     let identities = match &args.unseal_key {
@@ -116,12 +116,12 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         ));
     }
 
-    let (target, reports, tiers) = match renderer {
-        Some(mut renderer) => {
+    let (target, reports, tiers) = match folder {
+        Some(mut folder) => {
             let mut reports = Vec::new();
             for object in &objects {
                 let file = render::relative_path(object)?;
-                if let Some(renderer) = renderer.as_mut() {
+                if let Folder::Write(renderer) = &mut folder {
                     renderer.write(object)?;
                 }
                 reports.push(ObjectReport {
@@ -132,9 +132,9 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
                     changes: Vec::new(),
                 });
             }
-            let dir = match renderer {
-                Some(renderer) => renderer.commit()?,
-                None => args.to_dir.clone().expect("a folder target"),
+            let dir = match folder {
+                Folder::Write(renderer) => renderer.commit()?,
+                Folder::DryRun(dir) => dir,
             };
             (dir.display().to_string(), reports, Vec::new())
         }
@@ -195,6 +195,12 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A `--to-dir` target: written through a staging folder, or (dry run) only named.
+enum Folder {
+    Write(DirRenderer),
+    DryRun(std::path::PathBuf),
 }
 
 fn tier_name(object: &Object) -> String {
