@@ -1,12 +1,19 @@
-//! The command line: clap definitions only. Every option also reads an environment variable
-//! (`ROUTEVAULT_...`), so a CronJob can be configured entirely from its environment. The one
-//! exception is `--insecure-skip-verify`, which must be typed on purpose.
+//! The command line: clap definitions only. Values are parsed here, once (durations, FROM=TO
+//! maps, kinds, label selectors), so commands receive typed options. Every option also reads
+//! an environment variable (`ROUTEVAULT_...`), so a CronJob can be configured entirely from its
+//! environment. The exceptions: `--insecure-skip-verify`, which must be typed on purpose; and a
+//! restore's target, which has its own variables (`ROUTEVAULT_RESTORE_...`) so that a restore
+//! never takes its target from a snapshot job's environment.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::select::SecretsMode;
+use routevault::catalog::KindInfo;
+use routevault::duration::Age;
+use routevault::select::SecretsMode;
+use routevault::selector::LabelSelector;
+use routevault::transform::{parse_kind, parse_pair};
 
 /// `--version` also names the artifact format this build writes and reads.
 pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact format v1)");
@@ -98,7 +105,7 @@ pub struct KeygenArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -106,7 +113,8 @@ pub struct StoreArgs {
     /// Where snapshots live: file:///abs/path, a plain path, or s3://bucket/prefix.
     #[arg(long, env = "ROUTEVAULT_STORE")]
     pub store: String,
-    /// S3 endpoint URL for S3-compatible stores (Ceph RGW, SeaweedFS, R2, MinIO); default AWS.
+    /// S3 endpoint URL for S3-compatible stores (Ceph RGW, SeaweedFS, R2, MinIO). Default: the
+    /// AWS SDKs' AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS itself.
     #[arg(long, env = "ROUTEVAULT_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
     /// Address buckets by path (endpoint/bucket/key) instead of by host name.
@@ -116,13 +124,13 @@ pub struct StoreArgs {
     #[arg(long, env = "ROUTEVAULT_S3_REGION")]
     pub s3_region: Option<String>,
     /// Part size in bytes for multipart uploads (at least 5 MiB).
-    #[arg(long, default_value_t = crate::store::s3::DEFAULT_PART_SIZE, env = "ROUTEVAULT_S3_PART_SIZE", hide_short_help = true)]
+    #[arg(long, default_value_t = routevault::store::s3::DEFAULT_PART_SIZE, env = "ROUTEVAULT_S3_PART_SIZE", hide_short_help = true)]
     pub s3_part_size: u64,
 }
 
 impl StoreArgs {
-    pub fn s3_options(&self) -> crate::store::S3Options {
-        crate::store::S3Options {
+    pub fn s3_options(&self) -> routevault::store::S3Options {
+        routevault::store::S3Options {
             endpoint: self.s3_endpoint.clone(),
             path_style: self.s3_path_style,
             region: self.s3_region.clone(),
@@ -149,16 +157,16 @@ pub struct TrustArgs {
     #[arg(long)]
     pub insecure_skip_verify: bool,
     /// Refuse artifacts larger than this many bytes.
-    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    #[arg(long, default_value_t = routevault::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
     pub max_artifact_bytes: u64,
     /// Refuse artifacts that unpack to more than this many bytes (protects against zstd bombs).
-    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    #[arg(long, default_value_t = routevault::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: u64,
     /// Fail (exit 3) when the newest verified snapshot of the environment is older than this
     /// (e.g. 26h for a daily job): detects a stopped job, or newer snapshots hidden or withheld
     /// from the store.
-    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE")]
-    pub max_age: Option<String>,
+    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE", value_parser = Age::parse)]
+    pub max_age: Option<Age>,
 }
 
 #[derive(Debug, Args)]
@@ -198,8 +206,8 @@ pub struct SnapshotArgs {
     )]
     pub exclude_namespaces: Vec<String>,
     /// Label selector, as kubectl's -l (applies to routing objects; Secrets and Namespaces follow).
-    #[arg(long, short = 'l', env = "ROUTEVAULT_SELECTOR")]
-    pub selector: Option<String>,
+    #[arg(long, short = 'l', env = "ROUTEVAULT_SELECTOR", value_parser = LabelSelector::parse)]
+    pub selector: Option<LabelSelector>,
     /// Secret data: sealed (default; needs --seal-to), plaintext (named on purpose), or skip.
     #[arg(long, value_enum, default_value = "sealed", env = "ROUTEVAULT_SECRETS")]
     pub secrets: SecretsMode,
@@ -216,7 +224,7 @@ pub struct SnapshotArgs {
         default_value = "governance",
         env = "ROUTEVAULT_LOCK_MODE"
     )]
-    pub lock_mode: crate::store::LockMode,
+    pub lock_mode: routevault::store::LockMode,
     /// zstd compression level (1-19).
     #[arg(long, default_value_t = 3, env = "ROUTEVAULT_COMPRESSION_LEVEL", value_parser = clap::value_parser!(i32).range(1..=19))]
     pub compression_level: i32,
@@ -228,7 +236,7 @@ pub struct SnapshotArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
     /// Trusted public keys for finding the previous snapshot this one chains to (besides the
     /// signing key's own public key, always trusted for that). A missing default folder is
     /// fine; during a key rotation, put the old key's .sign.pub here.
@@ -238,8 +246,15 @@ pub struct SnapshotArgs {
     /// default: an empty capture is more often a wrong selector or context than an intent).
     #[arg(long, env = "ROUTEVAULT_ALLOW_EMPTY")]
     pub allow_empty: bool,
-    /// Snapshot this kubeconfig context (default: the current context, or in-cluster).
-    #[arg(long, env = "ROUTEVAULT_CLUSTER", conflicts_with = "from_dir")]
+    /// The kubeconfig context to snapshot (default: the current context, or in-cluster).
+    /// `--cluster` and `--context` are the same option: both name a kubeconfig *context*.
+    #[arg(
+        long,
+        visible_alias = "context",
+        value_name = "CONTEXT",
+        env = "ROUTEVAULT_CLUSTER",
+        conflicts_with = "from_dir"
+    )]
     pub cluster: Option<String>,
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
     #[arg(long, env = "ROUTEVAULT_KUBECONFIG", conflicts_with = "from_dir")]
@@ -249,29 +264,22 @@ pub struct SnapshotArgs {
     pub in_cluster: bool,
     /// Where the pod's service-account token, ca.crt and namespace are (used in a pod when no
     /// kubeconfig is given).
-    #[arg(long, default_value = crate::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
+    #[arg(long, default_value = routevault::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
     pub service_account_dir: PathBuf,
     /// Objects per LIST page.
     #[arg(long, default_value_t = 500, env = "ROUTEVAULT_PAGE_SIZE", hide_short_help = true, value_parser = clap::value_parser!(u64).range(1..=10000))]
     pub page_size: u64,
 }
 
+/// What a command prints on stdout: the same report in every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SummaryFormat {
+pub enum Output {
+    /// For people: tables and sentences.
+    #[value(alias = "table")]
     Text,
+    /// One JSON document.
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InspectFormat {
-    Table,
-    Json,
+    /// One YAML document.
     Yaml,
 }
 
@@ -294,10 +302,10 @@ pub struct ListArgs {
         long,
         short = 'o',
         value_enum,
-        default_value = "table",
+        default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: ListFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -317,7 +325,7 @@ pub struct VerifyArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -334,10 +342,10 @@ pub struct InspectArgs {
         long,
         short = 'o',
         value_enum,
-        default_value = "table",
+        default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: InspectFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -354,17 +362,25 @@ pub struct RestoreArgs {
     #[arg(long, env = "ROUTEVAULT_TO_DIR")]
     pub to_dir: Option<PathBuf>,
     /// Restore into this kubeconfig context (server-side apply, in restore order).
-    #[arg(long, env = "ROUTEVAULT_CLUSTER", conflicts_with = "to_dir")]
+    /// `--cluster` and `--context` are the same option: both name a kubeconfig *context*.
+    /// Its variable is ROUTEVAULT_RESTORE_CLUSTER, never the snapshot job's ROUTEVAULT_CLUSTER.
+    #[arg(
+        long,
+        visible_alias = "context",
+        value_name = "CONTEXT",
+        env = "ROUTEVAULT_RESTORE_CLUSTER",
+        conflicts_with = "to_dir"
+    )]
     pub cluster: Option<String>,
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
-    #[arg(long, env = "ROUTEVAULT_KUBECONFIG")]
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config, with its current context).
+    #[arg(long, env = "ROUTEVAULT_RESTORE_KUBECONFIG", conflicts_with = "to_dir")]
     pub kubeconfig: Option<PathBuf>,
     /// Restore into the cluster this pod runs in, as its service account (a restore Job).
-    #[arg(long, env = "ROUTEVAULT_IN_CLUSTER", conflicts_with_all = ["to_dir", "cluster", "kubeconfig"])]
+    #[arg(long, env = "ROUTEVAULT_RESTORE_IN_CLUSTER", conflicts_with_all = ["to_dir", "cluster", "kubeconfig"])]
     pub in_cluster: bool,
     /// Where the pod's service-account token, ca.crt and namespace are (used in a pod when no
     /// kubeconfig is given).
-    #[arg(long, default_value = crate::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
+    #[arg(long, default_value = routevault::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
     pub service_account_dir: PathBuf,
     /// Objects that already exist on the target: update (server-side apply over them; re-runs
     /// converge), skip, or fail.
@@ -374,8 +390,9 @@ pub struct RestoreArgs {
         default_value = "update",
         env = "ROUTEVAULT_EXISTING"
     )]
-    pub existing: crate::restore::apply::Existing,
-    /// Ask the API server what would change (server-side dry run); change nothing.
+    pub existing: routevault::restore::apply::Existing,
+    /// Change nothing: with a cluster, ask the API server what would change (server-side dry
+    /// run); with --to-dir, list the files that would be written and write none.
     #[arg(long)]
     pub dry_run: bool,
     /// Objects applied at once within a tier.
@@ -385,40 +402,20 @@ pub struct RestoreArgs {
     #[arg(long, env = "ROUTEVAULT_SKIP_MISSING_KINDS")]
     pub skip_missing_kinds: bool,
     /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
-    #[arg(
-        long = "namespace-map",
-        value_name = "FROM=TO",
-        env = "ROUTEVAULT_NAMESPACE_MAP",
-        value_delimiter = ','
-    )]
-    pub namespace_map: Vec<String>,
+    #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub namespace_map: Vec<(String, String)>,
     /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
-    #[arg(
-        long = "host-rewrite",
-        value_name = "FROM=TO",
-        env = "ROUTEVAULT_HOST_REWRITE",
-        value_delimiter = ','
-    )]
-    pub host_rewrite: Vec<String>,
+    #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',', value_parser = parse_pair)]
+    pub host_rewrite: Vec<(String, String)>,
     /// Rename an IngressClass (and references to it); repeatable.
-    #[arg(
-        long = "ingress-class-map",
-        value_name = "FROM=TO",
-        env = "ROUTEVAULT_INGRESS_CLASS_MAP",
-        value_delimiter = ','
-    )]
-    pub ingress_class_map: Vec<String>,
+    #[arg(long = "ingress-class-map", value_name = "FROM=TO", env = "ROUTEVAULT_INGRESS_CLASS_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub ingress_class_map: Vec<(String, String)>,
     /// Rename a cert-manager Issuer/ClusterIssuer (and references to it); repeatable.
-    #[arg(
-        long = "issuer-map",
-        value_name = "FROM=TO",
-        env = "ROUTEVAULT_ISSUER_MAP",
-        value_delimiter = ','
-    )]
-    pub issuer_map: Vec<String>,
+    #[arg(long = "issuer-map", value_name = "FROM=TO", env = "ROUTEVAULT_ISSUER_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub issuer_map: Vec<(String, String)>,
     /// Restore only these kinds (e.g. Ingress,Service).
-    #[arg(long, value_delimiter = ',', env = "ROUTEVAULT_ONLY")]
-    pub only: Vec<String>,
+    #[arg(long, value_name = "KIND", value_delimiter = ',', env = "ROUTEVAULT_ONLY", value_parser = parse_kind)]
+    pub only: Vec<&'static KindInfo>,
     /// Restore only these (source) namespaces; repeatable.
     #[arg(
         long = "namespace",
@@ -430,7 +427,7 @@ pub struct RestoreArgs {
     /// Refuse a snapshot whose objects would take more than this many bytes of memory to
     /// restore (estimated as they are read: text plus 128 bytes per YAML node). The default
     /// keeps a restore under 512 MiB, the deploy kit's restore Job limit.
-    #[arg(long, default_value_t = crate::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY")]
+    #[arg(long, default_value_t = routevault::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY")]
     pub max_object_memory: u64,
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
@@ -442,7 +439,7 @@ pub struct RestoreArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -455,13 +452,13 @@ pub struct HistoryArgs {
     #[arg(long, default_value = "keys", env = "ROUTEVAULT_TRUST")]
     pub trust: PathBuf,
     /// Fail (exit 3) when the newest verified snapshot is older than this (e.g. 26h).
-    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE")]
-    pub max_age: Option<String>,
+    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_MAX_AGE", value_parser = Age::parse)]
+    pub max_age: Option<Age>,
     /// Refuse artifacts larger than this many bytes.
-    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
+    #[arg(long, default_value_t = routevault::artifact::read::DEFAULT_MAX_ARTIFACT_BYTES, env = "ROUTEVAULT_MAX_ARTIFACT_BYTES")]
     pub max_artifact_bytes: u64,
     /// Refuse artifacts that unpack to more than this many bytes.
-    #[arg(long, default_value_t = crate::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
+    #[arg(long, default_value_t = routevault::artifact::read::DEFAULT_MAX_UNPACKED_BYTES, env = "ROUTEVAULT_MAX_UNPACKED_BYTES")]
     pub max_unpacked_bytes: u64,
     #[arg(
         long,
@@ -470,7 +467,7 @@ pub struct HistoryArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -492,8 +489,8 @@ pub struct PruneArgs {
     #[arg(long)]
     pub delete_unverified: bool,
     /// Only delete snapshots older than this (e.g. 30d, 12h, 2w).
-    #[arg(long, env = "ROUTEVAULT_OLDER_THAN")]
-    pub older_than: Option<String>,
+    #[arg(long, value_name = "DURATION", env = "ROUTEVAULT_OLDER_THAN", value_parser = Age::parse)]
+    pub older_than: Option<Age>,
     /// Say what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -504,5 +501,5 @@ pub struct PruneArgs {
         default_value = "text",
         env = "ROUTEVAULT_OUTPUT"
     )]
-    pub output: SummaryFormat,
+    pub output: Output,
 }

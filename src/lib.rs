@@ -2,13 +2,12 @@
 //!
 //! The library holds every stage of the data flow described in `docs/` and the design:
 //! source → catalog → normalize → seal → artifact → sign → store, and back again for restore.
-//! The binary (`src/main.rs`), the integration tests and the benchmarks all share it.
+//! The binary (`src/main.rs`, with the command line in `cli.rs` and `commands/`) is a thin
+//! layer over it: commands parse arguments, call the library and print its typed results.
 
 pub mod artifact;
 pub mod catalog;
 pub mod cleanup;
-pub mod cli;
-pub mod commands;
 pub mod duration;
 pub mod error;
 pub mod history;
@@ -17,6 +16,7 @@ pub mod keyfile;
 pub mod managed;
 pub mod normalize;
 pub mod object;
+pub mod open;
 pub mod output;
 pub mod progress;
 pub mod prune;
@@ -24,7 +24,9 @@ pub mod redact;
 pub mod restore;
 pub mod seal;
 pub mod select;
+pub mod selector;
 pub mod sign;
+pub mod snapshot;
 pub mod source;
 pub mod store;
 pub mod transform;

@@ -1,8 +1,11 @@
 //! The `routevault` binary: parse the command line, set up logging, run the command, and map
 //! errors to exit codes (0 ok, 1 error, 2 usage, 3 verification failed).
 
+mod cli;
+mod commands;
+
 use clap::Parser;
-use routevault::cli::{Cli, LogFormat};
+use cli::{Cli, LogFormat};
 use routevault::error::{EXIT_OK, EXIT_USAGE, exit_code_for};
 use tracing_subscriber::EnvFilter;
 
@@ -38,7 +41,7 @@ fn main() {
         }
     };
     let json_logs = cli.log_format == LogFormat::Json;
-    match runtime.block_on(routevault::commands::run(cli)) {
+    match runtime.block_on(commands::run(cli)) {
         Ok(()) => std::process::exit(EXIT_OK),
         Err(err) => {
             let code = exit_code_for(&err);

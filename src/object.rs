@@ -77,6 +77,17 @@ impl Object {
             .unwrap_or_default()
     }
 
+    /// The labels as strings, for selector matching (a non-string value matches nothing).
+    pub fn label_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.0
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect()
+    }
+
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.0
             .pointer("/metadata/annotations")

@@ -61,6 +61,14 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a value as one YAML document on stdout, quoted so YAML 1.1 readers agree.
+pub fn print_yaml(value: &impl Serialize) -> anyhow::Result<()> {
+    let text = crate::yaml::to_string(&serde_json::to_value(value)?)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -24,10 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use thiserror::Error;
 
 use crate::catalog::{self, CERT_MANAGER, CORE, DISCOVERY, GATEWAY, NETWORKING};
 use crate::object::Object;
+use crate::selector::LabelSelector;
 
 /// What to do with Secret data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub struct Selection {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_namespaces: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<String>,
+    pub selector: Option<LabelSelector>,
     #[serde(default)]
     pub include_system: bool,
 }
@@ -64,28 +64,18 @@ pub struct Selected {
     pub skipped: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Error)]
-pub enum SelectorError {
-    #[error("label selector {selector:?}: {reason}")]
-    Invalid { selector: String, reason: String },
-}
-
 use crate::catalog::SYSTEM_NAMESPACES;
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
 
 /// Applies the selection rules in the module documentation to everything a source holds.
-pub fn select(
-    objects: Vec<Object>,
-    selection: &Selection,
-    secrets: SecretsMode,
-) -> Result<Selected, SelectorError> {
+pub fn select(objects: Vec<Object>, selection: &Selection, secrets: SecretsMode) -> Selected {
     let (secret_objects, others): (Vec<Object>, Vec<Object>) = objects
         .into_iter()
         .partition(|o| o.group() == CORE && o.kind() == "Secret");
     let existing: BTreeSet<(String, String)> = secret_objects.iter().map(key_of).collect();
-    let mut plan = plan(others, selection, secrets, Some(&existing))?;
+    let mut plan = plan(others, selection, secrets, Some(&existing));
     let mut captured = Vec::new();
     let mut captured_keys = BTreeSet::new();
     let mut unreferenced = 0;
@@ -102,11 +92,24 @@ pub fn select(
     plan.finish(&captured_keys, unreferenced);
     captured.extend(plan.objects);
     sort_for_restore(&mut captured);
-    Ok(Selected {
+    Selected {
         objects: captured,
         warnings: plan.warnings,
         skipped: plan.skipped,
-    })
+    }
+}
+
+/// Whether the label selector chooses objects of `kind`. Namespaces and EndpointSlices follow
+/// the routing that uses them, and every ReferenceGrant is read because a grant allows a
+/// reference even when the selection leaves the grant out.
+pub fn label_selector_applies(kind: &catalog::KindInfo) -> bool {
+    !matches!(
+        (kind.group, kind.kind),
+        (CORE, "Namespace")
+            | (CORE, "Secret")
+            | (DISCOVERY, "EndpointSlice")
+            | (GATEWAY, "ReferenceGrant")
+    )
 }
 
 fn key_of(object: &Object) -> (String, String) {
@@ -206,12 +209,8 @@ pub fn plan(
     selection: &Selection,
     secrets: SecretsMode,
     existing_secrets: Option<&BTreeSet<(String, String)>>,
-) -> Result<Plan, SelectorError> {
-    let selector = selection
-        .selector
-        .as_deref()
-        .map(LabelSelector::parse)
-        .transpose()?;
+) -> Plan {
+    let selector = selection.selector.as_ref();
     let mut skipped = BTreeMap::new();
     let mut warnings = Vec::new();
 
@@ -265,7 +264,7 @@ pub fn plan(
                 bump(&mut skipped, 1, INGRESS_OWNED);
             }
             _ => {
-                if selector.as_ref().is_some_and(|s| !s.matches(&object)) {
+                if selector.is_some_and(|s| !s.matches(&object.label_map())) {
                     bump(&mut skipped, 1, "not matched by the label selector");
                 } else if info.namespaced {
                     routing.push(object);
@@ -404,7 +403,7 @@ pub fn plan(
     }
     sort_for_restore(&mut captured);
     plan.objects = captured;
-    Ok(plan)
+    plan
 }
 
 /// The skip reason for Certificates made by cert-manager's ingress-shim.
@@ -605,129 +604,6 @@ fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value>
         .flatten()
 }
 
-/// A kubectl-style label selector: `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
-/// `k notin (a,b)`, joined by commas (all must match).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelSelector(Vec<Requirement>);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    Exists(String),
-    NotExists(String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
-
-impl LabelSelector {
-    pub fn parse(text: &str) -> Result<Self, SelectorError> {
-        let invalid = |reason: &str| SelectorError::Invalid {
-            selector: text.to_string(),
-            reason: reason.to_string(),
-        };
-        let mut requirements = Vec::new();
-        for clause in split_top_level(text) {
-            let clause = clause.trim();
-            if clause.is_empty() {
-                return Err(invalid("empty requirement (stray comma?)"));
-            }
-            let requirement = if let Some(key) = clause.strip_prefix('!') {
-                Requirement::NotExists(
-                    label_key(key.trim()).ok_or_else(|| invalid("bad key after '!'"))?,
-                )
-            } else if let Some((key, values)) = split_set(clause, " notin ") {
-                Requirement::NotIn(
-                    label_key(key).ok_or_else(|| invalid("bad key before 'notin'"))?,
-                    parse_set(values)
-                        .ok_or_else(|| invalid("values must be in parentheses: notin (a,b)"))?,
-                )
-            } else if let Some((key, values)) = split_set(clause, " in ") {
-                Requirement::In(
-                    label_key(key).ok_or_else(|| invalid("bad key before 'in'"))?,
-                    parse_set(values)
-                        .ok_or_else(|| invalid("values must be in parentheses: in (a,b)"))?,
-                )
-            } else if let Some((key, value)) = clause.split_once("!=") {
-                Requirement::NotEquals(
-                    label_key(key).ok_or_else(|| invalid("bad key before '!='"))?,
-                    value.trim().to_string(),
-                )
-            } else if let Some((key, value)) =
-                clause.split_once("==").or_else(|| clause.split_once('='))
-            {
-                Requirement::Equals(
-                    label_key(key).ok_or_else(|| invalid("bad key before '='"))?,
-                    value.trim().to_string(),
-                )
-            } else {
-                Requirement::Exists(label_key(clause).ok_or_else(|| invalid("bad label key"))?)
-            };
-            requirements.push(requirement);
-        }
-        Ok(Self(requirements))
-    }
-
-    pub fn matches(&self, object: &Object) -> bool {
-        let labels = object.labels();
-        let get = |k: &str| labels.get(k).and_then(Value::as_str);
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::NotExists(k) => get(k).is_none(),
-            Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|v| !vs.iter().any(|x| x == v)),
-        })
-    }
-}
-
-/// Splits on commas that are not inside parentheses.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-}
-
-fn split_set<'a>(clause: &'a str, operator: &str) -> Option<(&'a str, &'a str)> {
-    clause
-        .split_once(operator)
-        .map(|(k, v)| (k.trim(), v.trim()))
-}
-
-fn parse_set(values: &str) -> Option<Vec<String>> {
-    let inner = values.strip_prefix('(')?.strip_suffix(')')?;
-    Some(
-        inner
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect(),
-    )
-}
-
-fn label_key(key: &str) -> Option<String> {
-    let key = key.trim();
-    let valid = !key.is_empty()
-        && key.len() <= 317
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    valid.then(|| key.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,7 +683,7 @@ mod tests {
 
     #[test]
     fn captures_routing_and_only_what_it_references() {
-        let out = select(sample(), &Selection::default(), SecretsMode::Sealed).unwrap();
+        let out = select(sample(), &Selection::default(), SecretsMode::Sealed);
         assert_eq!(
             refs(&out),
             vec![
@@ -853,7 +729,7 @@ mod tests {
             namespaces: vec!["shop".into()],
             ..Default::default()
         };
-        let out = select(sample(), &selection, SecretsMode::Sealed).unwrap();
+        let out = select(sample(), &selection, SecretsMode::Sealed);
         let r = refs(&out);
         assert!(r.contains(&"networking.k8s.io/IngressClass nginx".to_string()));
         assert!(!r.contains(&"networking.k8s.io/IngressClass unused".to_string()));
@@ -863,7 +739,6 @@ mod tests {
         };
         assert!(
             select(sample(), &none, SecretsMode::Sealed)
-                .unwrap()
                 .objects
                 .is_empty()
         );
@@ -871,17 +746,17 @@ mod tests {
             exclude_namespaces: vec!["shop".into()],
             ..Default::default()
         };
-        let r = refs(&select(sample(), &excluded, SecretsMode::Sealed).unwrap());
+        let r = refs(&select(sample(), &excluded, SecretsMode::Sealed));
         assert!(r.iter().all(|r| !r.contains("shop")), "{r:?}");
     }
 
     #[test]
     fn selector_filters_routing_and_secrets_follow_references() {
         let selection = Selection {
-            selector: Some("app=web".into()),
+            selector: Some(LabelSelector::parse("app=web").unwrap()),
             ..Default::default()
         };
-        let r = refs(&select(sample(), &selection, SecretsMode::Sealed).unwrap());
+        let r = refs(&select(sample(), &selection, SecretsMode::Sealed));
         assert_eq!(
             r,
             vec![
@@ -895,7 +770,7 @@ mod tests {
 
     #[test]
     fn secrets_skip_captures_none() {
-        let r = refs(&select(sample(), &Selection::default(), SecretsMode::Skip).unwrap());
+        let r = refs(&select(sample(), &Selection::default(), SecretsMode::Skip));
         assert!(r.iter().all(|r| !r.starts_with("Secret")));
     }
 
@@ -922,7 +797,7 @@ mod tests {
                 "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "infra"}], "to": [{"group": "", "kind": "Secret"}]}}),
             ),
         ];
-        let r = refs(&select(objects, &Selection::default(), SecretsMode::Sealed).unwrap());
+        let r = refs(&select(objects, &Selection::default(), SecretsMode::Sealed));
         assert!(r.contains(&"Secret infra/edge-tls".to_string()));
         assert!(r.contains(&"Secret certs/shared".to_string()));
         assert!(
@@ -930,22 +805,6 @@ mod tests {
             "namespace made for the secret: {r:?}"
         );
         assert!(!r.contains(&"Secret infra/nope".to_string()));
-    }
-
-    #[test]
-    fn label_selectors_parse_like_kubectl() {
-        let o = obj(json!({"metadata": {"labels": {"app": "web", "tier": "front"}}}));
-        let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&o);
-        assert!(m("app=web"));
-        assert!(m("app==web,tier"));
-        assert!(!m("app!=web"));
-        assert!(m("!missing"));
-        assert!(m("tier in (front, back)"));
-        assert!(!m("tier notin (front)"));
-        assert!(m("missing notin (x)"));
-        assert!(LabelSelector::parse("app=web,").is_err());
-        assert!(LabelSelector::parse("tier in front").is_err());
-        assert!(LabelSelector::parse("a b=c").is_err());
     }
 
     #[test]
@@ -975,7 +834,7 @@ mod tests {
                 Object(secret("tenant-a", "own")),
             ];
             objects.extend(extra.into_iter().map(Object));
-            let out = select(objects, &Selection::default(), SecretsMode::Sealed).unwrap();
+            let out = select(objects, &Selection::default(), SecretsMode::Sealed);
             let secrets: Vec<String> = out
                 .objects
                 .iter()

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::bail;
 use serde_json::Value;
 
 use crate::catalog::{self, CERT_MANAGER, CORE, GATEWAY, KindInfo, NETWORKING};
@@ -37,36 +36,25 @@ pub struct Transform {
     pub only_namespaces: Vec<String>,
 }
 
-/// Parses `FROM=TO` pairs.
-pub fn parse_pairs(flag: &str, values: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    values
-        .iter()
-        .map(|v| match v.split_once('=') {
-            Some((from, to)) if !from.is_empty() && !to.is_empty() => {
-                Ok((from.to_string(), to.to_string()))
-            }
-            _ => bail!("{flag} {v:?} is not FROM=TO"),
-        })
-        .collect()
+/// Parses one `FROM=TO` pair (both sides non-empty), as a command-line value parser.
+pub fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            Ok((from.trim().to_string(), to.trim().to_string()))
+        }
+        _ => Err(format!("{text:?} is not FROM=TO")),
+    }
 }
 
-/// Parses `--only` kind names (kind, plural or group/Kind, case-insensitive).
-pub fn parse_kinds(values: &[String]) -> anyhow::Result<Vec<&'static KindInfo>> {
-    values
-        .iter()
-        .flat_map(|v| v.split(','))
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            catalog::lookup_user_name(v.trim()).ok_or_else(|| {
-                let known: Vec<String> =
-                    catalog::KINDS.iter().map(|k| k.kind.to_string()).collect();
-                anyhow::anyhow!(
-                    "--only {v:?} is not a routing kind; known: {}",
-                    known.join(", ")
-                )
-            })
-        })
-        .collect()
+/// Parses an `--only` kind name (kind, plural or group/Kind, case-insensitive).
+pub fn parse_kind(text: &str) -> Result<&'static KindInfo, String> {
+    catalog::lookup_user_name(text.trim()).ok_or_else(|| {
+        let known: Vec<&str> = catalog::KINDS.iter().map(|k| k.kind).collect();
+        format!(
+            "{text:?} is not a routing kind; known: {}",
+            known.join(", ")
+        )
+    })
 }
 
 impl Transform {
@@ -377,7 +365,10 @@ mod tests {
     #[test]
     fn subsets_by_kind_and_namespace() {
         let t = Transform {
-            only: parse_kinds(&["ingresses,Service".into()]).unwrap(),
+            only: vec![
+                parse_kind("ingresses").unwrap(),
+                parse_kind("Service").unwrap(),
+            ],
             ..Default::default()
         };
         let ing = Object(
@@ -387,7 +378,7 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "x"}}),
         );
         assert!(t.selects(&ing) && !t.selects(&secret));
-        assert!(parse_kinds(&["Deployment".into()]).is_err());
+        assert!(parse_kind("Deployment").unwrap_err().contains("Deployment"));
         let t = Transform {
             only_namespaces: vec!["x".into()],
             ..Default::default()
@@ -401,7 +392,7 @@ mod tests {
         let ns =
             Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
         assert!(t.selects(&ing) && !t.selects(&other) && t.selects(&class) && t.selects(&ns));
-        assert!(parse_pairs("--namespace-map", &["a=b".into()]).is_ok());
-        assert!(parse_pairs("--namespace-map", &["a".into()]).is_err());
+        assert_eq!(parse_pair("a=b").unwrap(), ("a".into(), "b".into()));
+        assert!(parse_pair("a").is_err() && parse_pair("=b").is_err() && parse_pair("a=").is_err());
     }
 }

@@ -29,10 +29,10 @@ impl Drill {
         }
         let store = format!("s3://{}/drill", bed.var("ROUTEVAULT_TEST_BUCKET"));
         let mut env = bed.s3_env();
-        env.push((
-            "ROUTEVAULT_KUBECONFIG".into(),
-            bed.kubeconfig().display().to_string(),
-        ));
+        // A restore reads its own variables, never the snapshot job's.
+        for name in ["ROUTEVAULT_KUBECONFIG", "ROUTEVAULT_RESTORE_KUBECONFIG"] {
+            env.push((name.into(), bed.kubeconfig().display().to_string()));
+        }
         Drill {
             bed,
             ws: Workspace::new(),
@@ -42,11 +42,16 @@ impl Drill {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let env: Vec<(&str, &str)> = self
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+        let mut env: Vec<(&str, &str)> = self
             .env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        env.extend_from_slice(extra_env);
         let (key, seal, trust, unseal) = (
             self.ws.sign_key(),
             self.ws.seal_pub(),
@@ -114,7 +119,8 @@ fn dr_restore_recreates_routing_and_a_second_run_changes_nothing() {
     let drill = Drill::new();
     let id = drill.snapshot("a", "prod");
 
-    let (run, report) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    // `--context` is `--cluster` under kubectl's name.
+    let (run, report) = drill.restore_json(&id, "prod", &["--context", "b"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let total = report["objects"].as_array().unwrap().len();
     assert!(total > 20, "{report}");
@@ -122,7 +128,10 @@ fn dr_restore_recreates_routing_and_a_second_run_changes_nothing() {
     assert!(report["tiers"].as_array().unwrap().len() >= 8);
 
     // B's routing equals A's: snapshot B and compare both snapshots object by object.
-    let id_b = drill.snapshot("b", "dr");
+    let id_b = drill
+        .run(&["snapshot", "--context", "b", "--env", "dr"])
+        .ok()
+        .last_line();
     let a = objects_in(&drill.to_dir(&id, "prod", "from-a"));
     let b = objects_in(&drill.to_dir(&id_b, "dr", "from-b"));
     assert_eq!(a.len(), b.len());
@@ -146,9 +155,14 @@ fn dr_restore_recreates_routing_and_a_second_run_changes_nothing() {
         drill.get("a", &["secret", "shop-tls", "-n", "shop"])["data"]
     );
 
-    // Idempotent: the same restore again reports everything unchanged.
-    let (run, again) = drill.restore_json(&id, "prod", &["--cluster", "b"]);
+    // Idempotent: the same restore again reports everything unchanged. This time the target
+    // comes from the restore's own variable.
+    let run = drill.run_with(
+        &["restore", &id, "--env", "prod", "-o", "json"],
+        &[("ROUTEVAULT_RESTORE_CLUSTER", "b")],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let again: Value = serde_json::from_str(&run.stdout).unwrap();
     let changed: Vec<&Value> = again["objects"]
         .as_array()
         .unwrap()

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::artifact::Manifest;
-use crate::cli::{InspectArgs, InspectFormat};
+use crate::cli::InspectArgs;
+use routevault::artifact::Manifest;
 
 #[derive(Serialize)]
 struct Inspection<'a> {
@@ -12,7 +12,7 @@ struct Inspection<'a> {
     artifact_sha256: String,
     bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    retention: Option<crate::store::Retention>,
+    retention: Option<routevault::store::Retention>,
     manifest: &'a Manifest,
 }
 
@@ -27,86 +27,82 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
         retention: opened.retention().await?,
         manifest,
     };
-    match args.output {
-        InspectFormat::Json => crate::output::print_json(&inspection)?,
-        InspectFormat::Yaml => print!(
-            "{}",
-            crate::yaml::to_string(&serde_json::to_value(&inspection)?)?
-        ),
-        InspectFormat::Table => {
-            println!("snapshot   {}/{}", manifest.env, manifest.id);
-            println!(
-                "created    {} by routevault {}",
-                manifest.created, manifest.tool.version
-            );
-            match &inspection.verified_by {
-                Some(key) => println!("signed by  {key} (verified)"),
-                None => println!("signed by  NOT VERIFIED (--insecure-skip-verify)"),
-            }
-            let source = manifest
-                .source
-                .path
-                .as_deref()
-                .or(manifest.source.server.as_deref())
-                .unwrap_or("");
-            println!("source     {} {source}", manifest.source.kind);
-            if let Some(r) = &inspection.retention {
-                println!("locked     {:?} until {}", r.mode, r.until);
-            }
-            if let Some(build) = &manifest.build_id {
-                println!("build      {build}");
-            }
-            for (key, value) in &manifest.labels {
-                println!("label      {key}={value}");
-            }
-            println!(
-                "secrets    {:?}{}",
-                manifest.secrets,
-                manifest
-                    .sealing
-                    .as_ref()
-                    .map(|s| format!(" to {}", s.recipients.join(", ")))
-                    .unwrap_or_default()
-            );
-            if let Some(previous) = &manifest.previous {
-                println!(
-                    "previous   {} (sha256 {})",
-                    previous.id, previous.artifact_sha256
-                );
-            }
-            println!(
-                "artifact   {} bytes, sha256 {}",
-                inspection.bytes, inspection.artifact_sha256
-            );
-            for warning in &manifest.warnings {
-                println!("warning    {warning}");
-            }
-            println!();
-            let rows: Vec<Vec<String>> = manifest
-                .entries
-                .iter()
-                .map(|e| {
-                    let kind = crate::catalog::qualified(
-                        crate::catalog::split_api_version(&e.api_version).0,
-                        &e.kind,
-                    );
-                    vec![
-                        kind,
-                        e.namespace.clone().unwrap_or_default(),
-                        e.name.clone(),
-                        if e.sealed {
-                            "sealed".into()
-                        } else {
-                            String::new()
-                        },
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                crate::output::table(&["KIND", "NAMESPACE", "NAME", "DATA"], &rows)
-            );
-        }
-    }
+    super::emit(args.output, &inspection, print_text)?;
     Ok(())
+}
+
+fn print_text(inspection: &Inspection) {
+    let manifest = inspection.manifest;
+    println!("snapshot   {}/{}", manifest.env, manifest.id);
+    println!(
+        "created    {} by routevault {}",
+        manifest.created, manifest.tool.version
+    );
+    match &inspection.verified_by {
+        Some(key) => println!("signed by  {key} (verified)"),
+        None => println!("signed by  NOT VERIFIED (--insecure-skip-verify)"),
+    }
+    let source = manifest
+        .source
+        .path
+        .as_deref()
+        .or(manifest.source.server.as_deref())
+        .unwrap_or("");
+    println!("source     {} {source}", manifest.source.kind);
+    if let Some(r) = &inspection.retention {
+        println!("locked     {:?} until {}", r.mode, r.until);
+    }
+    if let Some(build) = &manifest.build_id {
+        println!("build      {build}");
+    }
+    for (key, value) in &manifest.labels {
+        println!("label      {key}={value}");
+    }
+    println!(
+        "secrets    {:?}{}",
+        manifest.secrets,
+        manifest
+            .sealing
+            .as_ref()
+            .map(|s| format!(" to {}", s.recipients.join(", ")))
+            .unwrap_or_default()
+    );
+    if let Some(previous) = &manifest.previous {
+        println!(
+            "previous   {} (sha256 {})",
+            previous.id, previous.artifact_sha256
+        );
+    }
+    println!(
+        "artifact   {} bytes, sha256 {}",
+        inspection.bytes, inspection.artifact_sha256
+    );
+    for warning in &manifest.warnings {
+        println!("warning    {warning}");
+    }
+    println!();
+    let rows: Vec<Vec<String>> = manifest
+        .entries
+        .iter()
+        .map(|e| {
+            let kind = routevault::catalog::qualified(
+                routevault::catalog::split_api_version(&e.api_version).0,
+                &e.kind,
+            );
+            vec![
+                kind,
+                e.namespace.clone().unwrap_or_default(),
+                e.name.clone(),
+                if e.sealed {
+                    "sealed".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        routevault::output::table(&["KIND", "NAMESPACE", "NAME", "DATA"], &rows)
+    );
 }

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{KeygenArgs, SummaryFormat};
-use crate::seal;
-use crate::sign;
+use crate::cli::KeygenArgs;
+use routevault::seal;
+use routevault::sign;
 
 pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
-    if !crate::object::is_valid_name(&args.name) {
+    if !routevault::object::is_valid_name(&args.name) {
         bail!(
             "key name {:?} is not valid: use lowercase letters, digits, '-' and '.'",
             args.name
@@ -68,30 +68,25 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
         written.push(path.clone());
     }
     let key_id = sign::key_id(&signing.verifying_key());
-    match args.output {
-        SummaryFormat::Json => {
-            let report = serde_json::json!({
-                "signing_key": paths[0],
-                "verify_key": paths[1],
-                "key_id": key_id.to_string(),
-                "unseal_key": paths[2],
-                "seal_recipient_file": paths[3],
-                "seal_recipient": recipient,
-            });
-            crate::output::print_json(&report)?;
-        }
-        SummaryFormat::Text => {
-            println!("signing key:   {} (private, 0600)", paths[0].display());
-            println!(
-                "verify key:    {} (key id {key_id}; put it in the trust folder of every restorer)",
-                paths[1].display()
-            );
-            println!(
-                "unseal key:    {} (private, 0600; keep it offline, it opens every sealed snapshot)",
-                paths[2].display()
-            );
-            println!("seal recipient: {} ({recipient})", paths[3].display());
-        }
-    }
+    let report = serde_json::json!({
+        "signing_key": paths[0],
+        "verify_key": paths[1],
+        "key_id": key_id.to_string(),
+        "unseal_key": paths[2],
+        "seal_recipient_file": paths[3],
+        "seal_recipient": recipient,
+    });
+    super::emit(args.output, &report, |_| {
+        println!("signing key:   {} (private, 0600)", paths[0].display());
+        println!(
+            "verify key:    {} (key id {key_id}; put it in the trust folder of every restorer)",
+            paths[1].display()
+        );
+        println!(
+            "unseal key:    {} (private, 0600; keep it offline, it opens every sealed snapshot)",
+            paths[2].display()
+        );
+        println!("seal recipient: {} ({recipient})", paths[3].display());
+    })?;
     Ok(())
 }

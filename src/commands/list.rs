@@ -6,10 +6,10 @@
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::{ListArgs, ListFormat};
-use crate::sign::TrustSet;
-use crate::store::snapshots::StoredSnapshot;
-use crate::store::verified::{self, Surveyed};
+use crate::cli::ListArgs;
+use routevault::sign::TrustSet;
+use routevault::store::snapshots::StoredSnapshot;
+use routevault::store::verified::{self, Surveyed};
 
 #[derive(Serialize)]
 struct Row {
@@ -51,40 +51,39 @@ pub async fn run(args: ListArgs) -> anyhow::Result<()> {
         .filter(|s| s.snapshot.committed)
         .map(Row::from)
         .collect();
-    match args.output {
-        ListFormat::Json => crate::output::print_json(&rows)?,
-        ListFormat::Table => {
-            let mut headers = vec!["ENV", "ID", "CREATED", "BYTES", "VERIFIED"];
-            if args.keys {
-                headers.push("KEY");
+    super::emit(args.output, &rows, |rows| print_table(rows, args.keys))?;
+    Ok(())
+}
+
+fn print_table(rows: &[Row], keys: bool) {
+    let mut headers = vec!["ENV", "ID", "CREATED", "BYTES", "VERIFIED"];
+    if keys {
+        headers.push("KEY");
+    }
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let s = &row.snapshot;
+            let mut line = vec![
+                s.env.clone(),
+                s.id.clone(),
+                s.created.clone(),
+                s.artifact_bytes.to_string(),
+                if row.verified { "yes" } else { "NO" }.to_string(),
+            ];
+            if keys {
+                line.push(row.key_id.clone().unwrap_or_else(|| "-".into()));
             }
-            let lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    let s = &row.snapshot;
-                    let mut line = vec![
-                        s.env.clone(),
-                        s.id.clone(),
-                        s.created.clone(),
-                        s.artifact_bytes.to_string(),
-                        if row.verified { "yes" } else { "NO" }.to_string(),
-                    ];
-                    if args.keys {
-                        line.push(row.key_id.clone().unwrap_or_else(|| "-".into()));
-                    }
-                    line
-                })
-                .collect();
-            print!("{}", crate::output::table(&headers, &lines));
-            for row in &rows {
-                if let Some(problem) = &row.problem {
-                    println!("unverified {}: {problem}", row.snapshot.name());
-                }
-                for note in &row.tampering {
-                    println!("tampering {}: {note}", row.snapshot.name());
-                }
-            }
+            line
+        })
+        .collect();
+    print!("{}", routevault::output::table(&headers, &lines));
+    for row in rows {
+        if let Some(problem) = &row.problem {
+            println!("unverified {}: {problem}", row.snapshot.name());
+        }
+        for note in &row.tampering {
+            println!("tampering {}: {note}", row.snapshot.name());
         }
     }
-    Ok(())
 }

@@ -15,14 +15,14 @@ pub mod verify;
 
 use anyhow::{Context, bail};
 
-use crate::artifact::read::Verification;
-use crate::artifact::{Limits, VerifiedArtifact};
-use crate::cli::{Cli, Command, StoreArgs, TrustArgs};
-use crate::sign::{SignatureFile, TrustSet};
-use crate::store::{self, ObjectStore, Store, snapshots, verified};
+use crate::cli::{Cli, Command, Output, StoreArgs, TrustArgs};
+use routevault::artifact::Limits;
+use routevault::open::{self, OpenOptions, OpenedSnapshot};
+use routevault::sign::TrustSet;
+use routevault::store::{self, Store, snapshots};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    crate::progress::set_text_logs(cli.log_format == crate::cli::LogFormat::Text);
+    routevault::progress::set_text_logs(cli.log_format == crate::cli::LogFormat::Text);
     match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Snapshot(args) => snapshot::run(args).await,
@@ -37,46 +37,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A snapshot that resolved, downloaded and verified.
-pub struct OpenedSnapshot {
-    pub env: String,
-    pub id: String,
-    /// The keys as listed: which versions were read.
-    pub stored: snapshots::StoredSnapshot,
-    pub store: Store,
-    pub signature: SignatureFile,
-    pub artifact: VerifiedArtifact,
-}
-
-impl OpenedSnapshot {
-    pub fn what(&self) -> String {
-        format!("{}/{}", self.env, self.id)
-    }
-
-    /// The Object Lock retention in force on the snapshot (the earlier of its two objects'),
-    /// if any.
-    pub async fn retention(&self) -> anyhow::Result<Option<crate::store::Retention>> {
-        // The retention of the versions that were read, not of whatever is current.
-        let version =
-            |info: &Option<crate::store::ObjectInfo>| info.as_ref().and_then(|i| i.version.clone());
-        let artifact = self
-            .store
-            .retention(
-                &snapshots::artifact_key(&self.env, &self.id),
-                version(&self.stored.artifact).as_deref(),
-            )
-            .await?;
-        let signature = self
-            .store
-            .retention(
-                &snapshots::signature_key(&self.env, &self.id),
-                version(&self.stored.signature).as_deref(),
-            )
-            .await?;
-        Ok(match (artifact, signature) {
-            (Some(a), Some(s)) => Some(if a.until <= s.until { a } else { s }),
-            (a, s) => a.or(s),
-        })
+/// Prints `report` as `--output` asks: JSON and YAML as the report serialises, text by `text`.
+pub fn emit<T: serde::Serialize>(
+    output: Output,
+    report: &T,
+    text: impl FnOnce(&T),
+) -> anyhow::Result<()> {
+    match output {
+        Output::Json => routevault::output::print_json(report),
+        Output::Yaml => routevault::output::print_yaml(report),
+        Output::Text => {
+            text(report);
+            Ok(())
+        }
     }
 }
 
@@ -86,14 +59,15 @@ pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
         .context("opening the store")
 }
 
-/// Resolves `spec` (an id or `latest`) in `env`, downloads the artifact and its signature,
-/// and verifies them before anything in the artifact is read.
+/// Resolves `spec` (an id or `latest`) in `env`, downloads the artifact and its signature, and
+/// verifies them before anything in the artifact is read.
 pub async fn open_snapshot(
     store_args: &StoreArgs,
     env: &str,
     spec: &str,
     trust: &TrustArgs,
 ) -> anyhow::Result<OpenedSnapshot> {
+    check_env(env)?;
     let store = open_store(store_args).await?;
     let trust_set = if trust.insecure_skip_verify {
         tracing::warn!(
@@ -106,58 +80,16 @@ pub async fn open_snapshot(
     } else {
         Some(TrustSet::load(&trust.trust).context("loading trusted keys")?)
     };
-    if let Some(max_age) = &trust.max_age {
-        crate::duration::parse(max_age).context("--max-age")?;
-    }
-    // With --max-age the newest verified snapshot is needed anyway; `latest` reuses it.
-    let stored = match (&trust_set, &trust.max_age) {
-        (Some(trust_set), Some(max_age)) => {
-            check_env(env)?;
-            let newest = verified::latest(&store, trust_set, env).await?.snapshot;
-            verified::ensure_fresh(&newest, max_age)?;
-            if spec == "latest" {
-                verified::warn_tampering(&newest);
-                newest
-            } else {
-                verified::resolve(&store, Some(trust_set), env, spec).await?
-            }
-        }
-        _ => verified::resolve(&store, trust_set.as_ref(), env, spec).await?,
-    };
-    let id = stored.id.clone();
-    let what = format!("{env}/{id}");
-    let fetched = snapshots::fetch(
-        &store,
-        &stored,
-        &std::env::temp_dir(),
-        trust.max_artifact_bytes,
-    )
-    .await?;
-    let limits = Limits {
-        max_artifact_bytes: trust.max_artifact_bytes,
-        max_unpacked_bytes: trust.max_unpacked_bytes,
-    };
-    let verification = match &trust_set {
-        Some(trust) => Verification::Signed {
-            signature: &fetched.signature,
-            trust,
-            stored_at: Some(fetched.signature_stored_at),
+    let options = OpenOptions {
+        trust: trust_set.as_ref(),
+        max_age: trust.max_age.as_ref(),
+        limits: Limits {
+            max_artifact_bytes: trust.max_artifact_bytes,
+            max_unpacked_bytes: trust.max_unpacked_bytes,
         },
-        None => Verification::Skip,
+        work_dir: &std::env::temp_dir(),
     };
-    let artifact = VerifiedArtifact::open(fetched.artifact, verification, env, &id, limits, &what)?;
-    match &artifact.signer {
-        Some(key) => tracing::info!(snapshot = %what, key_id = %key, "signature verified"),
-        None => tracing::warn!(snapshot = %what, "signature NOT verified (--insecure-skip-verify)"),
-    }
-    Ok(OpenedSnapshot {
-        env: env.into(),
-        id,
-        stored,
-        store,
-        signature: fetched.signature,
-        artifact,
-    })
+    open::open(store, env, spec, &options).await
 }
 
 pub fn check_env(env: &str) -> anyhow::Result<()> {

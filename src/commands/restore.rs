@@ -3,43 +3,17 @@
 //! clone an environment. Secrets are unsealed with `--unseal-key`; without it they are not
 //! restored, and the report says so. Nothing touches the target before the signature verifies.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
 
-use crate::catalog::RESTORE_TIERS;
-use crate::cli::{RestoreArgs, SummaryFormat};
-use crate::k8s;
-use crate::object::Object;
-use crate::restore;
-use crate::restore::apply::{self, ApplyOptions, ObjectReport, Outcome};
-use crate::restore::render::{self, DirRenderer};
-use crate::seal::{self, Unsealer};
-use crate::select::References;
-use crate::transform::{self, Transform};
-
-#[derive(Serialize)]
-struct Report {
-    env: String,
-    id: String,
-    target: String,
-    dry_run: bool,
-    counts: BTreeMap<String, usize>,
-    secrets_withheld: usize,
-    warnings: Vec<String>,
-    /// Time to routing restored, and per tier.
-    total_ms: u128,
-    tiers: Vec<TierTiming>,
-    objects: Vec<ObjectReport>,
-}
-
-#[derive(Serialize)]
-struct TierTiming {
-    tier: String,
-    ms: u128,
-}
+use crate::cli::RestoreArgs;
+use routevault::k8s;
+use routevault::object::Object;
+use routevault::restore::apply::{ObjectReport, Outcome};
+use routevault::restore::{self, ClusterOptions, Folder, Report, TierTiming};
+use routevault::seal::{self, Unsealer};
+use routevault::transform::Transform;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -56,27 +30,16 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     let transform = Transform {
-        namespaces: transform::parse_pairs("--namespace-map", &args.namespace_map)?
-            .into_iter()
-            .collect(),
-        hosts: transform::parse_pairs("--host-rewrite", &args.host_rewrite)?,
-        ingress_classes: transform::parse_pairs("--ingress-class-map", &args.ingress_class_map)?
-            .into_iter()
-            .collect(),
-        issuers: transform::parse_pairs("--issuer-map", &args.issuer_map)?
-            .into_iter()
-            .collect(),
-        only: transform::parse_kinds(&args.only)?,
+        namespaces: args.namespace_map.iter().cloned().collect(),
+        hosts: args.host_rewrite.clone(),
+        ingress_classes: args.ingress_class_map.iter().cloned().collect(),
+        issuers: args.issuer_map.iter().cloned().collect(),
+        only: args.only.clone(),
         only_namespaces: args.namespaces.clone(),
     };
-    // Refuse a non-empty target folder before downloading anything. A dry run writes
-    // nothing at all, not even a staging folder: it lists the files it would write.
+    // Refuse a non-empty target folder and an unreadable key before downloading anything.
     let folder = match &args.to_dir {
-        Some(dir) if args.dry_run => {
-            render::check_target(dir)?;
-            Some(Folder::DryRun(dir.clone()))
-        }
-        Some(dir) => Some(Folder::Write(DirRenderer::new(dir)?)),
+        Some(dir) => Some(Folder::open(dir, args.dry_run)?),
         None => None,
     };
     let identities = match &args.unseal_key {
@@ -87,8 +50,11 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let opened =
         super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let what = opened.what();
-    let manifest = &opened.artifact.manifest;
-    let unsealer = match (&manifest.sealing, &identities, &args.unseal_key) {
+    let unsealer = match (
+        &opened.artifact.manifest.sealing,
+        &identities,
+        &args.unseal_key,
+    ) {
         (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
         _ => None,
     };
@@ -108,35 +74,11 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
-    let mut warnings = Vec::new();
-    if secrets_withheld > 0 {
-        warnings.push(format!(
-            "{} sealed Secrets were NOT restored: pass --unseal-key FILE (a .seal.key matching the snapshot's recipients)",
-            secrets_withheld
-        ));
-    }
 
-    let (target, reports, tiers) = match folder {
-        Some(mut folder) => {
-            let mut reports = Vec::new();
-            for object in &objects {
-                let file = render::relative_path(object)?;
-                if let Folder::Write(renderer) = &mut folder {
-                    renderer.write(object)?;
-                }
-                reports.push(ObjectReport {
-                    object: object.object_ref().to_string(),
-                    tier: tier_name(object),
-                    outcome: Outcome::Created,
-                    message: Some(file.display().to_string()),
-                    changes: Vec::new(),
-                });
-            }
-            let dir = match folder {
-                Folder::Write(renderer) => renderer.commit()?,
-                Folder::DryRun(dir) => dir,
-            };
-            (dir.display().to_string(), reports, Vec::new())
+    let (target, mut restored) = match folder {
+        Some(folder) => {
+            let (dir, restored) = folder.restore(&objects)?;
+            (dir.display().to_string(), restored)
         }
         None => {
             let connection = k8s::connect_to(&k8s::Target {
@@ -146,42 +88,42 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
                 service_account_dir: &args.service_account_dir,
             })
             .await?;
-            let (reports, tiers, more_warnings) =
-                restore_to_cluster(&connection, objects, &args).await?;
-            warnings.extend(more_warnings);
-            (connection.server, reports, tiers)
+            let options = ClusterOptions {
+                existing: args.existing,
+                dry_run: args.dry_run,
+                concurrency: args.concurrency as usize,
+                skip_missing_kinds: args.skip_missing_kinds,
+            };
+            let restored = restore::to_cluster(&connection, objects, options).await?;
+            (connection.server, restored)
         }
     };
-
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &reports {
-        *counts
-            .entry(format!("{:?}", r.outcome).to_lowercase())
-            .or_insert(0) += 1;
+    if secrets_withheld > 0 {
+        restored.warnings.insert(0, format!(
+            "{secrets_withheld} sealed Secrets were NOT restored: pass --unseal-key FILE (a .seal.key matching the snapshot's recipients)"
+        ));
     }
-    for warning in &warnings {
+    for warning in &restored.warnings {
         tracing::warn!("{warning}");
     }
-    let failed = counts.get("failed").copied().unwrap_or(0);
+    let failed = restored.failed();
     let report = Report {
         env: opened.env.clone(),
         id: opened.id.clone(),
         target,
         dry_run: args.dry_run,
-        counts,
+        counts: restored.counts(),
         secrets_withheld,
-        warnings,
+        warnings: restored.warnings,
         total_ms: started.elapsed().as_millis(),
-        tiers: tiers
+        tiers: restored
+            .tiers
             .into_iter()
             .map(|(tier, ms)| TierTiming { tier, ms })
             .collect(),
-        objects: reports,
+        objects: restored.reports,
     };
-    match args.output {
-        SummaryFormat::Json => crate::output::print_json(&report)?,
-        SummaryFormat::Text => print_text(&report, &what),
-    }
+    super::emit(args.output, &report, |r| print_text(r, &what))?;
     if failed > 0 {
         bail!(
             "{failed} objects of {what} failed to restore (see the report); fix the cause and run the same restore again: it converges"
@@ -190,176 +132,10 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     if secrets_withheld > 0 && args.to_dir.is_none() && !args.dry_run {
         // Routing without its TLS Secrets is not restored routing.
         bail!(
-            "{} sealed Secrets were not restored: run again with --unseal-key FILE",
-            secrets_withheld
+            "{secrets_withheld} sealed Secrets were not restored: run again with --unseal-key FILE"
         );
     }
     Ok(())
-}
-
-/// A `--to-dir` target: written through a staging folder, or (dry run) only named.
-enum Folder {
-    Write(DirRenderer),
-    DryRun(std::path::PathBuf),
-}
-
-fn tier_name(object: &Object) -> String {
-    object
-        .catalog_kind()
-        .and_then(|k| RESTORE_TIERS.get(k.tier))
-        .copied()
-        .unwrap_or("other")
-        .to_string()
-}
-
-type ClusterOutcome = (Vec<ObjectReport>, Vec<(String, u128)>, Vec<String>);
-
-async fn restore_to_cluster(
-    connection: &k8s::Connection,
-    objects: Vec<Object>,
-    args: &RestoreArgs,
-) -> anyhow::Result<ClusterOutcome> {
-    let mut warnings = Vec::new();
-    let discovered = k8s::discovery::discover(&connection.client).await?;
-    let served: BTreeMap<(String, String), k8s::discovery::ServedKind> = discovered
-        .served
-        .iter()
-        .map(|k| {
-            (
-                (k.info.group.to_string(), k.info.kind.to_string()),
-                k.clone(),
-            )
-        })
-        .collect();
-
-    // Preflight: kinds the target does not serve.
-    let missing: BTreeSet<String> = objects
-        .iter()
-        .filter(|o| !served.contains_key(&(o.group().to_string(), o.kind().to_string())))
-        .map(|o| crate::catalog::qualified(o.group(), o.kind()))
-        .collect();
-    if !missing.is_empty() && !args.skip_missing_kinds {
-        let mut advice = Vec::new();
-        if missing.iter().any(|k| k.starts_with("cert-manager.io/")) {
-            advice.push("install cert-manager (its CRDs)");
-        }
-        if missing
-            .iter()
-            .any(|k| k.starts_with("gateway.networking.k8s.io/"))
-        {
-            advice.push("install the Gateway API CRDs");
-        }
-        bail!(
-            "{} does not serve {}: {} first, or pass --skip-missing-kinds to restore the rest; nothing was applied",
-            connection.server,
-            missing.iter().cloned().collect::<Vec<_>>().join(", "),
-            if advice.is_empty() {
-                "install them".to_string()
-            } else {
-                advice.join(" and ")
-            }
-        );
-    }
-    for kind in &missing {
-        warnings.push(format!(
-            "{kind} is not served by the target; its objects are skipped"
-        ));
-    }
-
-    // Preflight: classes and cluster issuers that objects reference but nobody provides.
-    let references = References::of(&objects);
-    for (kind, name) in &references.cluster_scoped {
-        let in_snapshot = objects.iter().any(|o| o.kind() == kind && o.name() == name);
-        let Some(served_kind) = crate::catalog::KINDS
-            .iter()
-            .find(|k| k.kind == kind)
-            .and_then(|k| served.get(&(k.group.to_string(), k.kind.to_string())))
-        else {
-            continue;
-        };
-        if in_snapshot {
-            continue;
-        }
-        let path = format!("{}/{name}", k8s::list::list_path(served_kind, None));
-        let found = connection
-            .client
-            .request::<serde_json::Value>(
-                http::Request::get(&path)
-                    .body(Vec::new())
-                    .expect("valid request"),
-            )
-            .await;
-        if matches!(found, Err(kube::Error::Api(ref s)) if s.code == 404) {
-            warnings.push(format!(
-                "{kind} {name} is referenced but neither in the snapshot nor on the target"
-            ));
-        }
-    }
-
-    // Preflight: permissions, so a restore that cannot finish starts nothing.
-    if !args.dry_run {
-        let needs: BTreeSet<(String, String, Option<String>)> = objects
-            .iter()
-            .filter_map(|o| {
-                let kind = served.get(&(o.group().to_string(), o.kind().to_string()))?;
-                let ns = if kind.info.namespaced {
-                    o.namespace().map(str::to_string)
-                } else {
-                    None
-                };
-                Some((
-                    kind.info.group.to_string(),
-                    kind.info.plural.to_string(),
-                    ns,
-                ))
-            })
-            .collect();
-        let denied =
-            apply::denied_permissions(&connection.client, &needs, args.concurrency as usize)
-                .await?;
-        if !denied.is_empty() {
-            // "verb resource ..." per (resource, namespace): summarise as resource (verbs).
-            let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for entry in &denied {
-                let mut parts = entry.splitn(3, ' ');
-                let (verb, resource) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                by_resource
-                    .entry(resource.to_string())
-                    .or_default()
-                    .insert(verb.to_string());
-            }
-            let summary: Vec<String> = by_resource
-                .iter()
-                .map(|(resource, verbs)| {
-                    format!(
-                        "{resource} ({})",
-                        verbs.iter().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                })
-                .collect();
-            bail!(
-                "the credentials for {} may not change {}; grant them (see docs/deploy/restore/clusterrole.yaml); nothing was applied",
-                connection.server,
-                summary.join("; ")
-            );
-        }
-    }
-
-    let mut tiers: Vec<Vec<Object>> = vec![Vec::new(); RESTORE_TIERS.len()];
-    for object in objects {
-        let tier = object
-            .catalog_kind()
-            .map(|k| k.tier)
-            .unwrap_or(RESTORE_TIERS.len() - 1);
-        tiers[tier].push(object);
-    }
-    let options = ApplyOptions {
-        existing: args.existing,
-        dry_run: args.dry_run,
-        concurrency: args.concurrency as usize,
-    };
-    let (reports, timings) = apply::apply_tiers(&connection.client, &served, tiers, options).await;
-    Ok((reports, timings, warnings))
 }
 
 fn print_text(report: &Report, what: &str) {
@@ -387,7 +163,7 @@ fn print_text(report: &Report, what: &str) {
             vec![
                 r.tier.clone(),
                 r.object.clone(),
-                format!("{:?}", r.outcome).to_lowercase(),
+                r.outcome.name().to_string(),
                 r.message.clone().unwrap_or_default(),
             ]
         })
@@ -395,7 +171,7 @@ fn print_text(report: &Report, what: &str) {
     if !rows.is_empty() {
         print!(
             "{}",
-            crate::output::table(&["TIER", "OBJECT", "RESULT", "MESSAGE"], &rows)
+            routevault::output::table(&["TIER", "OBJECT", "RESULT", "MESSAGE"], &rows)
         );
     }
     for r in &report.objects {

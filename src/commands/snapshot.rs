@@ -8,17 +8,17 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::{check_env, open_store};
-use crate::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
-use crate::artifact::{ArtifactWriter, Manifest, PreviousSnapshot, SourceInfo};
-use crate::cli::{SnapshotArgs, SummaryFormat};
-use crate::k8s;
-use crate::normalize::normalize;
-use crate::object::Object;
-use crate::seal::{self, Sealer};
-use crate::select::{self, SecretsMode, Selection};
-use crate::sign::{self, KeyError, TrustSet};
-use crate::source;
-use crate::store::{ObjectStore, Retention, snapshots, verified};
+use crate::cli::SnapshotArgs;
+use routevault::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
+use routevault::artifact::{ArtifactWriter, Manifest, SourceInfo};
+use routevault::k8s;
+use routevault::normalize::normalize;
+use routevault::seal::{self, Sealer};
+use routevault::select::{self, SecretsMode, Selection};
+use routevault::sign;
+use routevault::snapshot::{self, ArtifactSink};
+use routevault::source;
+use routevault::store::{ObjectStore, Retention, Store, snapshots};
 
 /// What `snapshot -o json` prints.
 #[derive(Debug, Serialize)]
@@ -47,131 +47,28 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     check_env(&env)?;
     let labels = parse_labels(&args.labels)?;
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
-    let sealer = match (args.secrets, args.seal_to.is_empty()) {
-        (SecretsMode::Sealed, false) => Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?),
-        (SecretsMode::Plaintext, _) => {
-            tracing::warn!(
-                "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
-            );
-            // Also outside the logs, whatever --log-level and --output say: this is a choice
-            // someone must see.
-            eprintln!(
-                "WARNING: --secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
-            );
-            None
-        }
-        _ => None,
-    };
+    let sealer = sealer_for(&args)?;
     let selection = Selection {
         namespaces: args.namespaces.clone(),
         exclude_namespaces: args.exclude_namespaces.clone(),
         selector: args.selector.clone(),
         include_system: args.include_system,
     };
-    if let Some(selector) = &selection.selector {
-        select::LabelSelector::parse(selector)?;
-    }
 
     // Check the store and the retention before reading anything: a misconfigured CronJob
     // should fail in a second, not after listing a cluster.
     let store = open_store(&args.store).await?;
-    let retention = match args.retain_days {
-        Some(days) => {
-            store
-                .check_retention_supported()
-                .await
-                .context("checking that snapshots can be locked")?;
-            let until = jiff::Timestamp::now()
-                .checked_add(jiff::SignedDuration::from_hours(i64::from(days) * 24))
-                .context("--retain-days is too far in the future")?;
-            Some(Retention {
-                mode: args.lock_mode,
-                until,
-            })
-        }
-        None => None,
-    };
-    let previous = previous_snapshot(&store, &args.trust, &signing_key, &env).await?;
+    let retention = retention_for(&store, &args).await?;
+    let previous = snapshot::previous_snapshot(&store, &args.trust, &signing_key, &env).await?;
 
-    let work_dir = std::env::temp_dir();
-    let mut writer =
-        ArtifactWriter::new(&work_dir, args.compression_level).context("starting the artifact")?;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut sealed_secrets = 0;
-    let mut objects = 0;
-    let mut sink = |mut object: Object| -> anyhow::Result<()> {
-        let mut sealed = false;
-        if is_secret(&object) {
-            match (args.secrets, &sealer) {
-                (SecretsMode::Sealed, Some(sealer)) => {
-                    sealer.seal_secret(&mut object)?;
-                    sealed = true;
-                    sealed_secrets += 1;
-                }
-                (SecretsMode::Sealed, None) => bail!(
-                    "{} would be captured but no --seal-to recipient was given: pass --seal-to age1... \
-                     (or a .seal.pub file), or --secrets skip to leave Secrets out, or --secrets plaintext \
-                     if you really want them unencrypted",
-                    object.object_ref()
-                ),
-                _ => {}
-            }
-        }
-        writer
-            .add_object(&object, sealed)
-            .context("writing the artifact")?;
-        *counts.entry(object.kind().to_string()).or_insert(0) += 1;
-        objects += 1;
-        Ok(())
-    };
-
-    let (source, warnings, skipped) = match &args.from_dir {
-        Some(from_dir) => {
-            let read = source::dir::read(from_dir)
-                .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
-            let selected = select::select(read.objects, &selection, args.secrets)?;
-            for object in &selected.objects {
-                sink(normalize(object))?;
-            }
-            let info = SourceInfo {
-                kind: "dir".into(),
-                path: Some(from_dir.display().to_string()),
-                ..Default::default()
-            };
-            (info, selected.warnings, selected.skipped)
-        }
-        None => {
-            let connection = k8s::connect_to(&k8s::Target {
-                kubeconfig: args.kubeconfig.as_deref(),
-                context: args.cluster.as_deref(),
-                in_cluster: args.in_cluster,
-                service_account_dir: &args.service_account_dir,
-            })
-            .await?;
-            tracing::info!(server = %connection.server, "snapshotting cluster");
-            let captured = source::cluster::capture(
-                &connection,
-                &selection,
-                args.secrets,
-                args.page_size as usize,
-                &mut sink,
-            )
-            .await
-            .with_context(|| format!("reading routing from {}", connection.server))?;
-            (captured.source, captured.warnings, captured.skipped)
-        }
-    };
+    let writer = ArtifactWriter::new(&std::env::temp_dir(), args.compression_level)
+        .context("starting the artifact")?;
+    let mut sink = ArtifactSink::new(writer, args.secrets, sealer.as_ref());
+    let (source, warnings, skipped) = capture(&args, &selection, &mut sink).await?;
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
-    if objects == 0 && !args.allow_empty {
-        bail!(
-            "{} captured no routing objects (selection: {}); nothing was stored. Check the \
-             context, --namespace and --selector, or pass --allow-empty to commit an empty snapshot",
-            describe_source(&source),
-            describe_selection(&selection)
-        );
-    }
+    sink.check_not_empty(&source, &selection, args.allow_empty)?;
 
     let now = jiff::Timestamp::now();
     let id = snapshots::new_id(now);
@@ -183,7 +80,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         created: now.to_string(),
         tool: ToolInfo {
             name: "routevault".into(),
-            version: crate::TOOL_VERSION.into(),
+            version: routevault::TOOL_VERSION.into(),
         },
         source,
         build_id: args.build_id.clone(),
@@ -192,14 +89,14 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         secrets: args.secrets,
         sealing: sealer
             .as_ref()
-            .filter(|_| sealed_secrets > 0)
+            .filter(|_| sink.contents().sealed_secrets > 0)
             .map(|s| s.sealing().clone()),
         previous,
         warnings: warnings.clone(),
         skipped: skipped.clone(),
         entries: Vec::new(),
     };
-    let finished = writer.finish(manifest).context("finishing the artifact")?;
+    let (finished, contents) = sink.finish(manifest).context("finishing the artifact")?;
     let signature = sign::sign_artifact(
         &signing_key,
         &env,
@@ -208,41 +105,118 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         finished.size,
         &now.to_string(),
     );
-
-    let artifact_key = snapshots::artifact_key(&env, &id);
-    let signature_key = snapshots::signature_key(&env, &id);
-    store
-        .put_new_file(&artifact_key, finished.file.path(), retention.as_ref())
-        .await
-        .context("storing the artifact (nothing was committed)")?;
-    store
-        .put_new_bytes(&signature_key, &signature.to_bytes(), retention.as_ref())
-        .await
-        .with_context(|| format!("storing the signature (the artifact {artifact_key} stays uncommitted and invisible)"))?;
+    let committed = snapshots::commit(
+        &store,
+        &env,
+        &id,
+        finished.file.path(),
+        &signature,
+        retention.as_ref(),
+    )
+    .await?;
 
     let summary = Summary {
         id: id.clone(),
         env: env.clone(),
-        artifact: store.location(&artifact_key),
-        signature: store.location(&signature_key),
+        artifact: committed.artifact,
+        signature: committed.signature,
         key_id: signature.key_id.to_string(),
         artifact_sha256: signature.artifact_sha256.clone(),
         bytes: finished.size,
-        objects,
-        counts,
+        objects: contents.objects,
+        counts: contents.counts,
         secrets: args.secrets,
-        sealed_secrets,
+        sealed_secrets: contents.sealed_secrets,
         warnings,
         skipped,
         retention,
         duration_ms: started.elapsed().as_millis(),
     };
     tracing::info!(id = %id, env = %env, objects = summary.objects, bytes = summary.bytes, "snapshot committed");
-    match args.output {
-        SummaryFormat::Json => crate::output::print_json(&summary)?,
-        SummaryFormat::Text => print_text(&summary),
-    }
+    super::emit(args.output, &summary, print_text)?;
     Ok(())
+}
+
+/// The sealer for `--seal-to`; a loud warning when Secrets are stored in plaintext.
+fn sealer_for(args: &SnapshotArgs) -> anyhow::Result<Option<Sealer>> {
+    match (args.secrets, args.seal_to.is_empty()) {
+        (SecretsMode::Sealed, false) => {
+            Ok(Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?))
+        }
+        (SecretsMode::Plaintext, _) => {
+            tracing::warn!(
+                "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
+            );
+            // Also outside the logs, whatever --log-level and --output say: this is a choice
+            // someone must see.
+            eprintln!(
+                "WARNING: --secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"
+            );
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `--retain-days`, checked against the store before anything is read.
+async fn retention_for(store: &Store, args: &SnapshotArgs) -> anyhow::Result<Option<Retention>> {
+    let Some(days) = args.retain_days else {
+        return Ok(None);
+    };
+    store
+        .check_retention_supported()
+        .await
+        .context("checking that snapshots can be locked")?;
+    let until = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(i64::from(days) * 24))
+        .context("--retain-days is too far in the future")?;
+    Ok(Some(Retention {
+        mode: args.lock_mode,
+        until,
+    }))
+}
+
+type Captured = (SourceInfo, Vec<String>, BTreeMap<String, usize>);
+
+/// Reads the folder or the cluster into `sink`; returns the source, warnings and skips.
+async fn capture(
+    args: &SnapshotArgs,
+    selection: &Selection,
+    sink: &mut ArtifactSink<'_>,
+) -> anyhow::Result<Captured> {
+    if let Some(from_dir) = &args.from_dir {
+        let read = source::dir::read(from_dir)
+            .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
+        let selected = select::select(read.objects, selection, args.secrets);
+        for object in &selected.objects {
+            sink.add(normalize(object))?;
+        }
+        let info = SourceInfo {
+            kind: "dir".into(),
+            path: Some(from_dir.display().to_string()),
+            ..Default::default()
+        };
+        return Ok((info, selected.warnings, selected.skipped));
+    }
+    let connection = k8s::connect_to(&k8s::Target {
+        kubeconfig: args.kubeconfig.as_deref(),
+        context: args.cluster.as_deref(),
+        in_cluster: args.in_cluster,
+        service_account_dir: &args.service_account_dir,
+    })
+    .await?;
+    tracing::info!(server = %connection.server, "snapshotting cluster");
+    let page_size = u32::try_from(args.page_size).unwrap_or(u32::MAX);
+    let captured = source::cluster::capture(
+        &connection,
+        selection,
+        args.secrets,
+        page_size,
+        &mut |object| Ok(sink.add(object)?),
+    )
+    .await
+    .with_context(|| format!("reading routing from {}", connection.server))?;
+    Ok((captured.source, captured.warnings, captured.skipped))
 }
 
 fn print_text(summary: &Summary) {
@@ -278,10 +252,6 @@ fn print_text(summary: &Summary) {
     println!("{}", summary.id);
 }
 
-fn is_secret(object: &crate::object::Object) -> bool {
-    object.group().is_empty() && object.kind() == "Secret"
-}
-
 fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     labels
         .iter()
@@ -295,68 +265,4 @@ fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
             Ok((key.to_string(), value.to_string()))
         })
         .collect()
-}
-
-/// The newest verified snapshot of `env`, recorded in the new manifest to chain snapshots.
-/// Verified against the signing key's own public key and the keys in `trust` (if that exists):
-/// junk planted in the store is skipped with a warning and can never stop a snapshot.
-async fn previous_snapshot(
-    store: &crate::store::Store,
-    trust: &std::path::Path,
-    signing_key: &ed25519_dalek::SigningKey,
-    env: &str,
-) -> anyhow::Result<Option<PreviousSnapshot>> {
-    // The writer's own key is always enough to chain; a trust folder that is absent or holds
-    // no keys (the default `keys/` in a CronJob) adds nothing, a broken one is an error.
-    let mut trusted = match TrustSet::load(trust) {
-        Ok(set) => set,
-        Err(KeyError::NoTrustedKeys { .. }) => TrustSet::from_keys(Vec::new()),
-        Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            TrustSet::from_keys(Vec::new())
-        }
-        Err(e) => {
-            return Err(e).context("loading trusted keys (--trust) to find the previous snapshot");
-        }
-    };
-    trusted.add_key(signing_key.verifying_key());
-    let (newest, skipped) = verified::newest_verified(store, &trusted, env)
-        .await
-        .context("listing earlier snapshots")?;
-    verified::warn_skipped(&skipped);
-    Ok(newest.and_then(|found| {
-        let vouched = found.vouched()?;
-        Some(PreviousSnapshot {
-            id: found.snapshot.id.clone(),
-            artifact_sha256: vouched.signature.artifact_sha256.clone(),
-        })
-    }))
-}
-
-fn describe_source(source: &SourceInfo) -> String {
-    match (&source.path, &source.server) {
-        (Some(path), _) => format!("the folder {path}"),
-        (None, Some(server)) => format!("the cluster at {server}"),
-        (None, None) => "the source".into(),
-    }
-}
-
-fn describe_selection(selection: &Selection) -> String {
-    let mut parts = Vec::new();
-    if !selection.namespaces.is_empty() {
-        parts.push(format!("--namespace {}", selection.namespaces.join(",")));
-    }
-    if !selection.exclude_namespaces.is_empty() {
-        parts.push(format!(
-            "--exclude-namespace {}",
-            selection.exclude_namespaces.join(",")
-        ));
-    }
-    if let Some(selector) = &selection.selector {
-        parts.push(format!("--selector {selector}"));
-    }
-    if parts.is_empty() {
-        "everything".into()
-    } else {
-        parts.join(" ")
-    }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::cli::{SummaryFormat, VerifyArgs};
+use crate::cli::VerifyArgs;
 
 #[derive(Serialize)]
 struct Report {
@@ -15,7 +15,7 @@ struct Report {
     bytes: u64,
     objects: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    retention: Option<crate::store::Retention>,
+    retention: Option<routevault::store::Retention>,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
@@ -37,18 +37,15 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|r| format!("; locked {:?} until {}", r.mode, r.until))
         .unwrap_or_default();
-    match args.output {
-        SummaryFormat::Json => crate::output::print_json(&report)?,
-        SummaryFormat::Text => match &report.key_id {
-            Some(key) => println!(
-                "OK {}/{}: signed by trusted key {key}; {} objects; {} bytes; sha256 {}{locked}",
-                report.env, report.id, report.objects, report.bytes, report.artifact_sha256
-            ),
-            None => println!(
-                "UNVERIFIED {}/{}: structure checked ({} objects), signature NOT checked (--insecure-skip-verify)",
-                report.env, report.id, report.objects
-            ),
-        },
-    }
+    super::emit(args.output, &report, |report| match &report.key_id {
+        Some(key) => println!(
+            "OK {}/{}: signed by trusted key {key}; {} objects; {} bytes; sha256 {}{locked}",
+            report.env, report.id, report.objects, report.bytes, report.artifact_sha256
+        ),
+        None => println!(
+            "UNVERIFIED {}/{}: structure checked ({} objects), signature NOT checked (--insecure-skip-verify)",
+            report.env, report.id, report.objects
+        ),
+    })?;
     Ok(())
 }

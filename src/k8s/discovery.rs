@@ -1,29 +1,59 @@
-//! Which routing kinds a cluster serves, at which version. The catalog's versions are tried in
-//! its order (v1 first), then any other version the group serves (ReferenceGrant is often only
-//! v1beta1). cert-manager and Gateway API are optional; their absence is recorded, not an error.
+//! Which routing kinds a cluster serves, at which version, through `kube::discovery` (the
+//! aggregated discovery of Kubernetes 1.26+, two requests; per-group discovery on older
+//! servers). The catalog's versions are preferred in its order (v1 first), then any other
+//! version the group serves (ReferenceGrant is often only v1beta1). cert-manager and Gateway
+//! API are optional; their absence is recorded, not an error.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 
 use anyhow::Context;
 use kube::Client;
+use kube::core::ApiResource;
+use kube::discovery::{ApiGroup, Discovery, verbs};
 
 use super::retry::with_retry;
 use crate::catalog::{self, KindInfo};
 
-/// A catalog kind and the version this cluster serves it at.
+/// A catalog kind and how this cluster serves it.
 #[derive(Debug, Clone)]
 pub struct ServedKind {
     pub info: &'static KindInfo,
-    pub version: String,
+    /// Group, version, kind and plural as the cluster serves them: what `kube::Api` needs.
+    pub resource: ApiResource,
 }
 
 impl ServedKind {
-    pub fn api_version(&self) -> String {
-        self.info.api_version(&self.version)
+    /// A catalog kind at `version`, without asking a cluster (tests, and the version a
+    /// cluster named).
+    pub fn at(info: &'static KindInfo, version: &str) -> Self {
+        Self {
+            info,
+            resource: ApiResource {
+                group: info.group.to_string(),
+                version: version.to_string(),
+                api_version: info.api_version(version),
+                kind: info.kind.to_string(),
+                plural: info.plural.to_string(),
+            },
+        }
     }
+
+    pub fn api_version(&self) -> &str {
+        &self.resource.api_version
+    }
+
     /// `group/version/Kind`, as recorded in manifests.
     pub fn describe(&self) -> String {
-        format!("{}/{}", self.api_version(), self.info.kind)
+        format!("{}/{}", self.resource.api_version, self.info.kind)
+    }
+
+    /// `plural.group` (or just `plural` for the core group), as RBAC rules name resources.
+    pub fn qualified_resource(&self) -> String {
+        if self.info.group.is_empty() {
+            self.info.plural.to_string()
+        } else {
+            format!("{}.{}", self.info.plural, self.info.group)
+        }
     }
 }
 
@@ -33,71 +63,84 @@ pub struct Discovered {
     pub absent: Vec<&'static KindInfo>,
 }
 
-pub async fn discover(client: &Client) -> anyhow::Result<Discovered> {
-    let groups = with_retry("discovery", || client.list_api_groups())
-        .await
-        .context("listing the cluster's API groups")?;
-    let mut versions_of: HashMap<String, Vec<String>> = HashMap::new();
-    for group in &groups.groups {
-        let mut versions: Vec<String> = Vec::new();
-        if let Some(preferred) = &group.preferred_version {
-            versions.push(preferred.version.clone());
-        }
-        for v in &group.versions {
-            if !versions.contains(&v.version) {
-                versions.push(v.version.clone());
-            }
-        }
-        versions_of.insert(group.name.clone(), versions);
+impl Discovered {
+    /// The served kind of a catalog group and kind.
+    pub fn find(&self, group: &str, kind: &str) -> Option<&ServedKind> {
+        self.served
+            .iter()
+            .find(|k| k.info.group == group && k.info.kind == kind)
     }
-    versions_of.insert(String::new(), vec!["v1".into()]);
+}
 
-    let mut resources: HashMap<String, Vec<String>> = HashMap::new();
+pub async fn discover(client: &Client) -> anyhow::Result<Discovered> {
+    let groups: BTreeSet<&str> = catalog::KINDS.iter().map(|k| k.group).collect();
+    let groups: Vec<&str> = groups.into_iter().collect();
+    let aggregated = with_retry("discovery", || {
+        Discovery::new(client.clone())
+            .filter(&groups)
+            .run_aggregated()
+    })
+    .await;
+    let discovery = match aggregated {
+        Ok(discovery) => discovery,
+        // Back-pressure and outages were retried already; asking again, group by group,
+        // would only multiply the requests of an overloaded server.
+        Err(err) if super::retry::classify(&err).is_some() => {
+            return Err(err).context("discovering the cluster's API groups");
+        }
+        Err(kube::Error::Api(status)) if matches!(status.code, 401 | 403) => {
+            return Err(kube::Error::Api(status)).context("discovering the cluster's API groups");
+        }
+        Err(err) => {
+            // Servers before 1.26 answer the aggregated request with the legacy document,
+            // which does not parse as the aggregated one.
+            tracing::debug!(error = %err, "aggregated discovery failed; asking group by group");
+            with_retry("discovery", || {
+                Discovery::new(client.clone()).filter(&groups).run()
+            })
+            .await
+            .context("discovering the cluster's API groups")?
+        }
+    };
     let mut out = Discovered::default();
     for info in catalog::KINDS {
-        let served = versions_of.get(info.group).cloned().unwrap_or_default();
-        let mut candidates: Vec<String> = info
-            .versions
-            .iter()
-            .map(|v| v.to_string())
-            .filter(|v| served.contains(v))
-            .collect();
-        candidates.extend(
-            served
-                .iter()
-                .filter(|v| !info.versions.contains(&v.as_str()))
-                .cloned(),
-        );
-        let mut found = None;
-        for version in candidates {
-            let api_version = info.api_version(&version);
-            if !resources.contains_key(&api_version) {
-                let list = if info.group.is_empty() {
-                    with_retry("discovery", || client.list_core_api_resources(&version)).await
-                } else {
-                    with_retry("discovery", || {
-                        client.list_api_group_resources(&api_version)
-                    })
-                    .await
-                };
-                let plurals = list
-                    .with_context(|| format!("discovering {api_version}"))?
-                    .resources
-                    .into_iter()
-                    .filter(|r| r.verbs.iter().any(|v| v == "list"))
-                    .map(|r| r.name)
-                    .collect();
-                resources.insert(api_version.clone(), plurals);
-            }
-            if resources[&api_version].iter().any(|p| p == info.plural) {
-                found = Some(version);
-                break;
-            }
-        }
-        match found {
-            Some(version) => out.served.push(ServedKind { info, version }),
+        match discovery
+            .get(info.group)
+            .and_then(|group| served_version(group, info))
+        {
+            Some(resource) => out.served.push(ServedKind { info, resource }),
             None => out.absent.push(info),
         }
     }
     Ok(out)
+}
+
+/// The version `group` serves `info` at that can be listed: the catalog's versions first, in
+/// its order, then the group's others in the server's order of preference.
+fn served_version(group: &ApiGroup, info: &KindInfo) -> Option<ApiResource> {
+    let served: Vec<&str> = group.versions().collect();
+    let candidates = info
+        .versions
+        .iter()
+        .copied()
+        .filter(|v| served.contains(v))
+        .chain(
+            served
+                .iter()
+                .copied()
+                .filter(|v| !info.versions.contains(v)),
+        );
+    for version in candidates {
+        let found =
+            group
+                .versioned_resources(version)
+                .into_iter()
+                .find(|(resource, capabilities)| {
+                    resource.plural == info.plural && capabilities.supports_operation(verbs::LIST)
+                });
+        if let Some((resource, _)) = found {
+            return Some(resource);
+        }
+    }
+    None
 }

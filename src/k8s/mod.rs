@@ -1,8 +1,10 @@
 //! Kubernetes API plumbing: connecting (kubeconfig, context or in-cluster), discovering which
-//! routing kinds a cluster serves, and listing them with pagination and back-pressure-aware
-//! retries. Objects stay dynamic JSON: a backup must not drop fields that a compiled-in API
-//! version does not know, so even core kinds are read untyped.
+//! routing kinds a cluster serves, listing them with pagination, and the one retry layer every
+//! request goes through. Requests are kube-rs's (`Api<DynamicObject>`, `kube::discovery`);
+//! objects stay dynamic JSON: a backup must not drop fields that a compiled-in API version
+//! does not know, so even core kinds are read untyped.
 
+pub mod access;
 pub mod discovery;
 pub mod list;
 pub mod retry;
@@ -99,7 +101,10 @@ async fn connect_in_cluster(service_account_dir: &Path) -> anyhow::Result<Connec
     }
 }
 
-fn client_for(config: Config) -> anyhow::Result<Connection> {
+fn client_for(mut config: Config) -> anyhow::Result<Connection> {
+    // One retry layer, ours (`retry::with_retry`): kube's default layer would retry each of
+    // our attempts up to 15 more times, so a throttled request could be sent over 100 times.
+    config.default_retry = false;
     let server = config
         .cluster_url
         .to_string()

@@ -3,16 +3,18 @@
 //! back-pressure honoured (see `k8s::retry`). Each object's outcome is reported: created,
 //! updated, unchanged, skipped or failed (with the server's message).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use futures::StreamExt;
 use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::RESTORE_TIERS;
 use crate::k8s::discovery::ServedKind;
+use crate::k8s::list;
 use crate::k8s::retry::with_retry;
 use crate::object::Object;
 
@@ -38,6 +40,18 @@ pub enum Outcome {
     Unchanged,
     Skipped,
     Failed,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +94,7 @@ pub async fn apply_tiers(
         let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
         if let Some(failed) = failed_tier {
             // Later tiers depend on earlier ones: applying them would only add failures.
+            bar.inc(objects.len() as u64);
             reports.extend(objects.iter().map(|o| ObjectReport {
                 object: o.object_ref().to_string(),
                 tier: tier_name.to_string(),
@@ -91,20 +106,23 @@ pub async fn apply_tiers(
         }
         let started = Instant::now();
         let new_namespaces_now = new_namespaces.clone();
-        let results: Vec<ObjectReport> =
-            futures::stream::iter(objects)
-                .map(|object| {
-                    let kind = served
-                        .get(&(object.group().to_string(), object.kind().to_string()))
-                        .cloned();
-                    let new_namespaces = &new_namespaces_now;
-                    async move {
-                        apply_one(client, kind, object, tier_name, options, new_namespaces).await
-                    }
-                })
-                .buffer_unordered(options.concurrency.max(1))
-                .collect()
-                .await;
+        let results: Vec<ObjectReport> = futures::stream::iter(objects)
+            .map(|object| {
+                let kind = served
+                    .get(&(object.group().to_string(), object.kind().to_string()))
+                    .cloned();
+                let new_namespaces = &new_namespaces_now;
+                let bar = &bar;
+                async move {
+                    let report =
+                        apply_one(client, kind, object, tier_name, options, new_namespaces).await;
+                    bar.inc(1);
+                    report
+                }
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
         for report in &results {
             if report.tier == "namespaces" && report.outcome == Outcome::Created {
                 new_namespaces.push(report.object.trim_start_matches("Namespace ").to_string());
@@ -120,22 +138,6 @@ pub async fn apply_tiers(
     (reports, timings)
 }
 
-fn object_path(kind: &ServedKind, object: &Object) -> String {
-    let root = if kind.info.group.is_empty() {
-        format!("/api/{}", kind.version)
-    } else {
-        format!("/apis/{}/{}", kind.info.group, kind.version)
-    };
-    match object.namespace() {
-        Some(ns) if kind.info.namespaced => format!(
-            "{root}/namespaces/{ns}/{}/{}",
-            kind.info.plural,
-            object.name()
-        ),
-        _ => format!("{root}/{}/{}", kind.info.plural, object.name()),
-    }
-}
-
 async fn apply_one(
     client: &Client,
     kind: Option<ServedKind>,
@@ -144,130 +146,111 @@ async fn apply_one(
     options: ApplyOptions,
     new_namespaces: &[String],
 ) -> ObjectReport {
-    let name = object.object_ref().to_string();
-    let report = |outcome, message: Option<String>| ObjectReport {
-        object: name.clone(),
+    let mut report = ObjectReport {
+        object: object.object_ref().to_string(),
         tier: tier.to_string(),
-        outcome,
-        message,
+        outcome: Outcome::Failed,
+        message: None,
         changes: Vec::new(),
     };
-    let Some(kind) = kind else {
-        return report(
+    let outcome = match kind {
+        None => Ok((
             Outcome::Skipped,
-            Some("kind not served by the target (--skip-missing-kinds)".into()),
-        );
+            Some("kind not served by the target (--skip-missing-kinds)".to_string()),
+            Vec::new(),
+        )),
+        Some(kind) => {
+            object.0["apiVersion"] = Value::String(kind.api_version().to_string());
+            // Nothing can exist yet in a namespace this restore just created: skip the read,
+            // which halves the requests of a DR restore into a fresh cluster. A dry run cannot
+            // even place objects there, since the namespace was only pretended.
+            let in_new_namespace = object
+                .namespace()
+                .is_some_and(|ns| new_namespaces.iter().any(|n| n == ns));
+            let api = list::api_for(client, &kind, object.namespace());
+            if options.dry_run && in_new_namespace {
+                Ok((
+                    Outcome::Created,
+                    Some("would be created (with its new namespace)".to_string()),
+                    Vec::new(),
+                ))
+            } else {
+                apply_with(&api, &object, in_new_namespace, options).await
+            }
+        }
     };
-    object.0["apiVersion"] = Value::String(kind.api_version());
-    let path = object_path(&kind, &object);
-
-    // A dry run cannot place objects in a namespace that the same dry run only pretended to create.
-    if options.dry_run
-        && object
-            .namespace()
-            .is_some_and(|ns| new_namespaces.iter().any(|n| n == ns))
-    {
-        return report(
-            Outcome::Created,
-            Some("would be created (with its new namespace)".into()),
-        );
+    match outcome {
+        Ok((outcome, message, changes)) => {
+            report.outcome = outcome;
+            report.message = message;
+            report.changes = changes;
+        }
+        Err(error) => report.message = Some(api_message(&error)),
     }
+    report
+}
 
-    // Nothing can exist yet in a namespace this restore just created: skip the read, which
-    // halves the requests of a DR restore into a fresh cluster.
-    let in_new_namespace = object
-        .namespace()
-        .is_some_and(|ns| new_namespaces.iter().any(|n| n == ns));
-    let live = if in_new_namespace {
+type Applied = (Outcome, Option<String>, Vec<String>);
+
+/// Reads the live object (unless it cannot exist), honours `--existing`, and server-side
+/// applies `object`, forcing ownership of its fields as field manager `routevault`.
+async fn apply_with(
+    api: &Api<DynamicObject>,
+    object: &Object,
+    cannot_exist: bool,
+    options: ApplyOptions,
+) -> Result<Applied, kube::Error> {
+    let name = object.name();
+    let what = object.object_ref().to_string();
+    let live = if cannot_exist {
         None
     } else {
-        let get = || {
-            client.request::<Value>(
-                http::Request::get(&path)
-                    .body(Vec::new())
-                    .expect("valid request"),
-            )
-        };
-        match with_retry(&path, get).await {
-            Ok(live) => Some(live),
-            Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(e) => return report(Outcome::Failed, Some(api_message(&e))),
-        }
+        with_retry(&what, || api.get_opt(name)).await?
     };
     if live.is_some() {
         match options.existing {
             Existing::Skip => {
-                return report(Outcome::Skipped, Some("exists (--existing skip)".into()));
+                let message = Some("exists (--existing skip)".to_string());
+                return Ok((Outcome::Skipped, message, Vec::new()));
             }
             Existing::Fail => {
-                return report(
-                    Outcome::Failed,
-                    Some("exists on the target (--existing fail)".into()),
-                );
+                let message = Some("exists on the target (--existing fail)".to_string());
+                return Ok((Outcome::Failed, message, Vec::new()));
             }
             Existing::Update => {}
         }
     }
-
-    let mut url = format!("{path}?fieldManager={FIELD_MANAGER}&force=true");
-    if options.dry_run {
-        url.push_str("&dryRun=All");
-    }
-    let body = serde_json::to_vec(&object.0).expect("an object always serialises");
-    let result = with_retry(&path, || {
-        let request = http::Request::patch(&url)
-            .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
-            .body(body.clone())
-            .expect("valid request");
-        client.request::<Value>(request)
-    })
-    .await;
-    let applied = match result {
-        Ok(applied) => applied,
-        Err(e) => return report(Outcome::Failed, Some(api_message(&e))),
-    };
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = options.dry_run;
+    let patch = Patch::Apply(&object.0);
+    let applied = with_retry(&what, || api.patch(name, &params, &patch)).await?;
     let Some(live) = live else {
-        let mut r = report(Outcome::Created, None);
-        if options.dry_run {
-            r.message = Some("would be created".into());
-        }
-        return r;
+        let message = options.dry_run.then(|| "would be created".to_string());
+        return Ok((Outcome::Created, message, Vec::new()));
     };
-    let version = |v: &Value| {
-        v.pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    if options.dry_run {
-        let changes = diff(
-            &comparable(&live),
-            &comparable(&applied),
-            "",
-            object.kind() == "Secret",
-        );
-        let mut r = report(
-            if changes.is_empty() {
-                Outcome::Unchanged
-            } else {
-                Outcome::Updated
-            },
-            None,
-        );
-        r.changes = changes;
-        return r;
+    // A dry run persists nothing, so its answer may carry the old resourceVersion.
+    if !options.dry_run && live.metadata.resource_version == applied.metadata.resource_version {
+        return Ok((Outcome::Unchanged, None, Vec::new()));
     }
     // Compare content, not resourceVersion: an apply that owns no field (a bare Namespace)
     // rewrites managedFields every time without changing anything.
-    if version(&live) == version(&applied) || comparable(&live) == comparable(&applied) {
-        report(Outcome::Unchanged, None)
+    let (live, applied) = (comparable(live), comparable(applied));
+    let changes = if options.dry_run {
+        diff(&live, &applied, "", object.kind() == "Secret")
     } else {
-        report(Outcome::Updated, None)
-    }
+        Vec::new()
+    };
+    let outcome = if live == applied {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    };
+    Ok((outcome, None, changes))
 }
 
-/// An object without the fields that change on every write, for a dry-run comparison.
-fn comparable(value: &Value) -> Value {
-    let mut v = value.clone();
+/// An object without the fields that change on every write, for comparison.
+fn comparable(object: DynamicObject) -> Value {
+    let mut v = serde_json::to_value(object).unwrap_or(Value::Null);
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for field in [
             "resourceVersion",
@@ -320,69 +303,6 @@ fn api_message(error: &kube::Error) -> String {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => other.to_string(),
     }
-}
-
-/// Asks the API server (SelfSubjectAccessReview) whether the caller may get, create and patch
-/// every (resource, namespace) the plan touches. Returns the denied ones as "verb resource in
-/// namespace", so a restore without permission fails before it applies anything.
-pub async fn denied_permissions(
-    client: &Client,
-    needs: &BTreeSet<(String, String, Option<String>)>,
-    concurrency: usize,
-) -> anyhow::Result<Vec<String>> {
-    let checks: Vec<(String, String, Option<String>, &str)> = needs
-        .iter()
-        .flat_map(|(group, resource, ns)| {
-            ["get", "create", "patch"]
-                .map(|verb| (group.clone(), resource.clone(), ns.clone(), verb))
-        })
-        .collect();
-    let results: Vec<anyhow::Result<Option<String>>> = futures::stream::iter(checks)
-        .map(|(group, resource, namespace, verb)| async move {
-            let mut attributes =
-                serde_json::json!({"group": group, "resource": resource, "verb": verb});
-            if let Some(ns) = &namespace {
-                attributes["namespace"] = Value::String(ns.clone());
-            }
-            let review = serde_json::json!({
-                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": attributes}
-            });
-            let body = serde_json::to_vec(&review)?;
-            let answer: Value = with_retry("selfsubjectaccessreviews", || {
-                let request =
-                    http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
-                        .header(http::header::CONTENT_TYPE, "application/json")
-                        .body(body.clone())
-                        .expect("valid request");
-                client.request::<Value>(request)
-            })
-            .await?;
-            let allowed = answer
-                .pointer("/status/allowed")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let qualified = if group.is_empty() {
-                resource.clone()
-            } else {
-                format!("{resource}.{group}")
-            };
-            Ok((!allowed).then(|| match namespace {
-                Some(ns) => format!("{verb} {qualified} in namespace {ns}"),
-                None => format!("{verb} {qualified} (cluster-wide)"),
-            }))
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    let mut denied = Vec::new();
-    for result in results {
-        if let Some(d) = result? {
-            denied.push(d);
-        }
-    }
-    denied.sort();
-    Ok(denied)
 }
 
 #[cfg(test)]

@@ -3,14 +3,23 @@
 //! given, and objects handed to a sink (a folder or a cluster).
 
 pub mod apply;
+pub mod plan;
+pub mod preflight;
 pub mod render;
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
+use serde::Serialize;
 
 use crate::artifact::VerifiedArtifact;
 use crate::error::VerifyError;
+use crate::k8s::Connection;
 use crate::object::Object;
 use crate::seal::Unsealer;
+use apply::{ApplyOptions, Existing, ObjectReport, Outcome};
+use preflight::{PreflightError, PreflightOptions};
+use render::DirRenderer;
 
 /// The default of `--max-object-memory`: measured, a restore holding objects of this
 /// estimated size peaks below the deploy kit's 512 MiB restore Job limit (docs/performance.md).
@@ -70,4 +79,148 @@ pub fn restore_objects(
         sink(object)
     })?;
     Ok(secrets_withheld)
+}
+
+/// How a restore into a cluster behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterOptions {
+    pub existing: Existing,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub skip_missing_kinds: bool,
+}
+
+/// What a restore did, object by object.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub reports: Vec<ObjectReport>,
+    /// Milliseconds per tier, in restore order (cluster restores only).
+    pub tiers: Vec<(String, u128)>,
+    pub warnings: Vec<String>,
+}
+
+impl Restored {
+    /// How many objects had each outcome, by its lowercase name.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for report in &self.reports {
+            *counts.entry(report.outcome.name().to_string()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    pub fn failed(&self) -> usize {
+        self.reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .count()
+    }
+}
+
+/// Restores `objects` into a cluster: preflight (nothing is applied when it fails), then
+/// server-side apply tier by tier.
+pub async fn to_cluster(
+    connection: &Connection,
+    objects: Vec<Object>,
+    options: ClusterOptions,
+) -> Result<Restored, PreflightError> {
+    let checked = preflight::preflight(
+        &connection.client,
+        &connection.server,
+        &objects,
+        PreflightOptions {
+            skip_missing_kinds: options.skip_missing_kinds,
+            check_permissions: !options.dry_run,
+            concurrency: options.concurrency,
+        },
+    )
+    .await?;
+    let apply_options = ApplyOptions {
+        existing: options.existing,
+        dry_run: options.dry_run,
+        concurrency: options.concurrency,
+    };
+    let (reports, tiers) = apply::apply_tiers(
+        &connection.client,
+        &checked.served,
+        plan::tiers(objects),
+        apply_options,
+    )
+    .await;
+    Ok(Restored {
+        reports,
+        tiers,
+        warnings: checked.warnings,
+    })
+}
+
+/// A `--to-dir` target: written through a staging folder, or (dry run) only named.
+pub enum Folder {
+    Write(DirRenderer),
+    DryRun(std::path::PathBuf),
+}
+
+impl Folder {
+    /// Refuses a non-empty target before anything is downloaded. A dry run writes nothing at
+    /// all, not even a staging folder.
+    pub fn open(dir: &std::path::Path, dry_run: bool) -> anyhow::Result<Self> {
+        if dry_run {
+            render::check_target(dir)?;
+            Ok(Folder::DryRun(dir.to_path_buf()))
+        } else {
+            Ok(Folder::Write(DirRenderer::new(dir)?))
+        }
+    }
+
+    /// Writes every object as a file (or names it, for a dry run) and commits the folder.
+    /// Returns the folder and what was written.
+    pub fn restore(mut self, objects: &[Object]) -> anyhow::Result<(std::path::PathBuf, Restored)> {
+        let mut reports = Vec::new();
+        for object in objects {
+            let file = render::relative_path(object)?;
+            if let Folder::Write(renderer) = &mut self {
+                renderer.write(object)?;
+            }
+            reports.push(ObjectReport {
+                object: object.object_ref().to_string(),
+                tier: plan::tier_name(object).to_string(),
+                outcome: Outcome::Created,
+                message: Some(file.display().to_string()),
+                changes: Vec::new(),
+            });
+        }
+        let dir = match self {
+            Folder::Write(renderer) => renderer.commit()?,
+            Folder::DryRun(dir) => dir,
+        };
+        Ok((
+            dir,
+            Restored {
+                reports,
+                ..Default::default()
+            },
+        ))
+    }
+}
+
+/// A restore's report, as `--output json|yaml` prints it.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub env: String,
+    pub id: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub counts: BTreeMap<String, usize>,
+    pub secrets_withheld: usize,
+    pub warnings: Vec<String>,
+    /// Time to routing restored, and per tier.
+    pub total_ms: u128,
+    pub tiers: Vec<TierTiming>,
+    pub objects: Vec<ObjectReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TierTiming {
+    pub tier: String,
+    pub ms: u128,
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use serde_json::Value;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
 
 use crate::artifact::SourceInfo;
 use crate::catalog::CORE;
@@ -39,7 +40,7 @@ pub async fn capture(
     connection: &Connection,
     selection: &Selection,
     secrets: SecretsMode,
-    page_size: usize,
+    page_size: u32,
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<Capture> {
     let client = &connection.client;
@@ -47,20 +48,16 @@ pub async fn capture(
     let version = with_retry("version", || client.apiserver_version())
         .await
         .context("reading the server version")?;
-    let kube_system: Value = with_retry("kube-system", || {
-        client.request::<Value>(http::Request::get("/api/v1/namespaces/kube-system").body(Vec::new()).expect("a valid request"))
-    })
-    .await
-    .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let kube_system = with_retry("kube-system", || namespaces.get("kube-system"))
+        .await
+        .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
     let source = SourceInfo {
         kind: "cluster".into(),
         path: None,
         server: Some(connection.server.clone()),
         server_version: Some(version.git_version.clone()),
-        cluster_id: kube_system
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        cluster_id: kube_system.metadata.uid,
         kinds_served: discovered.served.iter().map(ServedKind::describe).collect(),
         kinds_absent: discovered.absent.iter().map(|k| k.qualified()).collect(),
     };
@@ -97,7 +94,7 @@ pub async fn capture(
         ingress_owned += owned;
     }
 
-    let mut plan: Plan = select::plan(objects, selection, secrets, None)?;
+    let mut plan: Plan = select::plan(objects, selection, secrets, None);
     if ingress_owned > 0 {
         *plan
             .skipped
@@ -129,6 +126,7 @@ pub async fn capture(
                 &kind,
                 Some(&namespace),
                 page_size,
+                None,
                 |page| {
                     for item in page {
                         seen += 1;
@@ -185,7 +183,7 @@ async fn list_kind(
     connection: &Connection,
     kind: ServedKind,
     selection: &Selection,
-    page_size: usize,
+    page_size: u32,
     progress: &crate::progress::Progress,
 ) -> anyhow::Result<(String, Vec<Object>, usize)> {
     let namespaces: Vec<Option<&str>> = if kind.info.namespaced && !selection.namespaces.is_empty()
@@ -198,22 +196,37 @@ async fn list_kind(
     } else {
         vec![None]
     };
+    // The server filters by the label selector where selection applies it; Namespaces,
+    // EndpointSlices and ReferenceGrants are chosen by what routing references instead.
+    let server_selector = selection
+        .selector
+        .as_ref()
+        .filter(|_| select::label_selector_applies(kind.info))
+        .map(|s| s.to_string());
     let mut objects = Vec::new();
     let mut ingress_owned = 0;
     let counter = progress.counter(kind.info.kind);
     for namespace in namespaces {
-        list_pages(&connection.client, &kind, namespace, page_size, |page| {
-            counter.inc(page.len() as u64);
-            for item in page {
-                let object = Object(item);
-                if kind.info.kind == "Certificate" && select::owned_by_ingress(&object) {
-                    ingress_owned += 1;
-                } else {
-                    objects.push(normalize(&object));
+        let selector = server_selector.as_deref();
+        list_pages(
+            &connection.client,
+            &kind,
+            namespace,
+            page_size,
+            selector,
+            |page| {
+                counter.inc(page.len() as u64);
+                for item in page {
+                    let object = Object(item);
+                    if kind.info.kind == "Certificate" && select::owned_by_ingress(&object) {
+                        ingress_owned += 1;
+                    } else {
+                        objects.push(normalize(&object));
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .await?;
     }
     counter.finish();

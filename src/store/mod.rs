@@ -39,7 +39,7 @@ pub enum StoreError {
     )]
     AccessDenied { location: String, reason: String },
     #[error(
-        "cannot reach the S3 endpoint {endpoint}: {reason}; check --s3-endpoint and the network"
+        "cannot reach the S3 endpoint {endpoint}: {reason}; check --s3-endpoint (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) and the network"
     )]
     Unreachable { endpoint: String, reason: String },
     #[error(

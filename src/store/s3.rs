@@ -77,13 +77,22 @@ impl S3Store {
             // S3-compatible stores rarely care; AWS redirects. Better than failing every call.
             config = config.region(Region::new("us-east-1"));
         }
-        if let Some(endpoint) = &options.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
-        let endpoint = options
+        // --s3-endpoint, else the AWS SDKs' standard variables, service-specific first.
+        let configured = options
             .endpoint
             .clone()
-            .unwrap_or_else(|| "AWS S3".to_string());
+            .or_else(|| env_endpoint("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| env_endpoint("AWS_ENDPOINT_URL"))
+            .or_else(|| shared.endpoint_url().map(str::to_string));
+        if let Some(endpoint) = &configured {
+            config = config.endpoint_url(endpoint);
+        }
+        let endpoint = configured.unwrap_or_else(|| {
+            let region = shared
+                .region()
+                .map_or("us-east-1".to_string(), |r| r.to_string());
+            format!("AWS S3 ({region})")
+        });
         Self {
             client: Client::from_conf(config.build()),
             bucket: bucket.to_string(),
@@ -91,6 +100,11 @@ impl S3Store {
             part_size: options.part_size.max(MIN_PART_SIZE),
             endpoint,
         }
+    }
+
+    /// The endpoint requests go to, as messages name it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     fn full_key(&self, key: &str) -> String {
@@ -633,4 +647,8 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+fn env_endpoint(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -228,6 +228,45 @@ pub async fn fetch(
     })
 }
 
+/// Where a committed snapshot's two objects are.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub artifact: String,
+    pub signature: String,
+}
+
+/// Stores a finished artifact and then its signature, both create-only and under `retention`.
+/// The signature is the commit point: until it is stored, the artifact is uncommitted and
+/// invisible to `latest`, `list` and `restore`, so a failure at any step leaves no snapshot.
+pub async fn commit(
+    store: &Store,
+    env: &str,
+    id: &str,
+    artifact: &Path,
+    signature: &SignatureFile,
+    retention: Option<&super::Retention>,
+) -> anyhow::Result<Committed> {
+    let artifact_key = artifact_key(env, id);
+    let signature_key = signature_key(env, id);
+    store
+        .put_new_file(&artifact_key, artifact, retention)
+        .await
+        .context("storing the artifact (nothing was committed)")?;
+    store
+        .put_new_bytes(&signature_key, &signature.to_bytes(), retention)
+        .await
+        .with_context(|| {
+            format!(
+                "storing the signature (the artifact {} stays uncommitted and invisible)",
+                store.location(&artifact_key)
+            )
+        })?;
+    Ok(Committed {
+        artifact: store.location(&artifact_key),
+        signature: store.location(&signature_key),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! so [`SignatureFile::verify_claim`] proves a trusted key made the claim; the artifact's bytes
 //! are checked against it when the snapshot is opened.
 
+use crate::duration::Age;
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -222,8 +223,8 @@ pub fn nothing_verified(
 /// environment — is younger than `max_age`. A writer who hides or withholds the newest
 /// snapshots leaves a chain that looks whole; only its age gives that away. The age is the
 /// one in the signed id.
-pub fn ensure_fresh(newest: &StoredSnapshot, max_age: &str) -> anyhow::Result<()> {
-    let limit = crate::duration::parse(max_age).context("--max-age")?;
+pub fn ensure_fresh(newest: &StoredSnapshot, max_age: &Age) -> anyhow::Result<()> {
+    let limit = max_age.duration;
     let created: Timestamp = newest
         .created
         .parse()
@@ -233,11 +234,11 @@ pub fn ensure_fresh(newest: &StoredSnapshot, max_age: &str) -> anyhow::Result<()
             env: newest.env.clone(),
             id: newest.id.clone(),
             created: newest.created.clone(),
-            max_age: max_age.into(),
+            max_age: max_age.to_string(),
         }
         .into());
     }
-    tracing::info!(env = %newest.env, newest = %newest.id, max_age, "the newest verified snapshot is fresh");
+    tracing::info!(env = %newest.env, newest = %newest.id, %max_age, "the newest verified snapshot is fresh");
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! made (`previous`: id and artifact SHA-256). Walking those links from the newest verified
 //! snapshot proves the history, and finds what a bucket writer could do to it: a snapshot
 //! removed from the middle, a predecessor that is not the one signed, a second branch (fork).
-//! `commands/history.rs` reads the manifests; this module judges them.
+//! `walk` reads the manifests; this module judges them.
+
+pub mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
 

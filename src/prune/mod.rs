@@ -11,6 +11,8 @@
 //! - A committed pair that does not verify is deleted only with `delete_unverified`, and never
 //!   while locked; uncommitted uploads (no signature) only once older than a grace period.
 
+pub mod run;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 

@@ -1,0 +1,90 @@
+//! Asking the API server what the caller may do (SelfSubjectAccessReview, typed from
+//! k8s-openapi), so a restore that cannot finish fails before it applies anything.
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+use super::retry::with_retry;
+
+/// A resource in a namespace (or cluster-wide) that a plan writes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Need {
+    pub group: String,
+    pub resource: String,
+    pub namespace: Option<String>,
+}
+
+/// What the caller may not do, one verb and resource at a time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Denied {
+    pub verb: &'static str,
+    /// `plural.group`, as RBAC rules name it.
+    pub resource: String,
+    pub namespace: Option<String>,
+}
+
+/// The verbs a restore uses on every resource it writes.
+pub const RESTORE_VERBS: [&str; 3] = ["get", "create", "patch"];
+
+/// Asks whether the caller may use every verb of `verbs` on every need; returns the denied
+/// ones, sorted.
+pub async fn denied(
+    client: &Client,
+    needs: &BTreeSet<Need>,
+    verbs: &[&'static str],
+    concurrency: usize,
+) -> Result<Vec<Denied>, kube::Error> {
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let checks = needs
+        .iter()
+        .flat_map(|need| verbs.iter().map(move |verb| (need, *verb)));
+    let answers: Vec<Result<Option<Denied>, kube::Error>> = futures::stream::iter(checks)
+        .map(|(need, verb)| {
+            let reviews = &reviews;
+            async move {
+                let review = SelfSubjectAccessReview {
+                    spec: SelfSubjectAccessReviewSpec {
+                        resource_attributes: Some(ResourceAttributes {
+                            group: Some(need.group.clone()),
+                            resource: Some(need.resource.clone()),
+                            namespace: need.namespace.clone(),
+                            verb: Some(verb.to_string()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                let post = PostParams::default();
+                let answer = with_retry("selfsubjectaccessreviews", || {
+                    reviews.create(&post, &review)
+                })
+                .await?;
+                let allowed = answer.status.is_some_and(|s| s.allowed);
+                Ok((!allowed).then(|| Denied {
+                    verb,
+                    resource: if need.group.is_empty() {
+                        need.resource.clone()
+                    } else {
+                        format!("{}.{}", need.resource, need.group)
+                    },
+                    namespace: need.namespace.clone(),
+                }))
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut denied = Vec::new();
+    for answer in answers {
+        denied.extend(answer?);
+    }
+    denied.sort();
+    Ok(denied)
+}

@@ -1,0 +1,148 @@
+//! Everything a restore into a cluster checks before it changes anything: which kinds the
+//! target serves, which referenced classes and cluster issuers neither the snapshot nor the
+//! target provides, and whether the credentials may write every object. A preflight that fails
+//! leaves the target untouched.
+
+use std::collections::BTreeSet;
+
+use kube::Client;
+use thiserror::Error;
+
+use super::plan::{self, Served};
+use crate::catalog;
+use crate::k8s::{access, discovery, list, retry::with_retry};
+use crate::object::Object;
+use crate::select::References;
+
+#[derive(Debug, Error)]
+pub enum PreflightError {
+    #[error(
+        "{server} does not serve {kinds}: {advice} first, or pass --skip-missing-kinds to \
+         restore the rest; nothing was applied"
+    )]
+    MissingKinds {
+        server: String,
+        kinds: String,
+        advice: String,
+    },
+    #[error(
+        "the credentials for {server} may not change {summary}; grant them (see \
+         docs/deploy/restore/clusterrole.yaml); nothing was applied"
+    )]
+    Denied { server: String, summary: String },
+    #[error("{what} on {server}: {source}")]
+    Api {
+        what: &'static str,
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("discovering what {server} serves: {source}")]
+    Discovery {
+        server: String,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PreflightOptions {
+    pub skip_missing_kinds: bool,
+    /// Ask SelfSubjectAccessReviews (not for a dry run, which writes nothing).
+    pub check_permissions: bool,
+    pub concurrency: usize,
+}
+
+/// What a passed preflight learnt about the target.
+#[derive(Debug)]
+pub struct Preflight {
+    pub served: Served,
+    pub warnings: Vec<String>,
+}
+
+pub async fn preflight(
+    client: &Client,
+    server: &str,
+    objects: &[Object],
+    options: PreflightOptions,
+) -> Result<Preflight, PreflightError> {
+    let discovered =
+        discovery::discover(client)
+            .await
+            .map_err(|source| PreflightError::Discovery {
+                server: server.to_string(),
+                source,
+            })?;
+    let served: Served = discovered
+        .served
+        .into_iter()
+        .map(|k| ((k.info.group.to_string(), k.info.kind.to_string()), k))
+        .collect();
+    let mut warnings = Vec::new();
+
+    let missing = plan::missing_kinds(objects, &served);
+    if !missing.is_empty() && !options.skip_missing_kinds {
+        return Err(PreflightError::MissingKinds {
+            server: server.to_string(),
+            kinds: missing.iter().cloned().collect::<Vec<_>>().join(", "),
+            advice: plan::install_advice(&missing),
+        });
+    }
+    warnings.extend(
+        missing
+            .iter()
+            .map(|kind| format!("{kind} is not served by the target; its objects are skipped")),
+    );
+    warnings.extend(unprovided_references(client, objects, &served).await);
+
+    if options.check_permissions {
+        let needs = plan::permission_needs(objects, &served);
+        let denied = access::denied(client, &needs, &access::RESTORE_VERBS, options.concurrency)
+            .await
+            .map_err(|source| PreflightError::Api {
+                what: "asking which objects the credentials may write",
+                server: server.to_string(),
+                source,
+            })?;
+        if !denied.is_empty() {
+            return Err(PreflightError::Denied {
+                server: server.to_string(),
+                summary: plan::denied_summary(&denied),
+            });
+        }
+    }
+    Ok(Preflight { served, warnings })
+}
+
+/// Classes and cluster issuers that objects reference but neither the snapshot nor the target
+/// provides: the routing would restore but not work. Warnings, since a controller may create
+/// them later; a failed lookup is not a reason to stop either.
+async fn unprovided_references(
+    client: &Client,
+    objects: &[Object],
+    served: &Served,
+) -> Vec<String> {
+    let references = References::of(objects);
+    let in_snapshot: BTreeSet<(&str, &str)> =
+        objects.iter().map(|o| (o.kind(), o.name())).collect();
+    let mut warnings = Vec::new();
+    for (kind, name) in &references.cluster_scoped {
+        if in_snapshot.contains(&(kind.as_str(), name.as_str())) {
+            continue;
+        }
+        let Some(served_kind) = catalog::KINDS
+            .iter()
+            .find(|k| k.kind == kind)
+            .and_then(|k| served.get(&(k.group.to_string(), k.kind.to_string())))
+        else {
+            continue;
+        };
+        let api = list::api_for(client, served_kind, None);
+        if let Ok(None) = with_retry(name, || api.get_opt(name)).await {
+            warnings.push(format!(
+                "{kind} {name} is referenced but neither in the snapshot nor on the target"
+            ));
+        }
+    }
+    warnings
+}
