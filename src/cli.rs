@@ -373,7 +373,7 @@ pub struct RestoreArgs {
     )]
     pub cluster: Option<String>,
     /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config, with its current context).
-    #[arg(long, env = "ROUTEVAULT_RESTORE_KUBECONFIG", conflicts_with = "to_dir")]
+    #[arg(long, env = "ROUTEVAULT_RESTORE_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Restore into the cluster this pod runs in, as its service account (a restore Job).
     #[arg(long, env = "ROUTEVAULT_RESTORE_IN_CLUSTER", conflicts_with_all = ["to_dir", "cluster", "kubeconfig"])]

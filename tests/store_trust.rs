@@ -275,7 +275,7 @@ fn a_hidden_newest_snapshot_is_caught_by_max_age() {
         &ws,
         &["verify", "latest", "--env", "prod", "--max-age", "soon"],
     )
-    .code(1);
+    .code(2);
     assert!(bad.stderr.contains("--max-age"), "{}", bad.stderr);
 }
 
