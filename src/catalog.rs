@@ -27,15 +27,6 @@ impl KindInfo {
     pub fn qualified(&self) -> String {
         qualified(self.group, self.kind)
     }
-
-    /// The apiVersion string for a given version of this kind.
-    pub fn api_version(&self, version: &str) -> String {
-        if self.group.is_empty() {
-            version.to_string()
-        } else {
-            format!("{}/{}", self.group, version)
-        }
-    }
 }
 
 /// `group/kind`, or `kind` for the core group.

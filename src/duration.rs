@@ -34,13 +34,6 @@ impl Age {
             text: trimmed.to_string(),
         })
     }
-
-    pub fn from_duration(duration: SignedDuration) -> Self {
-        Self {
-            duration,
-            text: format!("{duration:#}"),
-        }
-    }
 }
 
 impl fmt::Display for Age {

@@ -125,23 +125,22 @@ pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>
     Ok(out)
 }
 
-/// Reads age X25519 identities from a `.seal.key` file.
-pub fn load_identities(path: &Path) -> Result<Vec<age::x25519::Identity>, SealError> {
+/// An age identity that can unseal (X25519, from a `.seal.key` file).
+pub type Identity = Box<dyn age::Identity + Send + Sync>;
+
+/// Reads the age identities of a `.seal.key` file (age's identity-file format, parsed by
+/// `age::IdentityFile`: one identity per line, `#` comments). The file must be private (see
+/// `keyfile::read_private`); errors name lines by number, never by content.
+pub fn load_identities(path: &Path) -> Result<Vec<Identity>, SealError> {
     let read_error = |reason: String| SealError::ReadIdentity {
         path: path.into(),
         reason,
     };
     let text = crate::keyfile::read_private(path).map_err(read_error)?;
-    let identities: Vec<_> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|line| {
-            age::x25519::Identity::from_str(line).map_err(|_| {
-                read_error("a line is not an age identity (AGE-SECRET-KEY-1...)".into())
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let identities = age::IdentityFile::from_buffer(text.as_bytes())
+        .map_err(|e| read_error(format!("{e} (expected AGE-SECRET-KEY-1... lines)")))?
+        .into_identities()
+        .map_err(|e| read_error(e.to_string()))?;
     if identities.is_empty() {
         return Err(read_error("no age identity in the file".into()));
     }
@@ -252,11 +251,7 @@ pub struct Unsealer {
 
 impl Unsealer {
     /// Unwraps the data key with one of `identities` (read from `path`, named in errors).
-    pub fn new(
-        sealing: &Sealing,
-        identities: &[age::x25519::Identity],
-        path: &Path,
-    ) -> Result<Self, SealError> {
+    pub fn new(sealing: &Sealing, identities: &[Identity], path: &Path) -> Result<Self, SealError> {
         let wrong = || SealError::WrongKey {
             path: path.into(),
             recipients: sealing.recipients.join(", "),
@@ -264,7 +259,7 @@ impl Unsealer {
         let wrapped = BASE64.decode(&sealing.wrapped_key).map_err(|_| wrong())?;
         let decryptor = age::Decryptor::new(&wrapped[..]).map_err(|_| wrong())?;
         let mut reader = decryptor
-            .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
             .map_err(|_| wrong())?;
         let mut data_key = Vec::new();
         reader.read_to_end(&mut data_key).map_err(|_| wrong())?;
@@ -316,6 +311,7 @@ impl Unsealer {
 }
 
 /// Whether any `data` value of this Secret is sealed.
+#[cfg(test)]
 pub fn is_sealed(secret: &Object) -> bool {
     secret
         .0
@@ -357,7 +353,12 @@ mod tests {
         assert!(!text.contains(&BASE64.encode("PRIVATE KEY BYTES")));
         assert!(!text.contains("PRIVATE KEY BYTES"));
         assert!(is_sealed(&sealed));
-        let unsealer = Unsealer::new(sealer.sealing(), &[id], Path::new("k")).unwrap();
+        let unsealer = Unsealer::new(
+            sealer.sealing(),
+            &[Box::new(id) as Identity],
+            Path::new("k"),
+        )
+        .unwrap();
         unsealer.unseal_secret(&mut sealed).unwrap();
         assert_eq!(sealed, original);
     }
@@ -367,9 +368,13 @@ mod tests {
         let (_, r) = identity();
         let (other, _) = identity();
         let sealer = Sealer::new(std::slice::from_ref(&r)).unwrap();
-        let err = Unsealer::new(sealer.sealing(), &[other], Path::new("other.seal.key"))
-            .err()
-            .unwrap();
+        let err = Unsealer::new(
+            sealer.sealing(),
+            &[Box::new(other) as Identity],
+            Path::new("other.seal.key"),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains(&r.to_string()), "{err}");
     }
 
@@ -378,8 +383,12 @@ mod tests {
         let (a, ra) = identity();
         let (b, rb) = identity();
         let sealer = Sealer::new(&[ra, rb]).unwrap();
-        assert!(Unsealer::new(sealer.sealing(), &[a], Path::new("a")).is_ok());
-        assert!(Unsealer::new(sealer.sealing(), &[b], Path::new("b")).is_ok());
+        assert!(
+            Unsealer::new(sealer.sealing(), &[Box::new(a) as Identity], Path::new("a")).is_ok()
+        );
+        assert!(
+            Unsealer::new(sealer.sealing(), &[Box::new(b) as Identity], Path::new("b")).is_ok()
+        );
     }
 
     #[test]
@@ -391,7 +400,12 @@ mod tests {
         sealer.seal_secret(&mut a).unwrap();
         sealer.seal_secret(&mut b).unwrap();
         b.0["data"]["tls.key"] = a.0["data"]["tls.key"].clone();
-        let unsealer = Unsealer::new(sealer.sealing(), &[id], Path::new("k")).unwrap();
+        let unsealer = Unsealer::new(
+            sealer.sealing(),
+            &[Box::new(id) as Identity],
+            Path::new("k"),
+        )
+        .unwrap();
         let err = unsealer.unseal_secret(&mut b).unwrap_err();
         assert!(matches!(err, SealError::Corrupt { .. }));
         assert!(!err.to_string().contains("PRIVATE"));

@@ -210,160 +210,22 @@ pub fn plan(
     secrets: SecretsMode,
     existing_secrets: Option<&BTreeSet<(String, String)>>,
 ) -> Plan {
-    let selector = selection.selector.as_ref();
     let mut skipped = BTreeMap::new();
     let mut warnings = Vec::new();
-
-    let mut namespaces: BTreeMap<String, Object> = BTreeMap::new();
-    let mut slices: Vec<Object> = Vec::new();
-    // Every ReferenceGrant of the source, selected or not: a grant allows a reference even
-    // when the selection leaves the grant itself out.
-    let mut grants: Vec<Object> = Vec::new();
-    let mut cluster_scoped: Vec<Object> = Vec::new();
-    let mut routing: Vec<Object> = Vec::new();
-
-    for object in objects {
-        let group = object.group().to_string();
-        let kind = object.kind().to_string();
-        if catalog::NEVER_CAPTURED.contains(&(group.as_str(), kind.as_str())) {
-            bump(
-                &mut skipped,
-                1,
-                format!(
-                    "runtime state, recreated by cert-manager: {}",
-                    catalog::qualified(&group, &kind)
-                ),
-            );
-            continue;
-        }
-        let Some(info) = object.catalog_kind() else {
-            bump(
-                &mut skipped,
-                1,
-                format!("not a routing kind: {}", catalog::qualified(&group, &kind)),
-            );
-            continue;
-        };
-        if (info.group, info.kind) == (GATEWAY, "ReferenceGrant") {
-            grants.push(object.clone());
-        }
-        if !selection.include_system && is_system(&object) {
-            bump(&mut skipped, 1, "the API server's own objects");
-            continue;
-        }
-        if info.namespaced && !namespace_selected(object.namespace(), selection) {
-            bump(&mut skipped, 1, "outside the selected namespaces");
-            continue;
-        }
-        match (info.group, info.kind) {
-            (CORE, "Namespace") => {
-                namespaces.insert(object.name().to_string(), object);
-            }
-            (DISCOVERY, "EndpointSlice") => slices.push(object),
-            (CERT_MANAGER, "Certificate") if owned_by_ingress(&object) => {
-                bump(&mut skipped, 1, INGRESS_OWNED);
-            }
-            _ => {
-                if selector.is_some_and(|s| !s.matches(&object.label_map())) {
-                    bump(&mut skipped, 1, "not matched by the label selector");
-                } else if info.namespaced {
-                    routing.push(object);
-                } else {
-                    cluster_scoped.push(object);
-                }
-            }
-        }
-    }
+    let Sorted {
+        mut namespaces,
+        slices,
+        grants,
+        cluster_scoped,
+        routing,
+    } = sort_by_role(objects, selection, &mut skipped);
 
     let mut references = References::of(&routing);
-    for reference in std::mem::take(&mut references.cross_namespace_secrets) {
-        if granted(&grants, &reference) {
-            references
-                .secrets
-                .entry((reference.namespace, reference.name))
-                .or_insert(reference.referrer);
-        } else {
-            warnings.push(format!(
-                "{} references Secret {}/{} in another namespace, and no ReferenceGrant there \
-                 allows it; the Secret is left out (the Gateway API would refuse it too)",
-                reference.referrer, reference.namespace, reference.name
-            ));
-            bump(
-                &mut skipped,
-                1,
-                "Secret in another namespace without a ReferenceGrant",
-            );
-        }
-    }
-    let mut captured: Vec<Object> = Vec::new();
-
-    // Cluster-scoped kinds: all selected ones, or only referenced ones when scoped to namespaces.
+    admit_granted_secrets(&mut references, &grants, &mut warnings, &mut skipped);
     let scoped = !selection.namespaces.is_empty();
-    for object in cluster_scoped {
-        let referenced = references
-            .cluster_scoped
-            .contains(&(object.kind().to_string(), object.name().to_string()));
-        if !scoped || referenced {
-            captured.push(object);
-        } else {
-            bump(
-                &mut skipped,
-                1,
-                "cluster-scoped and not referenced by the selected namespaces",
-            );
-        }
-    }
-
-    // Services that routing references but the source lacks.
-    let services: BTreeSet<(String, String)> = routing
-        .iter()
-        .filter(|o| o.group() == CORE && o.kind() == "Service")
-        .map(key_of)
-        .collect();
-    for (key, referrer) in &references.services {
-        if !services.contains(key) {
-            warnings.push(format!(
-                "{referrer} references Service {}/{}, which is not in the source or not selected",
-                key.0, key.1
-            ));
-        }
-    }
-
-    // EndpointSlices of captured selector-less Services, maintained by hand.
-    let selectorless: BTreeSet<(String, String)> = routing
-        .iter()
-        .filter(|o| {
-            o.group() == CORE
-                && o.kind() == "Service"
-                && o.0
-                    .pointer("/spec/selector")
-                    .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
-        })
-        .map(key_of)
-        .collect();
-    for slice in slices {
-        let labels = slice.labels();
-        let service = labels
-            .get(SERVICE_NAME_LABEL)
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let by_controller =
-            labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(SLICE_CONTROLLER);
-        let key = (
-            slice.namespace().unwrap_or("").to_string(),
-            service.to_string(),
-        );
-        if !by_controller && selectorless.contains(&key) {
-            captured.push(slice);
-        } else {
-            bump(
-                &mut skipped,
-                1,
-                "EndpointSlice not of a captured selector-less Service",
-            );
-        }
-    }
-
+    let mut captured = needed_cluster_scoped(cluster_scoped, &references, scoped, &mut skipped);
+    warn_missing_services(&routing, &references, &mut warnings);
+    captured.extend(hand_managed_slices(slices, &routing, &mut skipped));
     captured.extend(routing);
 
     let mut plan = Plan {
@@ -404,6 +266,188 @@ pub fn plan(
     sort_for_restore(&mut captured);
     plan.objects = captured;
     plan
+}
+
+/// A source's objects by the role they play in selection.
+#[derive(Default)]
+struct Sorted {
+    namespaces: BTreeMap<String, Object>,
+    slices: Vec<Object>,
+    /// Every ReferenceGrant of the source, selected or not: a grant allows a reference even
+    /// when the selection leaves the grant itself out.
+    grants: Vec<Object>,
+    cluster_scoped: Vec<Object>,
+    /// Namespaced routing objects the selection chose.
+    routing: Vec<Object>,
+}
+
+/// Drops what is never captured or not selected (counted in `skipped`) and sorts the rest by
+/// role.
+fn sort_by_role(
+    objects: Vec<Object>,
+    selection: &Selection,
+    skipped: &mut BTreeMap<String, usize>,
+) -> Sorted {
+    let selector = selection.selector.as_ref();
+    let mut sorted = Sorted::default();
+    for object in objects {
+        let (group, kind) = (object.group(), object.kind());
+        if catalog::NEVER_CAPTURED.contains(&(group, kind)) {
+            let qualified = catalog::qualified(group, kind);
+            bump(
+                skipped,
+                1,
+                format!("runtime state, recreated by cert-manager: {qualified}"),
+            );
+            continue;
+        }
+        let Some(info) = object.catalog_kind() else {
+            let qualified = catalog::qualified(group, kind);
+            bump(skipped, 1, format!("not a routing kind: {qualified}"));
+            continue;
+        };
+        if (info.group, info.kind) == (GATEWAY, "ReferenceGrant") {
+            sorted.grants.push(object.clone());
+        }
+        if !selection.include_system && is_system(&object) {
+            bump(skipped, 1, "the API server's own objects");
+            continue;
+        }
+        if info.namespaced && !namespace_selected(object.namespace(), selection) {
+            bump(skipped, 1, "outside the selected namespaces");
+            continue;
+        }
+        match (info.group, info.kind) {
+            (CORE, "Namespace") => {
+                sorted.namespaces.insert(object.name().to_string(), object);
+            }
+            (DISCOVERY, "EndpointSlice") => sorted.slices.push(object),
+            (CERT_MANAGER, "Certificate") if owned_by_ingress(&object) => {
+                bump(skipped, 1, INGRESS_OWNED);
+            }
+            _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
+                bump(skipped, 1, "not matched by the label selector");
+            }
+            _ if info.namespaced => sorted.routing.push(object),
+            _ => sorted.cluster_scoped.push(object),
+        }
+    }
+    sorted
+}
+
+/// Secrets referenced across namespaces count as references only where a ReferenceGrant in
+/// the Secret's namespace allows it, as the Gateway API decides.
+fn admit_granted_secrets(
+    references: &mut References,
+    grants: &[Object],
+    warnings: &mut Vec<String>,
+    skipped: &mut BTreeMap<String, usize>,
+) {
+    for reference in std::mem::take(&mut references.cross_namespace_secrets) {
+        if granted(grants, &reference) {
+            references
+                .secrets
+                .entry((reference.namespace, reference.name))
+                .or_insert(reference.referrer);
+        } else {
+            warnings.push(format!(
+                "{} references Secret {}/{} in another namespace, and no ReferenceGrant there \
+                 allows it; the Secret is left out (the Gateway API would refuse it too)",
+                reference.referrer, reference.namespace, reference.name
+            ));
+            bump(
+                skipped,
+                1,
+                "Secret in another namespace without a ReferenceGrant",
+            );
+        }
+    }
+}
+
+/// Cluster-scoped kinds: all selected ones, or only referenced ones when scoped to namespaces.
+fn needed_cluster_scoped(
+    cluster_scoped: Vec<Object>,
+    references: &References,
+    scoped_to_namespaces: bool,
+    skipped: &mut BTreeMap<String, usize>,
+) -> Vec<Object> {
+    let mut needed = Vec::new();
+    for object in cluster_scoped {
+        let referenced = references
+            .cluster_scoped
+            .contains(&(object.kind().to_string(), object.name().to_string()));
+        if !scoped_to_namespaces || referenced {
+            needed.push(object);
+        } else {
+            bump(
+                skipped,
+                1,
+                "cluster-scoped and not referenced by the selected namespaces",
+            );
+        }
+    }
+    needed
+}
+
+/// Warns about Services that routing references but the source lacks.
+fn warn_missing_services(routing: &[Object], references: &References, warnings: &mut Vec<String>) {
+    let services: BTreeSet<(String, String)> = routing
+        .iter()
+        .filter(|o| o.group() == CORE && o.kind() == "Service")
+        .map(key_of)
+        .collect();
+    for (key, referrer) in &references.services {
+        if !services.contains(key) {
+            warnings.push(format!(
+                "{referrer} references Service {}/{}, which is not in the source or not selected",
+                key.0, key.1
+            ));
+        }
+    }
+}
+
+/// EndpointSlices of captured selector-less Services, maintained by hand (the controller
+/// recreates the others).
+fn hand_managed_slices(
+    slices: Vec<Object>,
+    routing: &[Object],
+    skipped: &mut BTreeMap<String, usize>,
+) -> Vec<Object> {
+    let selectorless: BTreeSet<(String, String)> = routing
+        .iter()
+        .filter(|o| {
+            o.group() == CORE
+                && o.kind() == "Service"
+                && o.0
+                    .pointer("/spec/selector")
+                    .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
+        })
+        .map(key_of)
+        .collect();
+    let mut kept = Vec::new();
+    for slice in slices {
+        let labels = slice.labels();
+        let service = labels
+            .get(SERVICE_NAME_LABEL)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let by_controller =
+            labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(SLICE_CONTROLLER);
+        let key = (
+            slice.namespace().unwrap_or("").to_string(),
+            service.to_string(),
+        );
+        if !by_controller && selectorless.contains(&key) {
+            kept.push(slice);
+        } else {
+            bump(
+                skipped,
+                1,
+                "EndpointSlice not of a captured selector-less Service",
+            );
+        }
+    }
+    kept
 }
 
 /// The skip reason for Certificates made by cert-manager's ingress-shim.
@@ -483,116 +527,121 @@ impl References {
     pub fn of(objects: &[Object]) -> Self {
         let mut refs = Self::default();
         for object in objects {
-            let ns = object.namespace().unwrap_or("").to_string();
-            let me = object.object_ref().to_string();
-            let mut secret = |name: &str, namespace: &str| {
-                refs.secrets
-                    .entry((namespace.to_string(), name.to_string()))
-                    .or_insert_with(|| me.clone());
-            };
+            let namespace = object.namespace().unwrap_or("");
+            let referrer = object.object_ref().to_string();
             match (object.group(), object.kind()) {
-                (NETWORKING, "Ingress") => {
-                    for tls in array(&object.0, "/spec/tls") {
-                        if let Some(name) = tls["secretName"].as_str() {
-                            secret(name, &ns);
-                        }
-                    }
-                }
-                (CERT_MANAGER, "Certificate") => {
-                    if let Some(name) = object.str_at("/spec/secretName") {
-                        secret(name, &ns);
-                    }
-                }
-                (GATEWAY, "Gateway") => {
-                    for listener in array(&object.0, "/spec/listeners") {
-                        for cert in array(listener, "/tls/certificateRefs") {
-                            let core = cert["group"].as_str().unwrap_or("").is_empty();
-                            let is_secret = cert["kind"].as_str().unwrap_or("Secret") == "Secret";
-                            let Some(name) = cert["name"].as_str().filter(|_| core && is_secret)
-                            else {
-                                continue;
-                            };
-                            match cert["namespace"].as_str().filter(|other| *other != ns) {
-                                // Another namespace's Secret: only with a ReferenceGrant there
-                                // (Gateway API), decided by the caller, who sees the grants.
-                                Some(other) => refs.cross_namespace_secrets.push(CrossReference {
-                                    from_namespace: ns.clone(),
-                                    namespace: other.to_string(),
-                                    name: name.to_string(),
-                                    referrer: me.clone(),
-                                }),
-                                None => secret(name, &ns),
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-            match (object.group(), object.kind()) {
-                (NETWORKING, "Ingress") => {
-                    let mut backends: Vec<&Value> = Vec::new();
-                    backends.extend(object.0.pointer("/spec/defaultBackend"));
-                    for rule in array(&object.0, "/spec/rules") {
-                        for path in array(rule, "/http/paths") {
-                            backends.extend(path.get("backend"));
-                        }
-                    }
-                    for backend in backends {
-                        if let Some(name) = backend.pointer("/service/name").and_then(Value::as_str)
-                        {
-                            refs.services
-                                .entry((ns.clone(), name.to_string()))
-                                .or_insert_with(|| me.clone());
-                        }
-                    }
-                    let class = object
-                        .str_at("/spec/ingressClassName")
-                        .or(object.annotation("kubernetes.io/ingress.class"));
-                    if let Some(class) = class {
-                        refs.cluster_scoped
-                            .insert(("IngressClass".into(), class.into()));
-                    }
-                    if let Some(issuer) = object.annotation("cert-manager.io/cluster-issuer") {
-                        refs.cluster_scoped
-                            .insert(("ClusterIssuer".into(), issuer.into()));
-                    }
-                }
+                (NETWORKING, "Ingress") => refs.add_ingress(object, namespace, &referrer),
+                (CERT_MANAGER, "Certificate") => refs.add_certificate(object, namespace, &referrer),
+                (GATEWAY, "Gateway") => refs.add_gateway(object, namespace, &referrer),
                 (GATEWAY, "HTTPRoute" | "GRPCRoute") => {
-                    for rule in array(&object.0, "/spec/rules") {
-                        for backend in array(rule, "/backendRefs") {
-                            let core = backend["group"].as_str().unwrap_or("").is_empty();
-                            let is_service =
-                                backend["kind"].as_str().unwrap_or("Service") == "Service";
-                            if let (true, true, Some(name)) =
-                                (core, is_service, backend["name"].as_str())
-                            {
-                                let target_ns =
-                                    backend["namespace"].as_str().unwrap_or(&ns).to_string();
-                                refs.services
-                                    .entry((target_ns, name.to_string()))
-                                    .or_insert_with(|| me.clone());
-                            }
-                        }
-                    }
-                }
-                (GATEWAY, "Gateway") => {
-                    if let Some(class) = object.str_at("/spec/gatewayClassName") {
-                        refs.cluster_scoped
-                            .insert(("GatewayClass".into(), class.into()));
-                    }
-                }
-                (CERT_MANAGER, "Certificate") => {
-                    if object.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer")
-                        && let Some(name) = object.str_at("/spec/issuerRef/name")
-                    {
-                        refs.cluster_scoped
-                            .insert(("ClusterIssuer".into(), name.into()));
-                    }
+                    refs.add_route(object, namespace, &referrer)
                 }
                 _ => {}
             }
         }
         refs
+    }
+
+    fn add_secret(&mut self, namespace: &str, name: &str, referrer: &str) {
+        self.secrets
+            .entry((namespace.to_string(), name.to_string()))
+            .or_insert_with(|| referrer.to_string());
+    }
+
+    fn add_service(&mut self, namespace: &str, name: &str, referrer: &str) {
+        self.services
+            .entry((namespace.to_string(), name.to_string()))
+            .or_insert_with(|| referrer.to_string());
+    }
+
+    /// TLS Secrets, backend Services, the class (field or legacy annotation) and the
+    /// cert-manager cluster issuer annotation.
+    fn add_ingress(&mut self, ingress: &Object, namespace: &str, referrer: &str) {
+        for tls in array(&ingress.0, "/spec/tls") {
+            if let Some(name) = tls["secretName"].as_str() {
+                self.add_secret(namespace, name, referrer);
+            }
+        }
+        let mut backends: Vec<&Value> = Vec::new();
+        backends.extend(ingress.0.pointer("/spec/defaultBackend"));
+        for rule in array(&ingress.0, "/spec/rules") {
+            for path in array(rule, "/http/paths") {
+                backends.extend(path.get("backend"));
+            }
+        }
+        for backend in backends {
+            if let Some(name) = backend.pointer("/service/name").and_then(Value::as_str) {
+                self.add_service(namespace, name, referrer);
+            }
+        }
+        let class = ingress
+            .str_at("/spec/ingressClassName")
+            .or(ingress.annotation("kubernetes.io/ingress.class"));
+        if let Some(class) = class {
+            self.cluster_scoped
+                .insert(("IngressClass".into(), class.into()));
+        }
+        if let Some(issuer) = ingress.annotation("cert-manager.io/cluster-issuer") {
+            self.cluster_scoped
+                .insert(("ClusterIssuer".into(), issuer.into()));
+        }
+    }
+
+    /// The Secret it writes, and its ClusterIssuer.
+    fn add_certificate(&mut self, certificate: &Object, namespace: &str, referrer: &str) {
+        if let Some(name) = certificate.str_at("/spec/secretName") {
+            self.add_secret(namespace, name, referrer);
+        }
+        if certificate.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer")
+            && let Some(name) = certificate.str_at("/spec/issuerRef/name")
+        {
+            self.cluster_scoped
+                .insert(("ClusterIssuer".into(), name.into()));
+        }
+    }
+
+    /// Listener certificate Secrets (those in another namespace only as cross references, for
+    /// the caller to check against ReferenceGrants) and the GatewayClass.
+    fn add_gateway(&mut self, gateway: &Object, namespace: &str, referrer: &str) {
+        for listener in array(&gateway.0, "/spec/listeners") {
+            for cert in array(listener, "/tls/certificateRefs") {
+                let core = cert["group"].as_str().unwrap_or("").is_empty();
+                let is_secret = cert["kind"].as_str().unwrap_or("Secret") == "Secret";
+                let Some(name) = cert["name"].as_str().filter(|_| core && is_secret) else {
+                    continue;
+                };
+                match cert["namespace"]
+                    .as_str()
+                    .filter(|other| *other != namespace)
+                {
+                    Some(other) => self.cross_namespace_secrets.push(CrossReference {
+                        from_namespace: namespace.to_string(),
+                        namespace: other.to_string(),
+                        name: name.to_string(),
+                        referrer: referrer.to_string(),
+                    }),
+                    None => self.add_secret(namespace, name, referrer),
+                }
+            }
+        }
+        if let Some(class) = gateway.str_at("/spec/gatewayClassName") {
+            self.cluster_scoped
+                .insert(("GatewayClass".into(), class.into()));
+        }
+    }
+
+    /// Backend Services of HTTPRoutes and GRPCRoutes, in their namespace or another.
+    fn add_route(&mut self, route: &Object, namespace: &str, referrer: &str) {
+        for rule in array(&route.0, "/spec/rules") {
+            for backend in array(rule, "/backendRefs") {
+                let core = backend["group"].as_str().unwrap_or("").is_empty();
+                let is_service = backend["kind"].as_str().unwrap_or("Service") == "Service";
+                if let (true, true, Some(name)) = (core, is_service, backend["name"].as_str()) {
+                    let target = backend["namespace"].as_str().unwrap_or(namespace);
+                    self.add_service(target, name, referrer);
+                }
+            }
+        }
     }
 }
 

@@ -270,10 +270,6 @@ impl TrustSet {
     pub fn get(&self, id: &KeyId) -> Option<&TrustedKey> {
         self.keys.iter().find(|k| &k.id == id)
     }
-
-    pub fn ids(&self) -> Vec<KeyId> {
-        self.keys.iter().map(|k| k.id.clone()).collect()
-    }
 }
 
 /// The detached signature object stored beside an artifact.

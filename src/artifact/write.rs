@@ -27,14 +27,13 @@ pub struct ArtifactWriter {
     work_dir: std::path::PathBuf,
 }
 
-/// A finished artifact in a temporary file, with its digest and manifest. The file is named
+/// A finished artifact in a temporary file, with its digest. The file is named
 /// (the store uploads it by path) and removed when this drops, or on a signal.
 pub struct FinishedArtifact {
     pub file: NamedTempFile,
     _registered: crate::cleanup::Registered,
     pub sha256: [u8; 32],
     pub size: u64,
-    pub manifest: Manifest,
 }
 
 impl ArtifactWriter {
@@ -73,10 +72,6 @@ impl ArtifactWriter {
             sealed,
         });
         Ok(self.entries.last().expect("just pushed"))
-    }
-
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
     }
 
     /// Writes the final artifact: `manifest` (its entries replaced by the ones written) first,
@@ -123,7 +118,6 @@ impl ArtifactWriter {
             file,
             sha256: hasher.finalize().into(),
             size,
-            manifest,
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::cli::RestoreArgs;
 use routevault::k8s;
 use routevault::object::Object;
 use routevault::restore::apply::{ObjectReport, Outcome};
-use routevault::restore::{self, ClusterOptions, Folder, Report, TierTiming};
+use routevault::restore::{self, ClusterOptions, Folder, Report};
 use routevault::seal::{self, Unsealer};
 use routevault::transform::Transform;
 
@@ -29,14 +29,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
              from a pod, or --to-dir DIR to write files"
         );
     }
-    let transform = Transform {
-        namespaces: args.namespace_map.iter().cloned().collect(),
-        hosts: args.host_rewrite.clone(),
-        ingress_classes: args.ingress_class_map.iter().cloned().collect(),
-        issuers: args.issuer_map.iter().cloned().collect(),
-        only: args.only.clone(),
-        only_namespaces: args.namespaces.clone(),
-    };
+    let transform = transform_from(&args);
     // Refuse a non-empty target folder and an unreadable key before downloading anything.
     let folder = match &args.to_dir {
         Some(dir) => Some(Folder::open(dir, args.dry_run)?),
@@ -60,69 +53,33 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     };
 
     // Every object is read and checked before anything is written or applied.
-    let mut objects: Vec<Object> = Vec::new();
-    let secrets_withheld = restore::restore_objects(
+    let (objects, secrets_withheld) = restore::read_objects(
         &opened.artifact,
         unsealer.as_ref(),
         args.max_object_memory,
-        |mut object| {
-            if transform.selects(&object) {
-                transform.apply(&mut object);
-                objects.push(object);
-            }
-            Ok(())
-        },
+        &transform,
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
 
-    let (target, mut restored) = match folder {
+    let (target, restored) = match folder {
         Some(folder) => {
             let (dir, restored) = folder.restore(&objects)?;
             (dir.display().to_string(), restored)
         }
-        None => {
-            let connection = k8s::connect_to(&k8s::Target {
-                kubeconfig: args.kubeconfig.as_deref(),
-                context: args.cluster.as_deref(),
-                in_cluster: args.in_cluster,
-                service_account_dir: &args.service_account_dir,
-            })
-            .await?;
-            let options = ClusterOptions {
-                existing: args.existing,
-                dry_run: args.dry_run,
-                concurrency: args.concurrency as usize,
-                skip_missing_kinds: args.skip_missing_kinds,
-            };
-            let restored = restore::to_cluster(&connection, objects, options).await?;
-            (connection.server, restored)
-        }
+        None => into_cluster(&args, objects).await?,
     };
-    if secrets_withheld > 0 {
-        restored.warnings.insert(0, format!(
-            "{secrets_withheld} sealed Secrets were NOT restored: pass --unseal-key FILE (a .seal.key matching the snapshot's recipients)"
-        ));
-    }
-    for warning in &restored.warnings {
+    let report = Report::new(
+        &opened,
+        target,
+        args.dry_run,
+        restored,
+        secrets_withheld,
+        started,
+    );
+    for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
-    let failed = restored.failed();
-    let report = Report {
-        env: opened.env.clone(),
-        id: opened.id.clone(),
-        target,
-        dry_run: args.dry_run,
-        counts: restored.counts(),
-        secrets_withheld,
-        warnings: restored.warnings,
-        total_ms: started.elapsed().as_millis(),
-        tiers: restored
-            .tiers
-            .into_iter()
-            .map(|(tier, ms)| TierTiming { tier, ms })
-            .collect(),
-        objects: restored.reports,
-    };
+    let failed = report.counts.get("failed").copied().unwrap_or(0);
     super::emit(args.output, &report, |r| print_text(r, &what))?;
     if failed > 0 {
         bail!(
@@ -136,6 +93,40 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The clone rewrites and subset filters of the options.
+fn transform_from(args: &RestoreArgs) -> Transform {
+    Transform {
+        namespaces: args.namespace_map.iter().cloned().collect(),
+        hosts: args.host_rewrite.clone(),
+        ingress_classes: args.ingress_class_map.iter().cloned().collect(),
+        issuers: args.issuer_map.iter().cloned().collect(),
+        only: args.only.clone(),
+        only_namespaces: args.namespaces.clone(),
+    }
+}
+
+/// Connects to the named target and restores into it; returns its server and the outcome.
+async fn into_cluster(
+    args: &RestoreArgs,
+    objects: Vec<Object>,
+) -> anyhow::Result<(String, restore::Restored)> {
+    let connection = k8s::connect_to(&k8s::Target {
+        kubeconfig: args.kubeconfig.as_deref(),
+        context: args.cluster.as_deref(),
+        in_cluster: args.in_cluster,
+        service_account_dir: &args.service_account_dir,
+    })
+    .await?;
+    let options = ClusterOptions {
+        existing: args.existing,
+        dry_run: args.dry_run,
+        concurrency: args.concurrency as usize,
+        skip_missing_kinds: args.skip_missing_kinds,
+    };
+    let restored = restore::to_cluster(&connection, objects, options).await?;
+    Ok((connection.server, restored))
 }
 
 fn print_text(report: &Report, what: &str) {

@@ -45,15 +45,10 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let env = args.env.env.clone();
     check_env(&env)?;
-    let labels = parse_labels(&args.labels)?;
+    parse_labels(&args.labels)?;
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
     let sealer = sealer_for(&args)?;
-    let selection = Selection {
-        namespaces: args.namespaces.clone(),
-        exclude_namespaces: args.exclude_namespaces.clone(),
-        selector: args.selector.clone(),
-        include_system: args.include_system,
-    };
+    let selection = selection_of(&args);
 
     // Check the store and the retention before reading anything: a misconfigured CronJob
     // should fail in a second, not after listing a cluster.
@@ -64,38 +59,19 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let writer = ArtifactWriter::new(&std::env::temp_dir(), args.compression_level)
         .context("starting the artifact")?;
     let mut sink = ArtifactSink::new(writer, args.secrets, sealer.as_ref());
-    let (source, warnings, skipped) = capture(&args, &selection, &mut sink).await?;
-    for warning in &warnings {
+    let captured = capture(&args, &selection, &mut sink).await?;
+    for warning in &captured.warnings {
         tracing::warn!("{warning}");
     }
-    sink.check_not_empty(&source, &selection, args.allow_empty)?;
+    sink.check_not_empty(&captured.source, &selection, args.allow_empty)?;
 
     let now = jiff::Timestamp::now();
     let id = snapshots::new_id(now);
-    let manifest = Manifest {
-        format: FORMAT_NAME.into(),
-        format_version: FORMAT_VERSION,
-        id: id.clone(),
-        env: env.clone(),
-        created: now.to_string(),
-        tool: ToolInfo {
-            name: "routevault".into(),
-            version: routevault::TOOL_VERSION.into(),
-        },
-        source,
-        build_id: args.build_id.clone(),
-        labels,
-        selection,
-        secrets: args.secrets,
-        sealing: sealer
-            .as_ref()
-            .filter(|_| sink.contents().sealed_secrets > 0)
-            .map(|s| s.sealing().clone()),
-        previous,
-        warnings: warnings.clone(),
-        skipped: skipped.clone(),
-        entries: Vec::new(),
-    };
+    let sealing = sealer
+        .as_ref()
+        .filter(|_| sink.contents().sealed_secrets > 0)
+        .map(|s| s.sealing().clone());
+    let manifest = manifest_for(&args, &id, now, &captured, sealing, previous)?;
     let (finished, contents) = sink.finish(manifest).context("finishing the artifact")?;
     let signature = sign::sign_artifact(
         &signing_key,
@@ -127,8 +103,8 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         counts: contents.counts,
         secrets: args.secrets,
         sealed_secrets: contents.sealed_secrets,
-        warnings,
-        skipped,
+        warnings: captured.warnings,
+        skipped: captured.skipped,
         retention,
         duration_ms: started.elapsed().as_millis(),
     };
@@ -176,7 +152,52 @@ async fn retention_for(store: &Store, args: &SnapshotArgs) -> anyhow::Result<Opt
     }))
 }
 
-type Captured = (SourceInfo, Vec<String>, BTreeMap<String, usize>);
+/// What a capture found besides the objects.
+struct Captured {
+    source: SourceInfo,
+    warnings: Vec<String>,
+    skipped: BTreeMap<String, usize>,
+}
+
+fn selection_of(args: &SnapshotArgs) -> Selection {
+    Selection {
+        namespaces: args.namespaces.clone(),
+        exclude_namespaces: args.exclude_namespaces.clone(),
+        selector: args.selector.clone(),
+        include_system: args.include_system,
+    }
+}
+
+fn manifest_for(
+    args: &SnapshotArgs,
+    id: &str,
+    now: jiff::Timestamp,
+    captured: &Captured,
+    sealing: Option<routevault::seal::Sealing>,
+    previous: Option<routevault::artifact::PreviousSnapshot>,
+) -> anyhow::Result<Manifest> {
+    Ok(Manifest {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        id: id.to_string(),
+        env: args.env.env.clone(),
+        created: now.to_string(),
+        tool: ToolInfo {
+            name: "routevault".into(),
+            version: routevault::TOOL_VERSION.into(),
+        },
+        source: captured.source.clone(),
+        build_id: args.build_id.clone(),
+        labels: parse_labels(&args.labels)?,
+        selection: selection_of(args),
+        secrets: args.secrets,
+        sealing,
+        previous,
+        warnings: captured.warnings.clone(),
+        skipped: captured.skipped.clone(),
+        entries: Vec::new(),
+    })
+}
 
 /// Reads the folder or the cluster into `sink`; returns the source, warnings and skips.
 async fn capture(
@@ -196,7 +217,11 @@ async fn capture(
             path: Some(from_dir.display().to_string()),
             ..Default::default()
         };
-        return Ok((info, selected.warnings, selected.skipped));
+        return Ok(Captured {
+            source: info,
+            warnings: selected.warnings,
+            skipped: selected.skipped,
+        });
     }
     let connection = k8s::connect_to(&k8s::Target {
         kubeconfig: args.kubeconfig.as_deref(),
@@ -216,7 +241,11 @@ async fn capture(
     )
     .await
     .with_context(|| format!("reading routing from {}", connection.server))?;
-    Ok((captured.source, captured.warnings, captured.skipped))
+    Ok(Captured {
+        source: captured.source,
+        warnings: captured.warnings,
+        skipped: captured.skipped,
+    })
 }
 
 fn print_text(summary: &Summary) {

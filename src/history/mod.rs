@@ -20,22 +20,19 @@ pub struct Link {
     pub build_id: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub key_id: String,
-    /// The artifact digest its signature vouches for.
-    pub sha256: String,
     pub previous: Option<PreviousSnapshot>,
     /// identity → (kind, entry digest, sealed).
     pub objects: BTreeMap<String, (String, String, bool)>,
 }
 
 impl Link {
-    pub fn new(manifest: &Manifest, key_id: String, sha256: String) -> Self {
+    pub fn new(manifest: &Manifest, key_id: String) -> Self {
         Self {
             id: manifest.id.clone(),
             created: manifest.created.clone(),
             build_id: manifest.build_id.clone(),
             labels: manifest.labels.clone(),
             key_id,
-            sha256,
             previous: manifest.previous.clone(),
             objects: manifest.entries.iter().map(identity).collect(),
         }
@@ -169,7 +166,6 @@ mod tests {
             build_id: None,
             labels: BTreeMap::new(),
             key_id: "k".into(),
-            sha256: format!("sha-{id}"),
             previous: previous.map(|(id, sha)| PreviousSnapshot {
                 id: id.into(),
                 artifact_sha256: sha.into(),

@@ -56,19 +56,8 @@ pub async fn walk(
     let surveyed = verified::survey(store, trust, Some(env))
         .await
         .context("listing snapshots")?;
-    if let Some(max_age) = &max_age {
-        match surveyed.iter().rev().find(|s| s.is_verified()) {
-            Some(newest) => verified::ensure_fresh(&newest.snapshot, max_age)?,
-            None => {
-                let unverified = surveyed.iter().filter(|s| s.snapshot.committed).count();
-                return Err(verified::nothing_verified(
-                    store,
-                    Some(trust),
-                    env,
-                    unverified,
-                ));
-            }
-        }
+    if let Some(max_age) = max_age {
+        ensure_fresh(store, trust, env, &surveyed, max_age)?;
     }
     let verified_ids: BTreeMap<String, String> = surveyed
         .iter()
@@ -94,6 +83,60 @@ pub async fn walk(
         .map(|s| (s.snapshot.id.as_str(), s))
         .collect();
 
+    let (rows, chain, mut problems) =
+        follow_chain(store, trust, &by_id, &verified_ids, limits).await?;
+    let detached = history::detached(&verified_ids, &chain);
+    if !detached.is_empty() {
+        problems.push(format!(
+            "{} verified snapshot(s) are not on the chain from the newest ({}): a second branch \
+             (two snapshot jobs writing one environment?) or snapshots made while newer ones were hidden",
+            detached.len(),
+            detached.join(", ")
+        ));
+    }
+    let report = Report {
+        env: env.to_string(),
+        snapshots: rows,
+        detached,
+        unverified,
+        intact: problems.is_empty(),
+        problems,
+    };
+    Ok(report)
+}
+
+/// `--max-age`: the newest verified snapshot must be younger (exit 3 otherwise, or when none
+/// verifies).
+fn ensure_fresh(
+    store: &Store,
+    trust: &TrustSet,
+    env: &str,
+    surveyed: &[Surveyed],
+    max_age: &Age,
+) -> anyhow::Result<()> {
+    match surveyed.iter().rev().find(|s| s.is_verified()) {
+        Some(newest) => verified::ensure_fresh(&newest.snapshot, max_age),
+        None => {
+            let unverified = surveyed.iter().filter(|s| s.snapshot.committed).count();
+            Err(verified::nothing_verified(
+                store,
+                Some(trust),
+                env,
+                unverified,
+            ))
+        }
+    }
+}
+
+/// Follows `previous` from the newest verified snapshot until the start of the chain, a
+/// pruned predecessor or a break. Returns the rows, the ids on the chain and the problems.
+async fn follow_chain(
+    store: &Store,
+    trust: &TrustSet,
+    by_id: &BTreeMap<&str, &Surveyed>,
+    verified_ids: &BTreeMap<String, String>,
+    limits: Limits,
+) -> anyhow::Result<(Vec<Row>, BTreeSet<String>, Vec<String>)> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut chain = BTreeSet::new();
@@ -103,7 +146,7 @@ pub async fn walk(
     };
     while let Some(link) = current.take() {
         chain.insert(link.id.clone());
-        let step = history::step(&link, &verified_ids);
+        let step = history::step(&link, verified_ids);
         let predecessor = match &step {
             Step::Linked { previous } if !chain.contains(previous) => {
                 Some(load(store, trust, by_id[previous.as_str()], limits).await?)
@@ -126,24 +169,7 @@ pub async fn walk(
         });
         current = predecessor;
     }
-    let detached = history::detached(&verified_ids, &chain);
-    if !detached.is_empty() {
-        problems.push(format!(
-            "{} verified snapshot(s) are not on the chain from the newest ({}): a second branch \
-             (two snapshot jobs writing one environment?) or snapshots made while newer ones were hidden",
-            detached.len(),
-            detached.join(", ")
-        ));
-    }
-    let report = Report {
-        env: env.to_string(),
-        snapshots: rows,
-        detached,
-        unverified,
-        intact: problems.is_empty(),
-        problems,
-    };
-    Ok(report)
+    Ok((rows, chain, problems))
 }
 
 /// Downloads and verifies one snapshot, and keeps what history needs of its manifest.
@@ -180,9 +206,5 @@ async fn load(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    Ok(Link::new(
-        &artifact.manifest,
-        key_id,
-        hex::encode(artifact.sha256),
-    ))
+    Ok(Link::new(&artifact.manifest, key_id))
 }

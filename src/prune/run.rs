@@ -86,45 +86,7 @@ pub async fn prune(
         }
         let decisions = super::plan(&candidates, policy);
         for ((surveyed, candidate), decision) in found.iter().zip(&candidates).zip(decisions) {
-            let name = candidate.name.clone();
-            let delete = match decision {
-                Decision::Keep => {
-                    report.kept += 1;
-                    false
-                }
-                Decision::KeepForChain => {
-                    report.kept += 1;
-                    report.kept_for_chain.push(name);
-                    false
-                }
-                Decision::Locked { retention } => {
-                    report.retained.push(RetainedSnapshot {
-                        snapshot: name,
-                        retention,
-                    });
-                    false
-                }
-                Decision::LeaveUnverified => {
-                    report.unverified.push(UnverifiedSnapshot {
-                        snapshot: name,
-                        problem: surveyed.unverified_reason().unwrap_or_default().into(),
-                    });
-                    false
-                }
-                Decision::LeaveOrphan => false,
-                Decision::Delete => {
-                    report.deleted.push(name);
-                    true
-                }
-                Decision::DeleteUnverified => {
-                    report.unverified_removed.push(name);
-                    true
-                }
-                Decision::DeleteOrphan => {
-                    report.orphans_removed.push(name);
-                    true
-                }
-            };
+            let delete = report.record(surveyed, candidate.name.clone(), decision);
             if delete && !dry_run {
                 remove(store, &surveyed.snapshot).await?;
             }
@@ -132,6 +94,50 @@ pub async fn prune(
     }
 
     Ok(report)
+}
+
+impl Report {
+    /// Records a decision about one snapshot; true when it is to be deleted.
+    fn record(&mut self, surveyed: &Surveyed, name: String, decision: Decision) -> bool {
+        match decision {
+            Decision::Keep => {
+                self.kept += 1;
+                false
+            }
+            Decision::KeepForChain => {
+                self.kept += 1;
+                self.kept_for_chain.push(name);
+                false
+            }
+            Decision::Locked { retention } => {
+                self.retained.push(RetainedSnapshot {
+                    snapshot: name,
+                    retention,
+                });
+                false
+            }
+            Decision::LeaveUnverified => {
+                self.unverified.push(UnverifiedSnapshot {
+                    snapshot: name,
+                    problem: surveyed.unverified_reason().unwrap_or_default().into(),
+                });
+                false
+            }
+            Decision::LeaveOrphan => false,
+            Decision::Delete => {
+                self.deleted.push(name);
+                true
+            }
+            Decision::DeleteUnverified => {
+                self.unverified_removed.push(name);
+                true
+            }
+            Decision::DeleteOrphan => {
+                self.orphans_removed.push(name);
+                true
+            }
+        }
+    }
 }
 
 /// The versions prune would delete of one key: every version (writes over the committed one

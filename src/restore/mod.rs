@@ -16,7 +16,9 @@ use crate::artifact::VerifiedArtifact;
 use crate::error::VerifyError;
 use crate::k8s::Connection;
 use crate::object::Object;
+use crate::open::OpenedSnapshot;
 use crate::seal::Unsealer;
+use crate::transform::Transform;
 use apply::{ApplyOptions, Existing, ObjectReport, Outcome};
 use preflight::{PreflightError, PreflightOptions};
 use render::DirRenderer;
@@ -81,6 +83,26 @@ pub fn restore_objects(
     Ok(secrets_withheld)
 }
 
+/// Reads every object of `artifact` (see [`restore_objects`]), keeps those `transform`
+/// selects and rewrites them. Returns them, in restore order, and how many sealed Secrets were
+/// withheld for want of an unseal key.
+pub fn read_objects(
+    artifact: &VerifiedArtifact,
+    unsealer: Option<&Unsealer>,
+    max_memory: u64,
+    transform: &Transform,
+) -> anyhow::Result<(Vec<Object>, usize)> {
+    let mut objects = Vec::new();
+    let withheld = restore_objects(artifact, unsealer, max_memory, |mut object| {
+        if transform.selects(&object) {
+            transform.apply(&mut object);
+            objects.push(object);
+        }
+        Ok(())
+    })?;
+    Ok((objects, withheld))
+}
+
 /// How a restore into a cluster behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterOptions {
@@ -107,13 +129,6 @@ impl Restored {
             *counts.entry(report.outcome.name().to_string()).or_insert(0) += 1;
         }
         counts
-    }
-
-    pub fn failed(&self) -> usize {
-        self.reports
-            .iter()
-            .filter(|r| r.outcome == Outcome::Failed)
-            .count()
     }
 }
 
@@ -217,6 +232,46 @@ pub struct Report {
     pub total_ms: u128,
     pub tiers: Vec<TierTiming>,
     pub objects: Vec<ObjectReport>,
+}
+
+impl Report {
+    /// The report of a finished restore of `opened` into `target`. Withheld Secrets are the
+    /// first warning: routing without its TLS Secrets is not restored routing.
+    pub fn new(
+        opened: &OpenedSnapshot,
+        target: String,
+        dry_run: bool,
+        restored: Restored,
+        secrets_withheld: usize,
+        started: std::time::Instant,
+    ) -> Self {
+        let mut warnings = restored.warnings.clone();
+        if secrets_withheld > 0 {
+            warnings.insert(
+                0,
+                format!(
+                    "{secrets_withheld} sealed Secrets were NOT restored: pass --unseal-key FILE \
+                     (a .seal.key matching the snapshot's recipients)"
+                ),
+            );
+        }
+        Self {
+            env: opened.env.clone(),
+            id: opened.id.clone(),
+            target,
+            dry_run,
+            counts: restored.counts(),
+            secrets_withheld,
+            warnings,
+            total_ms: started.elapsed().as_millis(),
+            tiers: restored
+                .tiers
+                .into_iter()
+                .map(|(tier, ms)| TierTiming { tier, ms })
+                .collect(),
+            objects: restored.reports,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -32,8 +32,6 @@ pub struct Capture {
     pub source: SourceInfo,
     pub warnings: Vec<String>,
     pub skipped: BTreeMap<String, usize>,
-    /// Objects listed per kind (before selection), for progress and reports.
-    pub listed: BTreeMap<String, usize>,
 }
 
 pub async fn capture(
@@ -43,24 +41,8 @@ pub async fn capture(
     page_size: u32,
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<Capture> {
-    let client = &connection.client;
-    let discovered = discovery::discover(client).await?;
-    let version = with_retry("version", || client.apiserver_version())
-        .await
-        .context("reading the server version")?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let kube_system = with_retry("kube-system", || namespaces.get("kube-system"))
-        .await
-        .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
-    let source = SourceInfo {
-        kind: "cluster".into(),
-        path: None,
-        server: Some(connection.server.clone()),
-        server_version: Some(version.git_version.clone()),
-        cluster_id: kube_system.metadata.uid,
-        kinds_served: discovered.served.iter().map(ServedKind::describe).collect(),
-        kinds_absent: discovered.absent.iter().map(|k| k.qualified()).collect(),
-    };
+    let discovered = discovery::discover(&connection.client).await?;
+    let source = source_info(connection, &discovered).await?;
     for absent in &discovered.absent {
         if absent.optional {
             tracing::info!(kind = %absent.qualified(), "not served by this cluster (CRD not installed)");
@@ -84,12 +66,10 @@ pub async fn capture(
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
-    let mut listed_counts = BTreeMap::new();
     let mut objects = Vec::new();
     let mut ingress_owned = 0;
     for (kind, found, owned) in listed {
         tracing::info!(kind = %kind, objects = found.len() + owned, "listed");
-        listed_counts.insert(kind, found.len() + owned);
         objects.extend(found);
         ingress_owned += owned;
     }
@@ -108,72 +88,106 @@ pub async fn capture(
     for object in before {
         sink(object)?;
     }
-
-    let mut captured = BTreeSet::new();
-    let mut unreferenced = 0;
+    let mut streamed = StreamedSecrets::default();
     if let (Some(kind), false) = (
         secret_kind,
         plan.secret_refs.is_empty() || secrets == SecretsMode::Skip,
     ) {
-        let namespaces: BTreeSet<String> =
-            plan.secret_refs.keys().map(|(ns, _)| ns.clone()).collect();
-        let mut seen = 0;
-        let counter = progress.counter("Secret");
-        for namespace in namespaces {
-            let mut failure = None;
-            list_pages(
-                &connection.client,
-                &kind,
-                Some(&namespace),
-                page_size,
-                None,
-                |page| {
-                    for item in page {
-                        seen += 1;
-                        let object = Object(item);
-                        let key = (
-                            object.namespace().unwrap_or("").to_string(),
-                            object.name().to_string(),
-                        );
-                        let wanted = plan.wants_secret(&key.0, &key.1);
-                        if plan.accepts_secret(&object) {
-                            if let Err(e) = sink(normalize(&object)) {
-                                failure = Some(e);
-                                break;
-                            }
-                            captured.insert(key);
-                        } else if !wanted {
-                            unreferenced += 1;
-                        }
-                    }
-                    match failure.take() {
-                        Some(e) => Err(e),
-                        None => Ok(()),
-                    }
-                },
-            )
-            .await?;
-        }
-        counter.finish();
-        listed_counts.insert(kind.info.qualified(), seen);
-        tracing::info!(
-            kind = "Secret",
-            read = seen,
-            captured = captured.len(),
-            "listed"
-        );
+        streamed = stream_secrets(connection, &kind, &mut plan, page_size, &progress, sink).await?;
     }
-
     for object in after {
         sink(object)?;
     }
-    plan.finish(&captured, unreferenced);
+    plan.finish(&streamed.captured, streamed.unreferenced);
     Ok(Capture {
         source,
         warnings: plan.warnings,
         skipped: plan.skipped,
-        listed: listed_counts,
     })
+}
+
+/// What the manifest records about the cluster: its server, version and identity (the uid of
+/// kube-system), and which routing kinds it serves.
+async fn source_info(
+    connection: &Connection,
+    discovered: &discovery::Discovered,
+) -> anyhow::Result<SourceInfo> {
+    let client = &connection.client;
+    let version = with_retry("version", || client.apiserver_version())
+        .await
+        .context("reading the server version")?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let kube_system = with_retry("kube-system", || namespaces.get("kube-system"))
+        .await
+        .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
+    Ok(SourceInfo {
+        kind: "cluster".into(),
+        path: None,
+        server: Some(connection.server.clone()),
+        server_version: Some(version.git_version.clone()),
+        cluster_id: kube_system.metadata.uid,
+        kinds_served: discovered.served.iter().map(ServedKind::describe).collect(),
+        kinds_absent: discovered.absent.iter().map(|k| k.qualified()).collect(),
+    })
+}
+
+#[derive(Default)]
+struct StreamedSecrets {
+    captured: BTreeSet<(String, String)>,
+    unreferenced: usize,
+}
+
+/// Lists Secrets namespace by namespace (only namespaces that routing references), handing
+/// the wanted ones to `sink` as they arrive, so Secret data never accumulates.
+async fn stream_secrets(
+    connection: &Connection,
+    kind: &ServedKind,
+    plan: &mut Plan,
+    page_size: u32,
+    progress: &crate::progress::Progress,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<StreamedSecrets> {
+    let namespaces: BTreeSet<String> = plan.secret_refs.keys().map(|(ns, _)| ns.clone()).collect();
+    let mut streamed = StreamedSecrets::default();
+    let mut seen = 0;
+    let counter = progress.counter("Secret");
+    for namespace in namespaces {
+        list_pages(
+            &connection.client,
+            kind,
+            Some(&namespace),
+            page_size,
+            None,
+            |page| {
+                seen += page.len();
+                counter.inc(page.len() as u64);
+                for item in page {
+                    let object = Object(item);
+                    let key = (
+                        object.namespace().unwrap_or("").to_string(),
+                        object.name().to_string(),
+                    );
+                    let wanted = plan.wants_secret(&key.0, &key.1);
+                    if plan.accepts_secret(&object) {
+                        sink(normalize(&object))?;
+                        streamed.captured.insert(key);
+                    } else if !wanted {
+                        streamed.unreferenced += 1;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await?;
+    }
+    counter.finish();
+    tracing::info!(
+        kind = "Secret",
+        read = seen,
+        captured = streamed.captured.len(),
+        "listed"
+    );
+    Ok(streamed)
 }
 
 /// Lists one kind (in each selected namespace, or cluster-wide), normalising objects as they

@@ -102,11 +102,6 @@ impl S3Store {
         }
     }
 
-    /// The endpoint requests go to, as messages name it.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     fn full_key(&self, key: &str) -> String {
         if self.prefix.is_empty() {
             key.to_string()
@@ -416,15 +411,8 @@ impl S3Store {
 
     /// None when the store will not list versions (not implemented, or not allowed).
     async fn list_versions(&self, prefix: &str) -> Result<Option<Vec<ObjectInfo>>, StoreError> {
-        #[derive(Default)]
-        struct Seen {
-            /// (last modified, listing position, version id, size) of each object version.
-            versions: Vec<(i128, usize, Option<String>, u64)>,
-            markers: Vec<String>,
-            hidden: bool,
-        }
         let full_prefix = self.full_key(prefix);
-        let mut keys: std::collections::BTreeMap<String, Seen> = Default::default();
+        let mut keys: std::collections::BTreeMap<String, VersionsSeen> = Default::default();
         let mut position = 0usize;
         let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
         loop {
@@ -485,31 +473,10 @@ impl S3Store {
                 break;
             }
         }
-        let mut out = Vec::new();
-        for (key, seen) in keys {
-            // The oldest version is the one routevault wrote; S3 lists a key's versions newest
-            // first, so on equal timestamps the later position is the older one.
-            let Some(committed) = seen
-                .versions
-                .iter()
-                .min_by_key(|(modified, position, ..)| (*modified, usize::MAX - position))
-            else {
-                continue; // only delete markers: nothing to read
-            };
-            // "null" is the version id of objects written while versioning was off.
-            let version = committed.2.clone().filter(|v| v != "null");
-            let mut all_versions: Vec<String> =
-                seen.versions.iter().filter_map(|v| v.2.clone()).collect();
-            all_versions.extend(seen.markers.iter().cloned());
-            out.push(ObjectInfo {
-                key,
-                size: committed.3,
-                version,
-                newer_versions: seen.versions.len() - 1,
-                hidden: seen.hidden,
-                all_versions,
-            });
-        }
+        let out = keys
+            .into_iter()
+            .filter_map(|(key, seen)| seen.committed(key))
+            .collect();
         Ok(Some(out))
     }
 
@@ -647,6 +614,42 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// What a listing of object versions showed of one key.
+#[derive(Default)]
+struct VersionsSeen {
+    /// (last modified, listing position, version id, size) of each object version.
+    versions: Vec<(i128, usize, Option<String>, u64)>,
+    markers: Vec<String>,
+    hidden: bool,
+}
+
+impl VersionsSeen {
+    /// The key as routevault reads it: at its oldest version, the one routevault wrote
+    /// (create-only), with the newer versions and delete markers counted. None when only
+    /// delete markers remain.
+    fn committed(self, key: String) -> Option<ObjectInfo> {
+        // S3 lists a key's versions newest first, so on equal timestamps the later position
+        // is the older one.
+        let committed = self
+            .versions
+            .iter()
+            .min_by_key(|(modified, position, ..)| (*modified, usize::MAX - position))?;
+        // "null" is the version id of objects written while versioning was off.
+        let version = committed.2.clone().filter(|v| v != "null");
+        let mut all_versions: Vec<String> =
+            self.versions.iter().filter_map(|v| v.2.clone()).collect();
+        all_versions.extend(self.markers.iter().cloned());
+        Some(ObjectInfo {
+            key,
+            size: committed.3,
+            version,
+            newer_versions: self.versions.len() - 1,
+            hidden: self.hidden,
+            all_versions,
+        })
+    }
 }
 
 fn env_endpoint(name: &str) -> Option<String> {

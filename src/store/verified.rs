@@ -36,8 +36,6 @@ pub enum Standing {
 pub struct Vouched {
     pub key_id: KeyId,
     pub signature: SignatureFile,
-    /// When the store received the signature.
-    pub stored_at: Timestamp,
 }
 
 /// A stored snapshot with its standing.
@@ -102,11 +100,7 @@ pub async fn check(store: &Store, trust: &TrustSet, snapshot: &StoredSnapshot) -
             "the artifact is {} bytes but key {key_id} signed one of {} (replaced or truncated)",
             artifact.size, file.artifact_size
         )),
-        Ok((key_id, signature)) => Standing::Verified(Box::new(Vouched {
-            key_id,
-            signature,
-            stored_at,
-        })),
+        Ok((key_id, signature)) => Standing::Verified(Box::new(Vouched { key_id, signature })),
         Err(e) => Standing::Unverified(escape(&e.to_string()).into_owned()),
     }
 }
