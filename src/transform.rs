@@ -395,4 +395,232 @@ mod tests {
         assert_eq!(parse_pair("a=b").unwrap(), ("a".into(), "b".into()));
         assert!(parse_pair("a").is_err() && parse_pair("=b").is_err() && parse_pair("a=").is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+
+        const NAMESPACES: &[&str] = &["edge", "api", "other", "stg-edge"];
+        const HOSTS: &[&str] = &[
+            "example.com",
+            "shop.example.com",
+            "*.example.com",
+            "EXAMPLE.com",
+            "example.org",
+            "notexample.com",
+            "example.com.evil",
+            "a.staging.example.net",
+        ];
+        const KINDS: &[(&str, &str)] = &[
+            ("v1", "Namespace"),
+            ("v1", "Service"),
+            ("networking.k8s.io/v1", "Ingress"),
+            ("networking.k8s.io/v1", "IngressClass"),
+            ("cert-manager.io/v1", "Certificate"),
+            ("cert-manager.io/v1", "ClusterIssuer"),
+            ("gateway.networking.k8s.io/v1", "Gateway"),
+            ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+            ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+        ];
+
+        /// The paths (array indices as `*`) each kind's rewrites may change.
+        fn allowed(kind: &str, path: &str) -> bool {
+            let own: &[&str] = match kind {
+                "Namespace" | "IngressClass" | "ClusterIssuer" => &["/metadata/name"],
+                "Ingress" => &[
+                    "/spec/rules/*/host",
+                    "/spec/tls/*/hosts/*",
+                    "/spec/ingressClassName",
+                    "/metadata/annotations/kubernetes.io~1ingress.class",
+                    "/metadata/annotations/cert-manager.io~1issuer",
+                    "/metadata/annotations/cert-manager.io~1cluster-issuer",
+                ],
+                "Certificate" => &[
+                    "/spec/dnsNames/*",
+                    "/spec/commonName",
+                    "/spec/issuerRef/name",
+                ],
+                "Gateway" => &[
+                    "/spec/listeners/*/hostname",
+                    "/spec/listeners/*/tls/certificateRefs/*/namespace",
+                ],
+                "HTTPRoute" => &[
+                    "/spec/parentRefs/*/namespace",
+                    "/spec/rules/*/backendRefs/*/namespace",
+                    "/spec/hostnames/*",
+                ],
+                "ReferenceGrant" => &["/spec/from/*/namespace"],
+                _ => &[],
+            };
+            path == "/metadata/namespace" || own.contains(&path)
+        }
+
+        /// Leaf paths whose values differ, with both values.
+        fn changes(a: &Value, b: &Value, path: &str, out: &mut Vec<(String, Value, Value)>) {
+            match (a, b) {
+                (Value::Object(x), Value::Object(y)) => {
+                    for key in x.keys().chain(y.keys()) {
+                        let escaped = key.replace('~', "~0").replace('/', "~1");
+                        changes(
+                            x.get(key).unwrap_or(&Value::Null),
+                            y.get(key).unwrap_or(&Value::Null),
+                            &format!("{path}/{escaped}"),
+                            out,
+                        );
+                    }
+                }
+                (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                    for (i, j) in x.iter().zip(y) {
+                        changes(i, j, &format!("{path}/*"), out);
+                    }
+                }
+                (x, y) if x != y => out.push((path.to_string(), x.clone(), y.clone())),
+                _ => {}
+            }
+        }
+
+        fn pick(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+            proptest::sample::select(values).prop_map(str::to_string)
+        }
+
+        prop_compose! {
+            /// An object of a routing kind whose every reference field, and unrelated fields
+            /// named like them, hold namespaces and hostnames from small pools.
+            fn routing_object()(
+                kind in proptest::sample::select(KINDS),
+                names in proptest::collection::vec(pick(NAMESPACES), 4),
+                hosts in proptest::collection::vec(pick(HOSTS), 3),
+                class in pick(&["nginx", "traefik"]),
+                issuer in pick(&["letsencrypt", "internal-ca"]),
+                noise in "[a-z]{1,8}",
+            ) -> Object {
+                let (api_version, kind) = kind;
+                let namespaced = !matches!(kind, "Namespace" | "IngressClass" | "ClusterIssuer");
+                let mut metadata = json!({
+                    "name": if namespaced { noise.clone() } else { names[0].clone() },
+                    "labels": {"namespace": names[1], "host": hosts[0].replace('*', "w")},
+                    "annotations": {
+                        "kubernetes.io/ingress.class": class,
+                        "cert-manager.io/cluster-issuer": issuer,
+                        "example.com/namespace": names[2],
+                    },
+                });
+                if namespaced {
+                    metadata["namespace"] = json!(names[0]);
+                }
+                let spec = json!({
+                    "ingressClassName": class,
+                    "commonName": hosts[0],
+                    "dnsNames": hosts,
+                    "hostnames": hosts,
+                    "issuerRef": {"name": issuer, "kind": "ClusterIssuer"},
+                    "rules": [{"host": hosts[1], "backendRefs": [{"name": "b", "namespace": names[1]}]}],
+                    "tls": [{"hosts": [hosts[2]], "secretName": "t"}],
+                    "parentRefs": [{"name": "p", "namespace": names[2]}],
+                    "from": [{"kind": "Gateway", "namespace": names[3]}],
+                    "listeners": [{"hostname": hosts[2], "tls": {"certificateRefs": [{"name": "c", "namespace": names[3]}]}}],
+                    "unrelated": {"namespace": names[1], "host": hosts[1], "name": issuer},
+                });
+                Object(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}))
+            }
+        }
+
+        fn transform(namespaces: &[(&str, &str)], hosts: &[(&str, &str)]) -> Transform {
+            Transform {
+                namespaces: namespaces
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                hosts: hosts
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                ingress_classes: [("nginx".into(), "nginx-internal".into())].into(),
+                issuers: [("letsencrypt".into(), "letsencrypt-staging".into())].into(),
+                ..Default::default()
+            }
+        }
+
+        proptest! {
+            /// Every rewrite changes only the fields its kind names, and each changed value is
+            /// the map's (or the host rule's) image of the old one.
+            #[test]
+            fn rewrites_touch_only_their_fields(object in routing_object()) {
+                let t = transform(&[("edge", "stg-edge"), ("api", "stg-api")], &[("example.com", "staging.example.net")]);
+                let mut out = object.clone();
+                t.apply(&mut out);
+                let mut changed = Vec::new();
+                changes(&object.0, &out.0, "", &mut changed);
+                for (path, old, new) in changed {
+                    prop_assert!(allowed(object.kind(), &path), "{} changed {path}", object.kind());
+                    let old = old.as_str().unwrap();
+                    let new = new.as_str().unwrap();
+                    let image = [&t.namespaces, &t.ingress_classes, &t.issuers]
+                        .iter()
+                        .any(|map| map.get(old).is_some_and(|to| to == new))
+                        || rewrite_host(old, &t.hosts) == new;
+                    prop_assert!(image, "{path}: {old} -> {new}");
+                }
+            }
+
+            /// The namespace map is total: every namespace field of a namespaced object that
+            /// names a mapped namespace is rewritten, and none is left pointing at the source.
+            #[test]
+            fn the_namespace_map_is_total(object in routing_object()) {
+                let t = transform(&[("edge", "stg-edge"), ("api", "stg-api")], &[]);
+                let mut out = object.clone();
+                t.apply(&mut out);
+                let mut changed = Vec::new();
+                changes(&object.0, &out.0, "", &mut changed);
+                let rewritten: BTreeSet<String> = changed.into_iter().map(|c| c.0).collect();
+                let mut must = vec!["/metadata/namespace"];
+                match object.kind() {
+                    "HTTPRoute" => must.extend(["/spec/parentRefs/*/namespace", "/spec/rules/*/backendRefs/*/namespace"]),
+                    "ReferenceGrant" => must.push("/spec/from/*/namespace"),
+                    "Gateway" => must.push("/spec/listeners/*/tls/certificateRefs/*/namespace"),
+                    "Namespace" => must.push("/metadata/name"),
+                    _ => {}
+                }
+                for path in must {
+                    let pointer = path.replace('*', "0");
+                    let before = object.0.pointer(&pointer).and_then(Value::as_str);
+                    if let Some(source) = before.filter(|ns| t.namespaces.contains_key(*ns)) {
+                        prop_assert!(rewritten.contains(path), "{path} kept {source}");
+                        prop_assert_eq!(out.0.pointer(&pointer).and_then(Value::as_str), t.namespaces.get(source).map(String::as_str));
+                    }
+                }
+            }
+
+            /// Rewrites whose targets are not themselves sources are idempotent: restoring a
+            /// clone's objects through the same map again changes nothing.
+            #[test]
+            fn disjoint_rewrites_are_idempotent(object in routing_object()) {
+                let t = transform(&[("edge", "stg-edge"), ("api", "stg-api")], &[("example.com", "staging.example.net")]);
+                let mut once = object.clone();
+                t.apply(&mut once);
+                let mut twice = once.clone();
+                t.apply(&mut twice);
+                prop_assert_eq!(once.0, twice.0);
+            }
+
+            /// Host rewriting is total and exact: a name is rewritten iff it is FROM or ends in
+            /// `.FROM` (case-insensitively), and then it ends in TO with its prefix kept.
+            #[test]
+            fn host_rewrite_is_a_suffix_map(
+                prefix in "(\\*\\.|[a-z]{1,5}\\.){0,2}",
+                base in pick(&["example.com", "Example.COM", "example.org", "xexample.com"]),
+            ) {
+                let rules = vec![("example.com".to_string(), "stg.example.net".to_string())];
+                let host = format!("{prefix}{base}");
+                let out = rewrite_host(&host, &rules);
+                let matches = base.eq_ignore_ascii_case("example.com");
+                if matches {
+                    prop_assert_eq!(out, format!("{}stg.example.net", prefix.to_ascii_lowercase()));
+                } else {
+                    prop_assert_eq!(out, host);
+                }
+            }
+        }
+    }
 }
