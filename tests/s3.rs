@@ -506,6 +506,34 @@ fn s3_errors_say_what_failed_and_what_to_do() {
         "{}",
         down.stderr
     );
+
+    // The AWS SDKs' standard variables name the endpoint when --s3-endpoint does not; the
+    // service-specific one wins, and messages name the endpoint actually used.
+    let endpoint = bed.var("ROUTEVAULT_S3_ENDPOINT");
+    let mut standard = env.clone();
+    standard.retain(|(k, _)| k != "ROUTEVAULT_S3_ENDPOINT");
+    standard.push(("AWS_ENDPOINT_URL_S3".into(), endpoint.clone()));
+    standard.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
+    let made = snapshot(&ws, &standard, &url, &from, "endpoint-vars", &[]).ok();
+    let listed = run(
+        &ws,
+        &standard,
+        &["list", "--store", &url, "--env", "endpoint-vars"],
+    )
+    .ok();
+    assert!(
+        listed.stdout.contains(&made.last_line()),
+        "{}",
+        listed.stdout
+    );
+    standard.retain(|(k, _)| k != "AWS_ENDPOINT_URL_S3");
+    let down = run(&ws, &standard, &["list", "--store", &url]).code(1);
+    assert!(
+        down.stderr
+            .contains("cannot reach the S3 endpoint http://127.0.0.1:9"),
+        "{}",
+        down.stderr
+    );
 }
 
 /// A folder with `count` TLS Secrets of `bytes` random bytes each, all referenced by one
