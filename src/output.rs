@@ -54,16 +54,17 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Prints a value as pretty JSON on stdout.
-pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value)?;
+    serde_json::to_writer_pretty(&mut stdout, value).map_err(std::io::Error::other)?;
     writeln!(stdout)?;
     Ok(())
 }
 
 /// Prints a value as one YAML document on stdout, quoted so YAML 1.1 readers agree.
-pub fn print_yaml(value: &impl Serialize) -> anyhow::Result<()> {
-    let text = crate::yaml::to_string(&serde_json::to_value(value)?)?;
+pub fn print_yaml(value: &impl Serialize) -> std::io::Result<()> {
+    let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
+    let text = crate::yaml::to_string(&value).map_err(std::io::Error::other)?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     Ok(())

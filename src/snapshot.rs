@@ -16,7 +16,7 @@ use crate::object::Object;
 use crate::seal::{SealError, Sealer};
 use crate::select::{SecretsMode, Selection};
 use crate::sign::{KeyError, TrustSet};
-use crate::store::{Store, verified};
+use crate::store::{Store, StoreError, verified};
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
@@ -34,6 +34,10 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+    #[error("loading trusted keys (--trust) to find the previous snapshot: {0}")]
+    Trust(#[source] KeyError),
+    #[error("listing earlier snapshots: {0}")]
+    Earlier(#[source] StoreError),
     #[error(
         "{source_name} captured no routing objects (selection: {selection}); nothing was stored. \
          Check the context, --namespace and --selector, or pass --allow-empty to commit an empty \
@@ -142,22 +146,19 @@ pub async fn previous_snapshot(
     trust: &Path,
     signing_key: &SigningKey,
     env: &str,
-) -> anyhow::Result<Option<PreviousSnapshot>> {
-    use anyhow::Context;
+) -> Result<Option<PreviousSnapshot>, SnapshotError> {
     let mut trusted = match TrustSet::load(trust) {
         Ok(set) => set,
         Err(KeyError::NoTrustedKeys { .. }) => TrustSet::from_keys(Vec::new()),
         Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             TrustSet::from_keys(Vec::new())
         }
-        Err(e) => {
-            return Err(e).context("loading trusted keys (--trust) to find the previous snapshot");
-        }
+        Err(e) => return Err(SnapshotError::Trust(e)),
     };
     trusted.add_key(signing_key.verifying_key());
     let (newest, skipped) = verified::newest_verified(store, &trusted, env)
         .await
-        .context("listing earlier snapshots")?;
+        .map_err(SnapshotError::Earlier)?;
     verified::warn_skipped(&skipped);
     Ok(newest.and_then(|found| {
         let vouched = found.vouched()?;

@@ -44,8 +44,8 @@ pub fn emit<T: serde::Serialize>(
     text: impl FnOnce(&T),
 ) -> anyhow::Result<()> {
     match output {
-        Output::Json => routevault::output::print_json(report),
-        Output::Yaml => routevault::output::print_yaml(report),
+        Output::Json => Ok(routevault::output::print_json(report)?),
+        Output::Yaml => Ok(routevault::output::print_yaml(report)?),
         Output::Text => {
             text(report);
             Ok(())

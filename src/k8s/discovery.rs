@@ -6,11 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Context;
 use kube::Client;
 use kube::core::ApiResource;
 use kube::discovery::{ApiGroup, Discovery, verbs};
 
+use super::ApiError;
 use super::retry::with_retry;
 use crate::catalog::{self, KindInfo};
 
@@ -67,7 +67,7 @@ pub struct Discovered {
     pub absent: Vec<&'static KindInfo>,
 }
 
-pub async fn discover(client: &Client) -> anyhow::Result<Discovered> {
+pub async fn discover(client: &Client) -> Result<Discovered, ApiError> {
     let groups: BTreeSet<&str> = catalog::KINDS.iter().map(|k| k.group).collect();
     let groups: Vec<&str> = groups.into_iter().collect();
     let aggregated = with_retry("discovery", || {
@@ -81,10 +81,10 @@ pub async fn discover(client: &Client) -> anyhow::Result<Discovered> {
         // Back-pressure and outages were retried already; asking again, group by group,
         // would only multiply the requests of an overloaded server.
         Err(err) if super::retry::classify(&err).is_some() => {
-            return Err(err).context("discovering the cluster's API groups");
+            return Err(ApiError::Discovery(err));
         }
         Err(kube::Error::Api(status)) if matches!(status.code, 401 | 403) => {
-            return Err(kube::Error::Api(status)).context("discovering the cluster's API groups");
+            return Err(ApiError::Discovery(kube::Error::Api(status)));
         }
         Err(err) => {
             // Servers before 1.26 answer the aggregated request with the legacy document,
@@ -94,7 +94,7 @@ pub async fn discover(client: &Client) -> anyhow::Result<Discovered> {
                 Discovery::new(client.clone()).filter(&groups).run()
             })
             .await
-            .context("discovering the cluster's API groups")?
+            .map_err(ApiError::Discovery)?
         }
     };
     let mut out = Discovered::default();

@@ -6,11 +6,11 @@
 
 use std::collections::HashSet;
 
-use anyhow::{Context, bail};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
+use super::ApiError;
 use super::discovery::ServedKind;
 use super::retry::with_retry;
 
@@ -27,14 +27,15 @@ pub fn api_for(client: &Client, kind: &ServedKind, namespace: Option<&str>) -> A
 
 /// Lists every object of `kind` page by page, handing each page to `on_page`. Returns how many
 /// objects were delivered. `label_selector` is sent to the server, which filters.
-pub async fn list_pages(
+/// `on_page`'s own errors end the listing and are returned as they are.
+pub async fn list_pages<E: From<ApiError>>(
     client: &Client,
     kind: &ServedKind,
     namespace: Option<&str>,
     page_size: u32,
     label_selector: Option<&str>,
-    mut on_page: impl FnMut(Vec<Value>) -> anyhow::Result<()>,
-) -> anyhow::Result<usize> {
+    mut on_page: impl FnMut(Vec<Value>) -> Result<(), E>,
+) -> Result<usize, E> {
     let api = api_for(client, kind, namespace);
     let what = match namespace {
         Some(ns) if kind.info.namespaced => format!("{} in namespace {ns}", kind.describe()),
@@ -56,22 +57,20 @@ pub async fn list_pages(
             Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
                 restarts += 1;
                 if restarts > 5 {
-                    bail!(
-                        "listing {what}: the continue token kept expiring; the cluster changes faster than it can be listed"
-                    );
+                    return Err(ApiError::ContinueExpired { what }.into());
                 }
                 tracing::warn!(list = %what, "continue token expired; listing again from the start");
                 token = None;
                 continue;
             }
             Err(kube::Error::Api(status)) if status.code == 403 => {
-                bail!(
-                    "permission denied: {} — routevault needs get and list on {} (see docs/deploy/snapshot/clusterrole.yaml)",
-                    status.message,
-                    kind.qualified_resource()
-                );
+                return Err(ApiError::ListForbidden {
+                    message: status.message,
+                    resource: kind.qualified_resource(),
+                }
+                .into());
             }
-            Err(e) => return Err(e).with_context(|| format!("listing {what}")),
+            Err(source) => return Err(ApiError::List { what, source }.into()),
         };
         let mut items = Vec::with_capacity(page.items.len());
         for item in page.items {
@@ -82,7 +81,10 @@ pub async fn list_pages(
             if !delivered.insert(key) {
                 continue;
             }
-            let mut value = serde_json::to_value(item).context("re-encoding a listed object")?;
+            let mut value = serde_json::to_value(item).map_err(|source| ApiError::Encode {
+                what: what.clone(),
+                source,
+            })?;
             if let Some(map) = value.as_object_mut() {
                 map.insert("apiVersion".into(), kind.api_version().into());
                 map.insert("kind".into(), kind.info.kind.into());

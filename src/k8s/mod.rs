@@ -11,9 +11,83 @@ pub mod retry;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
+use thiserror::Error;
+
+/// Why a cluster could not be reached; each names what to fix.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error("reading kubeconfig {path}: {source}")]
+    ReadKubeconfig {
+        path: PathBuf,
+        #[source]
+        source: KubeconfigError,
+    },
+    #[error("using {what}: {source}")]
+    Kubeconfig {
+        what: String,
+        #[source]
+        source: KubeconfigError,
+    },
+    #[error(
+        "finding a cluster: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a pod \
+         (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig or --cluster"
+    )]
+    NoCluster,
+    #[error(
+        "--in-cluster: KUBERNETES_SERVICE_HOST is not set, so this is not running in a pod; \
+         pass --cluster CONTEXT or --kubeconfig FILE instead"
+    )]
+    NotInPod,
+    #[error(
+        "KUBERNETES_SERVICE_PORT is {port:?}, not a port number; it must be set with \
+         KUBERNETES_SERVICE_HOST (the kubelet sets both in every pod)"
+    )]
+    BadServicePort { port: String },
+    #[error(
+        "running in a pod (KUBERNETES_SERVICE_HOST={host}) but the {what} {} is missing; set \
+         automountServiceAccountToken: true on the pod (or mount a projected token and pass \
+         --service-account-dir), or pass --kubeconfig",
+        file.display()
+    )]
+    MissingMount {
+        host: String,
+        what: &'static str,
+        file: PathBuf,
+    },
+    #[error("building the Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+}
+
+/// A request to the API server that failed (after the retries of `retry`).
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("discovering the cluster's API groups: {0}")]
+    Discovery(#[source] kube::Error),
+    #[error("listing {what}: {source}")]
+    List {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "permission denied: {message} — routevault needs get and list on {resource} (see \
+         docs/deploy/snapshot/clusterrole.yaml)"
+    )]
+    ListForbidden { message: String, resource: String },
+    #[error(
+        "listing {what}: the continue token kept expiring; the cluster changes faster than it \
+         can be listed"
+    )]
+    ContinueExpired { what: String },
+    #[error("re-encoding an object listed from {what}: {source}")]
+    Encode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
 
 /// A connected client and the API server URL it talks to.
 pub struct Connection {
@@ -34,7 +108,7 @@ pub struct Target<'a> {
 }
 
 /// Connects to `target`: the pod's service account when `in_cluster`, else like kubectl.
-pub async fn connect_to(target: &Target<'_>) -> anyhow::Result<Connection> {
+pub async fn connect_to(target: &Target<'_>) -> Result<Connection, ConnectError> {
     if target.in_cluster {
         connect_in_cluster(target.service_account_dir).await
     } else {
@@ -54,54 +128,54 @@ async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     service_account_dir: &Path,
-) -> anyhow::Result<Connection> {
+) -> Result<Connection, ConnectError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
     };
+    let using = |what: String| move |source| ConnectError::Kubeconfig { what, source };
     let config = match (kubeconfig, context) {
         (Some(path), _) => {
-            let file = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let file =
+                Kubeconfig::read_from(path).map_err(|source| ConnectError::ReadKubeconfig {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             Config::from_custom_kubeconfig(file, &options)
                 .await
-                .with_context(|| {
-                    format!(
-                        "using context {:?} of {}",
-                        context.unwrap_or("(current)"),
-                        path.display()
-                    )
-                })?
+                .map_err(using(format!(
+                    "context {:?} of {}",
+                    context.unwrap_or("(current)"),
+                    path.display()
+                )))?
         }
-        (None, Some(name)) => Config::from_kubeconfig(&options).await.with_context(|| {
-            format!("using kubeconfig context {name:?} ($KUBECONFIG or ~/.kube/config)")
-        })?,
-        (None, None) if default_kubeconfig_exists() => Config::from_kubeconfig(&options)
+        (None, Some(name)) => Config::from_kubeconfig(&options)
             .await
-            .context("using the current context of $KUBECONFIG or ~/.kube/config")?,
+            .map_err(using(format!(
+                "kubeconfig context {name:?} ($KUBECONFIG or ~/.kube/config)"
+            )))?,
+        (None, None) if default_kubeconfig_exists() => {
+            Config::from_kubeconfig(&options).await.map_err(using(
+                "the current context of $KUBECONFIG or ~/.kube/config".to_string(),
+            ))?
+        }
         (None, None) => match in_cluster_settings(service_account_dir)? {
             Some(settings) => settings.config().await?,
-            None => anyhow::bail!(
-                "finding a cluster: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a pod \
-                 (KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig or --cluster"
-            ),
+            None => return Err(ConnectError::NoCluster),
         },
     };
     client_for(config)
 }
 
 /// Connects as the pod's service account only, whatever kubeconfig files exist.
-async fn connect_in_cluster(service_account_dir: &Path) -> anyhow::Result<Connection> {
+async fn connect_in_cluster(service_account_dir: &Path) -> Result<Connection, ConnectError> {
     match in_cluster_settings(service_account_dir)? {
         Some(settings) => client_for(settings.config().await?),
-        None => anyhow::bail!(
-            "--in-cluster: KUBERNETES_SERVICE_HOST is not set, so this is not running in a pod; \
-             pass --cluster CONTEXT or --kubeconfig FILE instead"
-        ),
+        None => Err(ConnectError::NotInPod),
     }
 }
 
-fn client_for(mut config: Config) -> anyhow::Result<Connection> {
+fn client_for(mut config: Config) -> Result<Connection, ConnectError> {
     // One retry layer, ours (`retry::with_retry`): kube's default layer would retry each of
     // our attempts up to 15 more times, so a throttled request could be sent over 100 times.
     config.default_retry = false;
@@ -110,7 +184,7 @@ fn client_for(mut config: Config) -> anyhow::Result<Connection> {
         .to_string()
         .trim_end_matches('/')
         .to_string();
-    let client = Client::try_from(config).context("building the Kubernetes client")?;
+    let client = Client::try_from(config).map_err(ConnectError::Client)?;
     Ok(Connection { client, server })
 }
 
@@ -136,7 +210,7 @@ pub struct InClusterSettings {
 
 /// Reads the in-cluster environment; `None` when not in a pod (no KUBERNETES_SERVICE_HOST).
 /// Errors name the variable or file that is wrong and what to do about it.
-pub fn in_cluster_settings(dir: &Path) -> anyhow::Result<Option<InClusterSettings>> {
+pub fn in_cluster_settings(dir: &Path) -> Result<Option<InClusterSettings>, ConnectError> {
     let Some(host) = std::env::var("KUBERNETES_SERVICE_HOST")
         .ok()
         .filter(|h| !h.is_empty())
@@ -152,12 +226,11 @@ pub fn in_cluster_settings(dir: &Path) -> anyhow::Result<Option<InClusterSetting
         (&ca_file, "cluster CA bundle"),
     ] {
         if !file.is_file() {
-            anyhow::bail!(
-                "running in a pod (KUBERNETES_SERVICE_HOST={host}) but the {what} {} is missing; \
-                 set automountServiceAccountToken: true on the pod (or mount a projected token and \
-                 pass --service-account-dir), or pass --kubeconfig",
-                file.display()
-            );
+            return Err(ConnectError::MissingMount {
+                host,
+                what,
+                file: file.clone(),
+            });
         }
     }
     let namespace = std::fs::read_to_string(dir.join("namespace"))
@@ -173,13 +246,13 @@ pub fn in_cluster_settings(dir: &Path) -> anyhow::Result<Option<InClusterSetting
 }
 
 /// `https://HOST:PORT`, with IPv6 literals bracketed, as client-go builds it.
-pub fn in_cluster_server(host: &str, port: &str) -> anyhow::Result<String> {
-    let port: u16 = port.trim().parse().map_err(|_| {
-        anyhow::anyhow!(
-            "KUBERNETES_SERVICE_PORT is {port:?}, not a port number; it must be set with \
-             KUBERNETES_SERVICE_HOST (the kubelet sets both in every pod)"
-        )
-    })?;
+pub fn in_cluster_server(host: &str, port: &str) -> Result<String, ConnectError> {
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| ConnectError::BadServicePort {
+            port: port.to_string(),
+        })?;
     let host = match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
         _ => host.to_string(),
@@ -190,31 +263,47 @@ pub fn in_cluster_server(host: &str, port: &str) -> anyhow::Result<String> {
 impl InClusterSettings {
     /// A client configuration that re-reads the token file (bound tokens rotate hourly) and the
     /// CA bundle, built through kube's own kubeconfig loader so TLS and auth behave as for a file.
-    pub async fn config(&self) -> anyhow::Result<Config> {
-        let kubeconfig: Kubeconfig = serde_json::from_value(serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "in-cluster", "cluster": {
-                "server": self.server,
-                "certificate-authority": self.ca_file,
-            }}],
-            "users": [{"name": "service-account", "user": {"tokenFile": self.token_file}}],
-            "contexts": [{"name": "in-cluster", "context": {
-                "cluster": "in-cluster",
-                "user": "service-account",
-                "namespace": self.namespace.as_deref().unwrap_or("default"),
-            }}],
-            "current-context": "in-cluster",
-        }))
-        .context("building the in-cluster configuration")?;
+    pub async fn config(&self) -> Result<Config, ConnectError> {
+        let kubeconfig = Kubeconfig {
+            clusters: vec![kube::config::NamedCluster {
+                name: "in-cluster".into(),
+                cluster: Some(kube::config::Cluster {
+                    server: Some(self.server.clone()),
+                    certificate_authority: Some(self.ca_file.display().to_string()),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            }],
+            auth_infos: vec![kube::config::NamedAuthInfo {
+                name: "service-account".into(),
+                auth_info: Some(kube::config::AuthInfo {
+                    token_file: Some(self.token_file.display().to_string()),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            }],
+            contexts: vec![kube::config::NamedContext {
+                name: "in-cluster".into(),
+                context: Some(kube::config::Context {
+                    cluster: "in-cluster".into(),
+                    user: Some("service-account".into()),
+                    namespace: Some(self.namespace.clone().unwrap_or_else(|| "default".into())),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            }],
+            current_context: Some("in-cluster".into()),
+            ..Default::default()
+        };
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
-            .with_context(|| {
-                format!(
-                    "using the pod's service account ({}, {})",
+            .map_err(|source| ConnectError::Kubeconfig {
+                what: format!(
+                    "the pod's service account ({}, {})",
                     self.token_file.display(),
                     self.ca_file.display()
-                )
+                ),
+                source,
             })?;
         config.root_cert_file = Some(self.ca_file.clone());
         Ok(config)

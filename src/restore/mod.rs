@@ -178,7 +178,7 @@ pub enum Folder {
 impl Folder {
     /// Refuses a non-empty target before anything is downloaded. A dry run writes nothing at
     /// all, not even a staging folder.
-    pub fn open(dir: &std::path::Path, dry_run: bool) -> anyhow::Result<Self> {
+    pub fn open(dir: &std::path::Path, dry_run: bool) -> Result<Self, render::RenderError> {
         if dry_run {
             render::check_target(dir)?;
             Ok(Folder::DryRun(dir.to_path_buf()))
@@ -189,7 +189,10 @@ impl Folder {
 
     /// Writes every object as a file (or names it, for a dry run) and commits the folder.
     /// Returns the folder and what was written.
-    pub fn restore(mut self, objects: &[Object]) -> anyhow::Result<(std::path::PathBuf, Restored)> {
+    pub fn restore(
+        mut self,
+        objects: &[Object],
+    ) -> Result<(std::path::PathBuf, Restored), render::RenderError> {
         let mut reports = Vec::new();
         for object in objects {
             let file = render::relative_path(object)?;

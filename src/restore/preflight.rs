@@ -37,11 +37,11 @@ pub enum PreflightError {
         #[source]
         source: kube::Error,
     },
-    #[error("discovering what {server} serves: {source}")]
+    #[error("{server}: {source}")]
     Discovery {
         server: String,
         #[source]
-        source: anyhow::Error,
+        source: crate::k8s::ApiError,
     },
 }
 

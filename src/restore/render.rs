@@ -11,26 +11,50 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use tempfile::TempDir;
+use thiserror::Error;
 
 use crate::object::{Object, is_valid_name, is_valid_namespace};
 
+#[derive(Debug, Error)]
+pub enum RenderError {
+    #[error("{object} has a name or namespace that cannot be a file name")]
+    BadName { object: String },
+    #[error("{object} is not a routing kind; nothing is written for it")]
+    NotRouting { object: String },
+    #[error("{} exists and is not empty; restore writes only into a new or empty folder", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} would be written twice: two objects map to one file name", .0.display())]
+    Duplicate(PathBuf),
+    #[error("rendering {object} as YAML: {reason}")]
+    Yaml { object: String, reason: String },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RenderError {
+    let path = path.to_path_buf();
+    move |source| RenderError::Io { what, path, source }
+}
+
 /// The file an object is written to, relative to the output folder.
-pub fn relative_path(object: &Object) -> anyhow::Result<PathBuf> {
+pub fn relative_path(object: &Object) -> Result<PathBuf, RenderError> {
     let name = object.name();
     if !is_valid_name(name) || !object.namespace().is_none_or(is_valid_namespace) {
-        bail!(
-            "{} has a name or namespace that cannot be a file name",
-            object.object_ref()
-        );
+        return Err(RenderError::BadName {
+            object: object.object_ref().to_string(),
+        });
     }
     // Folder names come from the catalog only, never from the object's own kind text.
     let Some(info) = object.catalog_kind() else {
-        bail!(
-            "{} is not a routing kind; nothing is written for it",
-            object.object_ref()
-        );
+        return Err(RenderError::NotRouting {
+            object: object.object_ref().to_string(),
+        });
     };
     let folder = format!("{:02}-{}", info.tier, info.plural);
     let mut path = PathBuf::from(folder);
@@ -43,18 +67,15 @@ pub fn relative_path(object: &Object) -> anyhow::Result<PathBuf> {
 
 /// Refuses a target that exists and is not an empty folder: restore never overwrites.
 /// Changes nothing, so `--dry-run` checks the target too.
-pub fn check_target(target: &Path) -> anyhow::Result<()> {
+pub fn check_target(target: &Path) -> Result<(), RenderError> {
     if target.exists() {
         let empty = target.is_dir()
             && fs::read_dir(target)
-                .with_context(|| format!("reading {}", target.display()))?
+                .map_err(io("reading", target))?
                 .next()
                 .is_none();
         if !empty {
-            bail!(
-                "{} exists and is not empty; restore writes only into a new or empty folder",
-                target.display()
-            );
+            return Err(RenderError::NotEmpty(target.to_path_buf()));
         }
     }
     Ok(())
@@ -68,19 +89,19 @@ pub struct DirRenderer {
 
 impl DirRenderer {
     /// Prepares to write into `target`, which must not exist or must be an empty folder.
-    pub fn new(target: &Path) -> anyhow::Result<Self> {
+    pub fn new(target: &Path) -> Result<Self, RenderError> {
         check_target(target)?;
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        fs::create_dir_all(&parent).map_err(io("creating", &parent))?;
         // tempfile makes the folder 0700: plaintext Secret files inside are the owner's alone
         // until the commit, and the folder is removed when the renderer is dropped (any error).
         let staging = tempfile::Builder::new()
             .prefix(".routevault-restore-")
             .tempdir_in(&parent)
-            .with_context(|| format!("creating a staging folder in {}", parent.display()))?;
+            .map_err(io("creating a staging folder in", &parent))?;
         Ok(Self {
             target: target.into(),
             _registered: crate::cleanup::register(staging.path()),
@@ -88,42 +109,43 @@ impl DirRenderer {
         })
     }
 
-    pub fn write(&mut self, object: &Object) -> anyhow::Result<()> {
+    pub fn write(&mut self, object: &Object) -> Result<(), RenderError> {
         let relative = relative_path(object)?;
         // No new file may appear in the staging folder once a signal has removed it.
         let _writing = crate::cleanup::writing();
         let path = self.staging.path().join(&relative);
-        fs::create_dir_all(path.parent().expect("has a folder"))?;
+        let folder = path.parent().expect("has a folder");
+        fs::create_dir_all(folder).map_err(io("creating", folder))?;
         let secret = object.kind() == "Secret" && object.group().is_empty();
-        let text = crate::yaml::to_string(&object.0)?;
+        let text = crate::yaml::to_string(&object.0).map_err(|e| RenderError::Yaml {
+            object: object.object_ref().to_string(),
+            reason: e.to_string(),
+        })?;
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(if secret { 0o600 } else { 0o644 })
             .open(&path)
-            .with_context(|| {
-                format!(
-                    "writing {} (two objects with one file name?)",
-                    relative.display()
-                )
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => RenderError::Duplicate(relative.clone()),
+                _ => io("writing", &relative)(e),
             })?;
-        file.write_all(text.as_bytes())?;
+        file.write_all(text.as_bytes())
+            .map_err(io("writing", &relative))?;
         Ok(())
     }
 
     /// Moves the finished folder into place.
-    pub fn commit(self) -> anyhow::Result<PathBuf> {
+    pub fn commit(self) -> Result<PathBuf, RenderError> {
         if self.target.exists() {
-            fs::remove_dir(&self.target)
-                .with_context(|| format!("replacing the empty folder {}", self.target.display()))?;
+            fs::remove_dir(&self.target).map_err(io("replacing the empty folder", &self.target))?;
         }
         // Permissions first, while the staging folder still removes itself on failure.
-        fs::set_permissions(self.staging.path(), fs::Permissions::from_mode(0o755))?;
+        fs::set_permissions(self.staging.path(), fs::Permissions::from_mode(0o755))
+            .map_err(io("setting the permissions of", self.staging.path()))?;
         if let Err(e) = fs::rename(self.staging.path(), &self.target) {
             // `self.staging` drops here and removes the files (unsealed Secrets included).
-            return Err(e).with_context(|| {
-                format!("moving the restored files into {}", self.target.display())
-            });
+            return Err(io("moving the restored files into", &self.target)(e));
         }
         // Renamed away: nothing is left at the staging path for the guard to remove.
         let _ = self.staging.keep();

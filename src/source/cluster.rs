@@ -175,7 +175,7 @@ async fn stream_secrets(
                         streamed.unreferenced += 1;
                     }
                 }
-                Ok(())
+                Ok::<_, anyhow::Error>(())
             },
         )
         .await?;
@@ -238,7 +238,7 @@ async fn list_kind(
                         objects.push(normalize(&object));
                     }
                 }
-                Ok(())
+                Ok::<_, anyhow::Error>(())
             },
         )
         .await?;

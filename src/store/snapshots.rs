@@ -235,6 +235,21 @@ pub struct Committed {
     pub signature: String,
 }
 
+/// Why a snapshot was not committed; in every case no snapshot is visible.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("storing the artifact (nothing was committed): {0}")]
+    Artifact(#[source] StoreError),
+    #[error(
+        "storing the signature (the artifact {artifact} stays uncommitted and invisible): {source}"
+    )]
+    Signature {
+        artifact: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
 /// Stores a finished artifact and then its signature, both create-only and under `retention`.
 /// The signature is the commit point: until it is stored, the artifact is uncommitted and
 /// invisible to `latest`, `list` and `restore`, so a failure at any step leaves no snapshot.
@@ -245,21 +260,19 @@ pub async fn commit(
     artifact: &Path,
     signature: &SignatureFile,
     retention: Option<&super::Retention>,
-) -> anyhow::Result<Committed> {
+) -> Result<Committed, CommitError> {
     let artifact_key = artifact_key(env, id);
     let signature_key = signature_key(env, id);
     store
         .put_new_file(&artifact_key, artifact, retention)
         .await
-        .context("storing the artifact (nothing was committed)")?;
+        .map_err(CommitError::Artifact)?;
     store
         .put_new_bytes(&signature_key, &signature.to_bytes(), retention)
         .await
-        .with_context(|| {
-            format!(
-                "storing the signature (the artifact {} stays uncommitted and invisible)",
-                store.location(&artifact_key)
-            )
+        .map_err(|source| CommitError::Signature {
+            artifact: store.location(&artifact_key),
+            source,
         })?;
     Ok(Committed {
         artifact: store.location(&artifact_key),
