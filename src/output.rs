@@ -1,5 +1,5 @@
-//! How commands show results: aligned tables for people, JSON for pipelines. Results go to
-//! stdout; logs go to stderr, so `-o json | jq` always works.
+//! How commands show results: aligned tables for people, JSON and YAML for pipelines. Results
+//! go to stdout; logs go to stderr, so `-o json | jq` always works.
 
 use std::io::Write;
 

@@ -1,7 +1,6 @@
-//! `routevault history`: walks the chain of `previous` links from the newest verified snapshot
-//! back, reading each manifest (after verifying its artifact), and reports per snapshot what
-//! changed against its predecessor. Exit 3 on a broken or forked chain, or with `--max-age` on
-//! a stale one; the report is printed first either way.
+//! `routevault history`: the walk of the chain (`routevault::history::walk`), printed. Exit 3
+//! on a broken or forked chain, or with `--max-age` on a stale one; the report is printed
+//! first either way.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,7 @@
-//! One file per subcommand. Commands orchestrate the library's stages; they hold no
-//! Kubernetes, S3 or format detail. Shared here: opening a snapshot for reading, which is
-//! always resolve → fetch → verify, in that order.
+//! One file per subcommand. A command turns its parsed options into the library's typed
+//! inputs, calls the library, and prints the typed result; it holds no Kubernetes, S3, format
+//! or policy detail. Shared here: the `-o` printer, the store, and opening a snapshot
+//! (`routevault::open`: resolve → fetch → verify, in that order).
 
 pub mod completions;
 pub mod history;

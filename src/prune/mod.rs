@@ -1,6 +1,6 @@
 //! The prune policy, pure: given an environment's snapshots (oldest first) with what trust and
-//! the store say about each, decide what to delete and why. `commands/prune.rs` gathers the
-//! facts and carries the plan out.
+//! the store say about each, decide what to delete and why. `run` gathers the facts and
+//! carries the plan out.
 //!
 //! Rules, each there because a bucket writer must not be able to turn prune into deletion:
 //! - Only verified snapshots count as kept; `keep_last` (at least 1) newest verified ones stay,
