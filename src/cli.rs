@@ -44,6 +44,15 @@ pub struct Cli {
     pub log_level: String,
 }
 
+/// `KEY=VALUE` for `--label`: a non-empty key, any value (empty included).
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        Some(_) => Err(format!("{text:?} has an empty key")),
+        None => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -188,8 +197,8 @@ pub struct SnapshotArgs {
     #[arg(long, env = "ROUTEVAULT_BUILD_ID")]
     pub build_id: Option<String>,
     /// KEY=VALUE recorded in the manifest; repeatable.
-    #[arg(long = "label", env = "ROUTEVAULT_LABELS", value_delimiter = ',')]
-    pub labels: Vec<String>,
+    #[arg(long = "label", value_name = "KEY=VALUE", env = "ROUTEVAULT_LABELS", value_delimiter = ',', value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
     /// Capture only these namespaces; repeatable.
     #[arg(
         long = "namespace",

@@ -263,3 +263,70 @@ fn a_throttled_request_is_sent_as_often_as_the_docs_say() {
         "a failed snapshot left something in the store"
     );
 }
+
+#[test]
+fn bad_values_are_usage_errors_that_name_them_before_anything_runs() {
+    let ws = Workspace::new();
+    let (store, sign_key) = (ws.store(), ws.sign_key());
+    let from = scenario("storefront");
+    let snapshot = |extra: &[&str]| {
+        let mut args = vec![
+            "snapshot",
+            "--from-dir",
+            from.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--sign-key",
+            sign_key.to_str().unwrap(),
+            "--secrets",
+            "skip",
+        ];
+        args.extend_from_slice(extra);
+        ws.run(&args)
+    };
+    let usage_error = |run: support::cli::Run, extra: &[&str], named: &str| {
+        let run = run.code(2);
+        assert!(run.stderr.contains(named), "{extra:?}: {}", run.stderr);
+    };
+    for (extra, named) in [
+        (&["--label", "novalue"][..], "novalue"),
+        (&["--label", "=x"][..], "empty key"),
+        (&["--selector", "app=we b"][..], "app=we b"),
+        (&["--compression-level", "42"][..], "42"),
+    ] {
+        usage_error(snapshot(extra), extra, named);
+    }
+    let restore = |extra: &[&str]| {
+        let out = ws.path("out");
+        let mut args = vec![
+            "restore",
+            "latest",
+            "--store",
+            store.to_str().unwrap(),
+            "--to-dir",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ws.run(&args)
+    };
+    for (extra, named) in [
+        (&["--namespace-map", "prod"][..], "prod"),
+        (&["--host-rewrite", "=b"][..], "=b"),
+        (&["--only", "Deployment"][..], "Deployment"),
+        (&["--max-age", "3 months"][..], "months"),
+    ] {
+        usage_error(restore(extra), extra, named);
+    }
+    let prune = ws.run(&[
+        "prune",
+        "--store",
+        store.to_str().unwrap(),
+        "--keep-last",
+        "1",
+        "--older-than",
+        "-3d",
+    ]);
+    assert_eq!(prune.code, 2, "{}", prune.stderr);
+    // Nothing ran: no store was created.
+    assert!(!store.exists());
+}

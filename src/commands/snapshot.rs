@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::Serialize;
 
 use super::{check_env, open_store};
@@ -45,7 +45,6 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let env = args.env.env.clone();
     check_env(&env)?;
-    parse_labels(&args.labels)?;
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
     let sealer = sealer_for(&args)?;
     let selection = selection_of(&args);
@@ -71,7 +70,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         .as_ref()
         .filter(|_| sink.contents().sealed_secrets > 0)
         .map(|s| s.sealing().clone());
-    let manifest = manifest_for(&args, &id, now, &captured, sealing, previous)?;
+    let manifest = manifest_for(&args, &id, now, &captured, sealing, previous);
     let (finished, contents) = sink.finish(manifest).context("finishing the artifact")?;
     let signature = sign::sign_artifact(
         &signing_key,
@@ -175,8 +174,8 @@ fn manifest_for(
     captured: &Captured,
     sealing: Option<routevault::seal::Sealing>,
     previous: Option<routevault::artifact::PreviousSnapshot>,
-) -> anyhow::Result<Manifest> {
-    Ok(Manifest {
+) -> Manifest {
+    Manifest {
         format: FORMAT_NAME.into(),
         format_version: FORMAT_VERSION,
         id: id.to_string(),
@@ -188,7 +187,7 @@ fn manifest_for(
         },
         source: captured.source.clone(),
         build_id: args.build_id.clone(),
-        labels: parse_labels(&args.labels)?,
+        labels: args.labels.iter().cloned().collect(),
         selection: selection_of(args),
         secrets: args.secrets,
         sealing,
@@ -196,7 +195,7 @@ fn manifest_for(
         warnings: captured.warnings.clone(),
         skipped: captured.skipped.clone(),
         entries: Vec::new(),
-    })
+    }
 }
 
 /// Reads the folder or the cluster into `sink`; returns the source, warnings and skips.
@@ -279,19 +278,4 @@ fn print_text(summary: &Summary) {
         println!("locked    {:?} until {}", retention.mode, retention.until);
     }
     println!("{}", summary.id);
-}
-
-fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    labels
-        .iter()
-        .map(|label| {
-            let (key, value) = label
-                .split_once('=')
-                .with_context(|| format!("--label {label:?} is not KEY=VALUE"))?;
-            if key.is_empty() {
-                bail!("--label {label:?} has an empty key");
-            }
-            Ok((key.to_string(), value.to_string()))
-        })
-        .collect()
 }
