@@ -56,12 +56,15 @@ pub const RESTORE_TIERS: &[&str] = &[
     "endpointslices",
     "certificates",
     "gateways",
+    "listenersets",
     "referencegrants",
     "routes",
+    "policies",
 ];
 
 const V1: &[&str] = &["v1"];
 const GATEWAY_VERSIONS: &[&str] = &["v1", "v1beta1"];
+const ALPHA_ROUTE_VERSIONS: &[&str] = &["v1", "v1alpha2"];
 
 /// Every routing kind.
 #[rustfmt::skip]
@@ -76,10 +79,166 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { group: DISCOVERY, versions: V1, kind: "EndpointSlice", plural: "endpointslices", namespaced: true, tier: 5, optional: false },
     KindInfo { group: CERT_MANAGER, versions: V1, kind: "Certificate", plural: "certificates", namespaced: true, tier: 6, optional: true },
     KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "Gateway", plural: "gateways", namespaced: true, tier: 7, optional: true },
-    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "ReferenceGrant", plural: "referencegrants", namespaced: true, tier: 8, optional: true },
-    KindInfo { group: NETWORKING, versions: V1, kind: "Ingress", plural: "ingresses", namespaced: true, tier: 9, optional: false },
-    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "HTTPRoute", plural: "httproutes", namespaced: true, tier: 9, optional: true },
-    KindInfo { group: GATEWAY, versions: &["v1", "v1alpha2"], kind: "GRPCRoute", plural: "grpcroutes", namespaced: true, tier: 9, optional: true },
+    KindInfo { group: GATEWAY, versions: V1, kind: "ListenerSet", plural: "listenersets", namespaced: true, tier: 8, optional: true },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "ReferenceGrant", plural: "referencegrants", namespaced: true, tier: 9, optional: true },
+    KindInfo { group: NETWORKING, versions: V1, kind: "Ingress", plural: "ingresses", namespaced: true, tier: 10, optional: false },
+    KindInfo { group: GATEWAY, versions: GATEWAY_VERSIONS, kind: "HTTPRoute", plural: "httproutes", namespaced: true, tier: 10, optional: true },
+    KindInfo { group: GATEWAY, versions: ALPHA_ROUTE_VERSIONS, kind: "GRPCRoute", plural: "grpcroutes", namespaced: true, tier: 10, optional: true },
+    KindInfo { group: GATEWAY, versions: &["v1", "v1alpha3", "v1alpha2"], kind: "TLSRoute", plural: "tlsroutes", namespaced: true, tier: 10, optional: true },
+    KindInfo { group: GATEWAY, versions: ALPHA_ROUTE_VERSIONS, kind: "TCPRoute", plural: "tcproutes", namespaced: true, tier: 10, optional: true },
+    KindInfo { group: GATEWAY, versions: ALPHA_ROUTE_VERSIONS, kind: "UDPRoute", plural: "udproutes", namespaced: true, tier: 10, optional: true },
+    KindInfo { group: GATEWAY, versions: &["v1", "v1alpha3"], kind: "BackendTLSPolicy", plural: "backendtlspolicies", namespaced: true, tier: 11, optional: true },
+];
+
+/// The object a reference points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefTarget {
+    /// A Secret: captured when routing references it (data minimisation).
+    Secret,
+    /// A Service: its absence is warned about.
+    Service,
+    /// A cluster-scoped routing kind (by kind name): captured under `--namespace` only when
+    /// referenced.
+    ClusterScoped(&'static str),
+}
+
+/// How a reference is written at its location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefForm {
+    /// A string: the name, in the referrer's namespace.
+    Name,
+    /// `name` or `namespace/name` (ingress-nginx annotations).
+    NamespacedName,
+    /// An object `{group?, kind?, name, namespace?}` that counts when its group and kind (with
+    /// these defaults, as the referring API defines them) are the target's.
+    ObjectRef {
+        default_group: &'static str,
+        default_kind: &'static str,
+    },
+    /// Every `*SecretRef` / `secretRef` object with a `name` anywhere below the location:
+    /// cert-manager's issuer credentials (ACME account and EAB keys, every DNS-01 provider's
+    /// credentials, Vault and Venafi auth), so a new provider needs no new entry.
+    SecretRefsWithin,
+}
+
+/// Where in the referring object a reference is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefAt {
+    /// A JSON pointer in which `*` stands for every element of an array.
+    Path(&'static str),
+    Annotation(&'static str),
+}
+
+/// One kind of reference from a routing object to an object it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    pub group: &'static str,
+    pub kind: &'static str,
+    pub at: RefAt,
+    pub form: RefForm,
+    pub target: RefTarget,
+}
+
+/// cert-manager resolves a ClusterIssuer's Secrets in its "cluster resource namespace", by
+/// default the namespace it runs in, `cert-manager` (its `--cluster-resource-namespace` flag).
+pub const CLUSTER_RESOURCE_NAMESPACE: &str = "cert-manager";
+
+const SECRET_REF: RefForm = RefForm::ObjectRef {
+    default_group: CORE,
+    default_kind: "Secret",
+};
+const SERVICE_REF: RefForm = RefForm::ObjectRef {
+    default_group: CORE,
+    default_kind: "Service",
+};
+const ISSUER_REF: RefForm = RefForm::ObjectRef {
+    default_group: CERT_MANAGER,
+    default_kind: "Issuer",
+};
+const CLUSTER_ISSUER: RefTarget = RefTarget::ClusterScoped("ClusterIssuer");
+
+const fn at(
+    group: &'static str,
+    kind: &'static str,
+    path: &'static str,
+    form: RefForm,
+    target: RefTarget,
+) -> Reference {
+    Reference {
+        group,
+        kind,
+        at: RefAt::Path(path),
+        form,
+        target,
+    }
+}
+const fn annotation(
+    group: &'static str,
+    kind: &'static str,
+    key: &'static str,
+    form: RefForm,
+    target: RefTarget,
+) -> Reference {
+    Reference {
+        group,
+        kind,
+        at: RefAt::Annotation(key),
+        form,
+        target,
+    }
+}
+
+/// Every reference routevault follows, from the APIs' documentation: what a captured object
+/// needs is captured with it (Secrets, classes, cluster issuers), and a missing Service is
+/// warned about. Gateway API references across namespaces count only where a ReferenceGrant
+/// allows them.
+#[rustfmt::skip]
+pub const REFERENCES: &[Reference] = &[
+    // Ingress (networking.k8s.io/v1), with the annotations of cert-manager and ingress-nginx.
+    at(NETWORKING, "Ingress", "/spec/tls/*/secretName", RefForm::Name, RefTarget::Secret),
+    at(NETWORKING, "Ingress", "/spec/defaultBackend/service/name", RefForm::Name, RefTarget::Service),
+    at(NETWORKING, "Ingress", "/spec/rules/*/http/paths/*/backend/service/name", RefForm::Name, RefTarget::Service),
+    at(NETWORKING, "Ingress", "/spec/ingressClassName", RefForm::Name, RefTarget::ClusterScoped("IngressClass")),
+    annotation(NETWORKING, "Ingress", "kubernetes.io/ingress.class", RefForm::Name, RefTarget::ClusterScoped("IngressClass")),
+    annotation(NETWORKING, "Ingress", "cert-manager.io/cluster-issuer", RefForm::Name, CLUSTER_ISSUER),
+    annotation(NETWORKING, "Ingress", "nginx.ingress.kubernetes.io/auth-secret", RefForm::NamespacedName, RefTarget::Secret),
+    annotation(NETWORKING, "Ingress", "nginx.ingress.kubernetes.io/auth-tls-secret", RefForm::NamespacedName, RefTarget::Secret),
+    annotation(NETWORKING, "Ingress", "nginx.ingress.kubernetes.io/proxy-ssl-secret", RefForm::NamespacedName, RefTarget::Secret),
+    annotation(NETWORKING, "Ingress", "nginx.ingress.kubernetes.io/default-backend", RefForm::Name, RefTarget::Service),
+    // cert-manager.
+    at(CERT_MANAGER, "Certificate", "/spec/secretName", RefForm::Name, RefTarget::Secret),
+    at(CERT_MANAGER, "Certificate", "/spec/keystores", RefForm::SecretRefsWithin, RefTarget::Secret),
+    at(CERT_MANAGER, "Certificate", "/spec/issuerRef", ISSUER_REF, CLUSTER_ISSUER),
+    at(CERT_MANAGER, "Issuer", "/spec/ca/secretName", RefForm::Name, RefTarget::Secret),
+    at(CERT_MANAGER, "Issuer", "/spec", RefForm::SecretRefsWithin, RefTarget::Secret),
+    at(CERT_MANAGER, "Issuer", "/spec/venafi/tpp/credentialsRef/name", RefForm::Name, RefTarget::Secret),
+    at(CERT_MANAGER, "ClusterIssuer", "/spec/ca/secretName", RefForm::Name, RefTarget::Secret),
+    at(CERT_MANAGER, "ClusterIssuer", "/spec", RefForm::SecretRefsWithin, RefTarget::Secret),
+    at(CERT_MANAGER, "ClusterIssuer", "/spec/venafi/tpp/credentialsRef/name", RefForm::Name, RefTarget::Secret),
+    // Gateway API v1.6 standard channel.
+    at(GATEWAY, "Gateway", "/spec/gatewayClassName", RefForm::Name, RefTarget::ClusterScoped("GatewayClass")),
+    at(GATEWAY, "Gateway", "/spec/listeners/*/tls/certificateRefs/*", SECRET_REF, RefTarget::Secret),
+    at(GATEWAY, "Gateway", "/spec/tls/backend/clientCertificateRef", SECRET_REF, RefTarget::Secret),
+    annotation(GATEWAY, "Gateway", "cert-manager.io/cluster-issuer", RefForm::Name, CLUSTER_ISSUER),
+    at(GATEWAY, "ListenerSet", "/spec/listeners/*/tls/certificateRefs/*", SECRET_REF, RefTarget::Secret),
+    at(GATEWAY, "HTTPRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "HTTPRoute", "/spec/rules/*/filters/*/requestMirror/backendRef", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "HTTPRoute", "/spec/rules/*/backendRefs/*/filters/*/requestMirror/backendRef", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "GRPCRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "TLSRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "TCPRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "UDPRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "BackendTLSPolicy", "/spec/targetRefs/*", SERVICE_REF, RefTarget::Service),
+];
+
+/// Objects that controllers make at run time and remake from what is captured: (owner group,
+/// owner kind, owned kind or `None` for any, why). Detected by owner reference, before
+/// normalisation strips owner references.
+#[rustfmt::skip]
+pub const RUNTIME_OWNED: &[(&str, &str, Option<&str>, &str)] = &[
+    (NETWORKING, "Ingress", Some("Certificate"), "Certificate owned by an Ingress (recreated by cert-manager's ingress-shim)"),
+    (GATEWAY, "Gateway", Some("Certificate"), "Certificate owned by a Gateway (recreated by cert-manager's gateway-shim)"),
+    (ACME, "Challenge", None, "ACME HTTP-01 solver object owned by a Challenge (runtime state of cert-manager)"),
 ];
 
 /// Kinds that belong to routing add-ons but are runtime state, never captured: cert-manager
@@ -159,6 +318,29 @@ mod tests {
     }
 
     #[test]
+    fn every_reference_is_from_a_catalog_kind_to_a_catalog_kind() {
+        for r in REFERENCES {
+            assert!(
+                lookup_group_kind(r.group, r.kind).is_some(),
+                "{}/{} refers but is not in the catalog",
+                r.group,
+                r.kind
+            );
+            if let RefTarget::ClusterScoped(kind) = r.target {
+                let info = KINDS.iter().find(|k| k.kind == kind).expect(kind);
+                assert!(!info.namespaced, "{kind} is namespaced");
+            }
+            if let RefAt::Path(path) = r.at {
+                assert!(path.starts_with('/'), "{path}");
+            }
+        }
+        for (group, kind, owned, _) in RUNTIME_OWNED {
+            assert!(!group.is_empty() && !kind.is_empty());
+            assert!(owned.is_none_or(|k| KINDS.iter().any(|i| i.kind == k)));
+        }
+    }
+
+    #[test]
     fn restore_order_follows_dependencies() {
         let tier = |g: &str, k: &str| lookup_group_kind(g, k).unwrap().tier;
         assert!(tier(CORE, "Namespace") < tier(NETWORKING, "IngressClass"));
@@ -169,8 +351,12 @@ mod tests {
         assert!(tier(DISCOVERY, "EndpointSlice") < tier(CERT_MANAGER, "Certificate"));
         assert!(tier(CERT_MANAGER, "Certificate") < tier(GATEWAY, "Gateway"));
         assert!(tier(GATEWAY, "Gateway") < tier(GATEWAY, "ReferenceGrant"));
+        assert!(tier(GATEWAY, "Gateway") < tier(GATEWAY, "ListenerSet"));
         assert!(tier(GATEWAY, "ReferenceGrant") < tier(NETWORKING, "Ingress"));
-        assert_eq!(tier(NETWORKING, "Ingress"), tier(GATEWAY, "HTTPRoute"));
+        assert!(tier(GATEWAY, "HTTPRoute") < tier(GATEWAY, "BackendTLSPolicy"));
+        for route in ["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"] {
+            assert_eq!(tier(NETWORKING, "Ingress"), tier(GATEWAY, route), "{route}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::catalog::{self, CERT_MANAGER, CORE, DISCOVERY, GATEWAY, NETWORKING};
+use crate::catalog::{self, CORE, DISCOVERY, GATEWAY, RefAt, RefForm, RefTarget};
 use crate::object::Object;
 use crate::selector::LabelSelector;
 
@@ -138,6 +138,9 @@ pub struct Plan {
     pub secret_refs: BTreeMap<(String, String), String>,
     pub warnings: Vec<String>,
     pub skipped: BTreeMap<String, usize>,
+    /// Namespaces that hold nothing but referenced Secrets not read yet: captured only if one
+    /// of their Secrets is (see [`Plan::namespaces_of_secrets`]).
+    pub secret_only_namespaces: BTreeMap<String, Object>,
     secrets: SecretsMode,
     selection: Selection,
 }
@@ -174,6 +177,86 @@ impl Plan {
                 false
             }
         }
+    }
+
+    /// The Namespaces that hold only Secrets, for the Secrets that were captured; the others
+    /// are counted as left out.
+    pub fn namespaces_of_secrets(&mut self, captured: &BTreeSet<(String, String)>) -> Vec<Object> {
+        let holding: BTreeSet<&str> = captured.iter().map(|(ns, _)| ns.as_str()).collect();
+        let (kept, unused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.secret_only_namespaces)
+            .into_iter()
+            .partition(|(ns, _)| holding.contains(ns.as_str()));
+        if !unused.is_empty() {
+            bump(
+                &mut self.skipped,
+                unused.len(),
+                "Namespace holding no captured object",
+            );
+        }
+        kept.into_iter().map(|(_, object)| object).collect()
+    }
+
+    /// The Namespaces to capture: those that hold captured objects, and those a Gateway
+    /// admits routes or ListenerSets from by label (without them, and their labels, the
+    /// restored Gateway would admit nothing, or the wrong namespaces). Namespaces that would
+    /// hold only referenced Secrets are held when a Secret is known to exist there; when the
+    /// source streams Secrets later, they wait in `secret_only_namespaces`.
+    fn namespaces_to_capture(
+        &mut self,
+        mut namespaces: BTreeMap<String, Object>,
+        captured: &[Object],
+        existing_secrets: Option<&BTreeSet<(String, String)>>,
+    ) -> Vec<Object> {
+        let mut held: BTreeSet<String> = captured
+            .iter()
+            .filter_map(|o| o.namespace().map(str::to_string))
+            .collect();
+        let admitting = admission_selectors(captured);
+        for (name, namespace) in &namespaces {
+            let mut labels = namespace.label_map();
+            // The API server sets this label on every Namespace; normalisation drops it.
+            labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+            if namespace_selected(Some(name), &self.selection)
+                && admitting.iter().any(|s| s.matches(&labels))
+            {
+                held.insert(name.clone());
+            }
+        }
+        // Namespaces that would hold only referenced Secrets: held when a Secret is known to
+        // exist there; when the source streams Secrets later, decided once they are read.
+        let mut secret_only = BTreeSet::new();
+        for (namespace, name) in self.secret_refs.keys() {
+            if held.contains(namespace) || !self.wants_secret(namespace, name) {
+                continue;
+            }
+            match existing_secrets {
+                Some(existing) if existing.contains(&(namespace.clone(), name.clone())) => {
+                    held.insert(namespace.clone());
+                }
+                Some(_) => {}
+                None => {
+                    secret_only.insert(namespace.clone());
+                }
+            }
+        }
+        let minimal = |ns: &str| {
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        };
+        for ns in secret_only {
+            let object = namespaces.remove(&ns).unwrap_or_else(|| minimal(&ns));
+            self.secret_only_namespaces.insert(ns, object);
+        }
+        let unused = namespaces.keys().filter(|ns| !held.contains(*ns)).count();
+        if unused > 0 {
+            bump(
+                &mut self.skipped,
+                unused,
+                "Namespace holding no captured object",
+            );
+        }
+        held.into_iter()
+            .map(|ns| namespaces.remove(&ns).unwrap_or_else(|| minimal(&ns)))
+            .collect()
     }
 
     /// Records referenced Secrets that were not found, and how many were left out.
@@ -213,7 +296,7 @@ pub fn plan(
     let mut skipped = BTreeMap::new();
     let mut warnings = Vec::new();
     let Sorted {
-        mut namespaces,
+        namespaces,
         slices,
         grants,
         cluster_scoped,
@@ -224,6 +307,10 @@ pub fn plan(
     admit_granted_secrets(&mut references, &grants, &mut warnings, &mut skipped);
     let scoped = !selection.namespaces.is_empty();
     let mut captured = needed_cluster_scoped(cluster_scoped, &references, scoped, &mut skipped);
+    // Captured ClusterIssuers need their Secrets too (a CA's key pair, ACME account keys).
+    for (key, referrer) in References::of(&captured).secrets {
+        references.secrets.entry(key).or_insert(referrer);
+    }
     warn_missing_services(&routing, &references, &mut warnings);
     captured.extend(hand_managed_slices(slices, &routing, &mut skipped));
     captured.extend(routing);
@@ -233,39 +320,37 @@ pub fn plan(
         secret_refs: references.secrets,
         warnings,
         skipped,
+        secret_only_namespaces: BTreeMap::new(),
         secrets,
         selection: selection.clone(),
     };
 
-    // Namespaces that hold captured objects, Secrets to come included.
-    let mut held: BTreeSet<String> = captured
-        .iter()
-        .filter_map(|o| o.namespace().map(str::to_string))
-        .collect();
-    for (namespace, name) in plan.secret_refs.keys() {
-        let exists =
-            existing_secrets.is_none_or(|e| e.contains(&(namespace.clone(), name.clone())));
-        if exists && plan.wants_secret(namespace, name) {
-            held.insert(namespace.clone());
-        }
-    }
-    let unused = namespaces.keys().filter(|ns| !held.contains(*ns)).count();
-    if unused > 0 {
-        bump(
-            &mut plan.skipped,
-            unused,
-            "Namespace holding no captured object",
-        );
-    }
-    for ns in held {
-        let object = namespaces.remove(&ns).unwrap_or_else(|| {
-            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-        });
-        captured.push(object);
-    }
+    let held = plan.namespaces_to_capture(namespaces, &captured, existing_secrets);
+    captured.extend(held);
     sort_for_restore(&mut captured);
     plan.objects = captured;
     plan
+}
+
+/// The namespace selectors of captured Gateways: listeners' `allowedRoutes` and the
+/// Gateway's `allowedListeners` (ListenerSets), where `from: Selector`.
+fn admission_selectors(objects: &[Object]) -> Vec<LabelSelector> {
+    let mut selectors = Vec::new();
+    for gateway in objects
+        .iter()
+        .filter(|o| o.group() == GATEWAY && o.kind() == "Gateway")
+    {
+        let mut namespaces = values_at(&gateway.0, "/spec/listeners/*/allowedRoutes/namespaces");
+        namespaces.extend(values_at(&gateway.0, "/spec/allowedListeners/namespaces"));
+        for spec in namespaces {
+            if spec["from"] == "Selector"
+                && let Some(selector) = LabelSelector::from_object(&spec["selector"])
+            {
+                selectors.push(selector);
+            }
+        }
+    }
+    selectors
 }
 
 /// A source's objects by the role they play in selection.
@@ -301,6 +386,10 @@ fn sort_by_role(
             );
             continue;
         }
+        if let Some(reason) = runtime_owned(&object) {
+            bump(skipped, 1, reason);
+            continue;
+        }
         let Some(info) = object.catalog_kind() else {
             let qualified = catalog::qualified(group, kind);
             bump(skipped, 1, format!("not a routing kind: {qualified}"));
@@ -322,9 +411,6 @@ fn sort_by_role(
                 sorted.namespaces.insert(object.name().to_string(), object);
             }
             (DISCOVERY, "EndpointSlice") => sorted.slices.push(object),
-            (CERT_MANAGER, "Certificate") if owned_by_ingress(&object) => {
-                bump(skipped, 1, INGRESS_OWNED);
-            }
             _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
                 bump(skipped, 1, "not matched by the label selector");
             }
@@ -450,9 +536,6 @@ fn hand_managed_slices(
     kept
 }
 
-/// The skip reason for Certificates made by cert-manager's ingress-shim.
-pub const INGRESS_OWNED: &str = "Certificate owned by an Ingress (recreated by cert-manager)";
-
 fn bump(skipped: &mut BTreeMap<String, usize>, count: usize, reason: impl Into<String>) {
     *skipped.entry(reason.into()).or_insert(0) += count;
 }
@@ -472,45 +555,62 @@ fn namespace_selected(namespace: Option<&str>, selection: &Selection) -> bool {
         && !selection.exclude_namespaces.iter().any(|n| n == ns)
 }
 
-/// Whether cert-manager's ingress-shim made this Certificate for an Ingress.
-pub fn owned_by_ingress(object: &Object) -> bool {
-    object
+/// Why this object is left out as a controller's runtime object (see
+/// [`catalog::RUNTIME_OWNED`]), judged by its owner references; `None` when it is not one.
+pub fn runtime_owned(object: &Object) -> Option<&'static str> {
+    let owners = object
         .0
         .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|owners| owners.iter().any(|o| o["kind"] == "Ingress"))
+        .and_then(Value::as_array)?;
+    owners.iter().find_map(|owner| {
+        let owner_kind = owner["kind"].as_str()?;
+        // An owner written without apiVersion (hand-made) is judged by kind alone.
+        let owner_group = owner["apiVersion"]
+            .as_str()
+            .map(|v| catalog::split_api_version(v).0);
+        catalog::RUNTIME_OWNED
+            .iter()
+            .find(|(group, kind, owned, _)| {
+                *kind == owner_kind
+                    && owner_group.is_none_or(|g| g == *group)
+                    && owned.is_none_or(|k| k == object.kind())
+            })
+            .map(|(_, _, _, reason)| *reason)
+    })
 }
 
-/// What captured routing objects point at: (namespace, name) of Secrets and Services, and
-/// (kind, name) of cluster-scoped classes and issuers. Each with the first referrer, for
-/// warnings.
+/// What captured routing objects point at (see [`catalog::REFERENCES`]): (namespace, name) of
+/// Secrets and Services, and (kind, name) of cluster-scoped classes and issuers. Each with the
+/// first referrer, for warnings.
 #[derive(Debug, Default)]
 pub struct References {
     pub secrets: BTreeMap<(String, String), String>,
-    /// Gateway certificateRefs to a Secret in another namespace, not yet allowed.
+    /// Gateway API references to a Secret in another namespace, not yet allowed.
     pub cross_namespace_secrets: Vec<CrossReference>,
     pub services: BTreeMap<(String, String), String>,
     pub cluster_scoped: BTreeSet<(String, String)>,
 }
 
-/// A Gateway's reference to a Secret in another namespace.
+/// A Gateway API object's reference to a Secret in another namespace.
 #[derive(Debug, Clone)]
 pub struct CrossReference {
+    /// The referring kind (Gateway, ListenerSet): the `from` a grant must name.
+    pub from_kind: String,
     pub from_namespace: String,
     pub namespace: String,
     pub name: String,
     pub referrer: String,
 }
 
-/// Whether a ReferenceGrant in the Secret's namespace lets Gateways of `from_namespace`
-/// refer to it (Gateway API: `from` Gateway in that namespace, `to` core Secret, any name or
-/// this one).
+/// Whether a ReferenceGrant in the Secret's namespace lets objects of the referring kind in
+/// `from_namespace` refer to it (Gateway API: `from` that kind in that namespace, `to` core
+/// Secret, any name or this one).
 pub fn granted(grants: &[Object], reference: &CrossReference) -> bool {
     grants.iter().any(|grant| {
         grant.namespace() == Some(reference.namespace.as_str())
             && array(&grant.0, "/spec/from").any(|from| {
                 from["group"].as_str() == Some(GATEWAY)
-                    && from["kind"].as_str() == Some("Gateway")
+                    && from["kind"].as_str() == Some(reference.from_kind.as_str())
                     && from["namespace"].as_str() == Some(reference.from_namespace.as_str())
             })
             && array(&grant.0, "/spec/to").any(|to| {
@@ -523,126 +623,175 @@ pub fn granted(grants: &[Object], reference: &CrossReference) -> bool {
     })
 }
 
+/// One reference found in an object: the target's namespace (if it is namespaced) and name.
+struct Found {
+    namespace: Option<String>,
+    name: String,
+}
+
 impl References {
     pub fn of(objects: &[Object]) -> Self {
         let mut refs = Self::default();
         for object in objects {
-            let namespace = object.namespace().unwrap_or("");
-            let referrer = object.object_ref().to_string();
-            match (object.group(), object.kind()) {
-                (NETWORKING, "Ingress") => refs.add_ingress(object, namespace, &referrer),
-                (CERT_MANAGER, "Certificate") => refs.add_certificate(object, namespace, &referrer),
-                (GATEWAY, "Gateway") => refs.add_gateway(object, namespace, &referrer),
-                (GATEWAY, "HTTPRoute" | "GRPCRoute") => {
-                    refs.add_route(object, namespace, &referrer)
-                }
-                _ => {}
+            let (group, kind) = (object.group(), object.kind());
+            for reference in catalog::REFERENCES
+                .iter()
+                .filter(|r| r.group == group && r.kind == kind)
+            {
+                refs.add(object, reference);
             }
         }
         refs
     }
 
-    fn add_secret(&mut self, namespace: &str, name: &str, referrer: &str) {
-        self.secrets
-            .entry((namespace.to_string(), name.to_string()))
-            .or_insert_with(|| referrer.to_string());
-    }
-
-    fn add_service(&mut self, namespace: &str, name: &str, referrer: &str) {
-        self.services
-            .entry((namespace.to_string(), name.to_string()))
-            .or_insert_with(|| referrer.to_string());
-    }
-
-    /// TLS Secrets, backend Services, the class (field or legacy annotation) and the
-    /// cert-manager cluster issuer annotation.
-    fn add_ingress(&mut self, ingress: &Object, namespace: &str, referrer: &str) {
-        for tls in array(&ingress.0, "/spec/tls") {
-            if let Some(name) = tls["secretName"].as_str() {
-                self.add_secret(namespace, name, referrer);
+    fn add(&mut self, object: &Object, reference: &catalog::Reference) {
+        let own_namespace = object
+            .namespace()
+            .unwrap_or(catalog::CLUSTER_RESOURCE_NAMESPACE);
+        let referrer = object.object_ref().to_string();
+        for found in found_at(object, reference) {
+            let namespace = found.namespace.as_deref().unwrap_or(own_namespace);
+            match reference.target {
+                RefTarget::ClusterScoped(kind) => {
+                    self.cluster_scoped.insert((kind.into(), found.name));
+                }
+                RefTarget::Service => {
+                    self.services
+                        .entry((namespace.to_string(), found.name))
+                        .or_insert_with(|| referrer.clone());
+                }
+                RefTarget::Secret if object.group() == GATEWAY && namespace != own_namespace => {
+                    self.cross_namespace_secrets.push(CrossReference {
+                        from_kind: object.kind().to_string(),
+                        from_namespace: own_namespace.to_string(),
+                        namespace: namespace.to_string(),
+                        name: found.name,
+                        referrer: referrer.clone(),
+                    });
+                }
+                RefTarget::Secret => {
+                    self.secrets
+                        .entry((namespace.to_string(), found.name))
+                        .or_insert_with(|| referrer.clone());
+                }
             }
         }
-        let mut backends: Vec<&Value> = Vec::new();
-        backends.extend(ingress.0.pointer("/spec/defaultBackend"));
-        for rule in array(&ingress.0, "/spec/rules") {
-            for path in array(rule, "/http/paths") {
-                backends.extend(path.get("backend"));
-            }
-        }
-        for backend in backends {
-            if let Some(name) = backend.pointer("/service/name").and_then(Value::as_str) {
-                self.add_service(namespace, name, referrer);
-            }
-        }
-        let class = ingress
-            .str_at("/spec/ingressClassName")
-            .or(ingress.annotation("kubernetes.io/ingress.class"));
-        if let Some(class) = class {
-            self.cluster_scoped
-                .insert(("IngressClass".into(), class.into()));
-        }
-        if let Some(issuer) = ingress.annotation("cert-manager.io/cluster-issuer") {
-            self.cluster_scoped
-                .insert(("ClusterIssuer".into(), issuer.into()));
-        }
     }
+}
 
-    /// The Secret it writes, and its ClusterIssuer.
-    fn add_certificate(&mut self, certificate: &Object, namespace: &str, referrer: &str) {
-        if let Some(name) = certificate.str_at("/spec/secretName") {
-            self.add_secret(namespace, name, referrer);
-        }
-        if certificate.str_at("/spec/issuerRef/kind") == Some("ClusterIssuer")
-            && let Some(name) = certificate.str_at("/spec/issuerRef/name")
-        {
-            self.cluster_scoped
-                .insert(("ClusterIssuer".into(), name.into()));
-        }
-    }
-
-    /// Listener certificate Secrets (those in another namespace only as cross references, for
-    /// the caller to check against ReferenceGrants) and the GatewayClass.
-    fn add_gateway(&mut self, gateway: &Object, namespace: &str, referrer: &str) {
-        for listener in array(&gateway.0, "/spec/listeners") {
-            for cert in array(listener, "/tls/certificateRefs") {
-                let core = cert["group"].as_str().unwrap_or("").is_empty();
-                let is_secret = cert["kind"].as_str().unwrap_or("Secret") == "Secret";
-                let Some(name) = cert["name"].as_str().filter(|_| core && is_secret) else {
-                    continue;
-                };
-                match cert["namespace"]
-                    .as_str()
-                    .filter(|other| *other != namespace)
-                {
-                    Some(other) => self.cross_namespace_secrets.push(CrossReference {
-                        from_namespace: namespace.to_string(),
-                        namespace: other.to_string(),
+/// The references `reference` describes in `object`.
+fn found_at(object: &Object, reference: &catalog::Reference) -> Vec<Found> {
+    let values: Vec<&Value> = match reference.at {
+        RefAt::Path(path) => values_at(&object.0, path),
+        RefAt::Annotation(key) => object
+            .0
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .into_iter()
+            .collect(),
+    };
+    let mut found = Vec::new();
+    for value in values {
+        match reference.form {
+            RefForm::Name => {
+                found.extend(value.as_str().filter(|n| !n.is_empty()).map(|n| Found {
+                    namespace: None,
+                    name: n.to_string(),
+                }))
+            }
+            RefForm::NamespacedName => {
+                let text = value.as_str().unwrap_or("").trim();
+                found.extend(match text.split_once('/') {
+                    Some((ns, name)) if !ns.is_empty() && !name.is_empty() => Some(Found {
+                        namespace: Some(ns.to_string()),
                         name: name.to_string(),
-                        referrer: referrer.to_string(),
                     }),
-                    None => self.add_secret(namespace, name, referrer),
-                }
+                    Some(_) => None,
+                    None => (!text.is_empty()).then(|| Found {
+                        namespace: None,
+                        name: text.to_string(),
+                    }),
+                });
             }
-        }
-        if let Some(class) = gateway.str_at("/spec/gatewayClassName") {
-            self.cluster_scoped
-                .insert(("GatewayClass".into(), class.into()));
+            RefForm::ObjectRef {
+                default_group,
+                default_kind,
+            } => found.extend(object_ref(
+                value,
+                default_group,
+                default_kind,
+                reference.target,
+            )),
+            RefForm::SecretRefsWithin => secret_refs_within(value, &mut found),
         }
     }
+    found
+}
 
-    /// Backend Services of HTTPRoutes and GRPCRoutes, in their namespace or another.
-    fn add_route(&mut self, route: &Object, namespace: &str, referrer: &str) {
-        for rule in array(&route.0, "/spec/rules") {
-            for backend in array(rule, "/backendRefs") {
-                let core = backend["group"].as_str().unwrap_or("").is_empty();
-                let is_service = backend["kind"].as_str().unwrap_or("Service") == "Service";
-                if let (true, true, Some(name)) = (core, is_service, backend["name"].as_str()) {
-                    let target = backend["namespace"].as_str().unwrap_or(namespace);
-                    self.add_service(target, name, referrer);
+/// An object reference that names the target's kind.
+fn object_ref(
+    value: &Value,
+    default_group: &str,
+    default_kind: &str,
+    target: RefTarget,
+) -> Option<Found> {
+    let group = value["group"].as_str().unwrap_or(default_group);
+    let kind = value["kind"].as_str().unwrap_or(default_kind);
+    let (want_group, want_kind) = match target {
+        RefTarget::Secret => (CORE, "Secret"),
+        RefTarget::Service => (CORE, "Service"),
+        RefTarget::ClusterScoped(kind) => (
+            catalog::KINDS
+                .iter()
+                .find(|k| k.kind == kind)
+                .map_or("", |k| k.group),
+            kind,
+        ),
+    };
+    let name = value["name"].as_str().filter(|n| !n.is_empty())?;
+    (group == want_group && kind == want_kind).then(|| Found {
+        namespace: value["namespace"].as_str().map(str::to_string),
+        name: name.to_string(),
+    })
+}
+
+/// Every `{name}` object under a key named `secretRef` or ending in `SecretRef`.
+fn secret_refs_within(value: &Value, found: &mut Vec<Found>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let is_ref = key == "secretRef" || key.ends_with("SecretRef");
+                if let (true, Some(name)) = (is_ref, inner["name"].as_str()) {
+                    found.push(Found {
+                        namespace: None,
+                        name: name.to_string(),
+                    });
+                } else {
+                    secret_refs_within(inner, found);
                 }
             }
         }
+        Value::Array(items) => items.iter().for_each(|i| secret_refs_within(i, found)),
+        _ => {}
     }
+}
+
+/// The values at a JSON pointer in which `*` stands for every element of an array.
+pub fn values_at<'a>(value: &'a Value, path: &str) -> Vec<&'a Value> {
+    let mut current = vec![value];
+    for segment in path.split('/').skip(1) {
+        current = current
+            .into_iter()
+            .flat_map(|v| -> Vec<&Value> {
+                match (segment, v) {
+                    ("*", Value::Array(items)) => items.iter().collect(),
+                    (key, Value::Object(map)) => map.get(key).into_iter().collect(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
+    }
+    current
 }
 
 fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
@@ -730,6 +879,173 @@ mod tests {
         ]
     }
 
+    /// One object per kind of reference in the catalog's real-world shapes (cert-manager's
+    /// CA, ACME and DNS-01 issuer docs, ingress-nginx's auth annotations, Gateway API v1.6
+    /// ListenerSet, backend TLS and routes): every Secret, Service and class they need is found.
+    #[test]
+    fn catalog_references_find_what_real_routing_needs() {
+        // long: one table of real-world shapes, read top to bottom against the assertions.
+        let tls = |ns: &str, name: &str| {
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "namespace": ns}, "data": {}}),
+            )
+        };
+        let mut objects = vec![
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "ca"},
+                "spec": {"ca": {"secretName": "ca-key-pair"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "le", "namespace": "web"},
+                "spec": {"acme": {"server": "https://acme.example/dir", "privateKeySecretRef": {"name": "le-account"},
+                    "externalAccountBinding": {"keyID": "k", "keySecretRef": {"name": "eab", "key": "secret"}},
+                    "solvers": [{"dns01": {"cloudflare": {"apiTokenSecretRef": {"name": "cf-token", "key": "api-token"}}}},
+                                {"dns01": {"route53": {"region": "eu-west-1", "accessKeyIDSecretRef": {"name": "aws", "key": "id"},
+                                    "secretAccessKeySecretRef": {"name": "aws", "key": "secret"}}}}]}}}),
+            ),
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "jks", "namespace": "web"},
+                "spec": {"secretName": "jks-tls", "issuerRef": {"name": "ca", "kind": "ClusterIssuer"},
+                    "keystores": {"pkcs12": {"create": true, "passwordSecretRef": {"name": "p12-password", "key": "pw"}}}}}),
+            ),
+            obj(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "mtls", "namespace": "web",
+                "annotations": {"nginx.ingress.kubernetes.io/auth-tls-secret": "certs/client-ca",
+                                "nginx.ingress.kubernetes.io/auth-secret": "basic-auth"}},
+                "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "web",
+                "annotations": {"cert-manager.io/cluster-issuer": "ca"}},
+                "spec": {"gatewayClassName": "eg", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP",
+                        "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"shared-gateway-access": "true"}}}}}],
+                    "allowedListeners": {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-b"]}]}}},
+                    "tls": {"backend": {"clientCertificateRef": {"name": "gw-client"}}}}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet", "metadata": {"name": "team", "namespace": "web"},
+                "spec": {"parentRef": {"name": "gw"}, "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS",
+                    "tls": {"certificateRefs": [{"name": "team-tls"}, {"name": "shared-tls", "namespace": "certs"}]}}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "ls", "namespace": "certs"},
+                "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "namespace": "web"}],
+                         "to": [{"group": "", "kind": "Secret"}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "TLSRoute", "metadata": {"name": "pass", "namespace": "web"},
+                "spec": {"rules": [{"backendRefs": [{"name": "tls-backend", "port": 443}]}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy", "metadata": {"name": "tls", "namespace": "web"},
+                "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "secure"}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "gw-tls", "namespace": "web",
+                "ownerReferences": [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "name": "gw", "uid": "1"}]},
+                "spec": {"secretName": "gw-tls", "issuerRef": {"name": "ca", "kind": "ClusterIssuer"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "cm-acme-http-solver-x", "namespace": "web",
+                "ownerReferences": [{"apiVersion": "acme.cert-manager.io/v1", "kind": "Challenge", "name": "c", "uid": "2"}]}}),
+            ),
+        ];
+        for (ns, name) in [
+            ("cert-manager", "ca-key-pair"),
+            ("web", "le-account"),
+            ("web", "eab"),
+            ("web", "cf-token"),
+            ("web", "aws"),
+            ("web", "jks-tls"),
+            ("web", "p12-password"),
+            ("certs", "client-ca"),
+            ("web", "basic-auth"),
+            ("web", "gw-client"),
+            ("web", "team-tls"),
+            ("certs", "shared-tls"),
+            ("web", "gw-tls"),
+            ("web", "unused"),
+        ] {
+            objects.push(tls(ns, name));
+        }
+        for (name, labels) in [
+            ("apps", json!({"shared-gateway-access": "true"})),
+            ("team-b", json!({})),
+            ("other", json!({})),
+        ] {
+            objects.push(obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})));
+        }
+        let out = select(objects, &Selection::default(), SecretsMode::Sealed);
+        let namespaces: Vec<&str> = out
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "Namespace")
+            .map(|o| o.name())
+            .collect();
+        assert_eq!(
+            namespaces,
+            ["apps", "cert-manager", "certs", "team-b", "web"],
+            "admitted namespaces kept, others not"
+        );
+        let secrets: Vec<String> = out
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "Secret")
+            .map(|o| format!("{}/{}", o.namespace().unwrap(), o.name()))
+            .collect();
+        assert_eq!(
+            secrets,
+            [
+                "cert-manager/ca-key-pair",
+                "certs/client-ca",
+                "certs/shared-tls",
+                "web/aws",
+                "web/basic-auth",
+                "web/cf-token",
+                "web/eab",
+                "web/gw-client",
+                "web/jks-tls",
+                "web/le-account",
+                "web/p12-password",
+                "web/team-tls",
+            ]
+        );
+        let refs = References::of(&out.objects);
+        for service in ["web", "tls-backend", "secure"] {
+            assert!(
+                refs.services.contains_key(&("web".into(), service.into())),
+                "{service}"
+            );
+        }
+        assert!(
+            refs.cluster_scoped
+                .contains(&("ClusterIssuer".into(), "ca".into()))
+        );
+        assert!(
+            refs.cluster_scoped
+                .contains(&("GatewayClass".into(), "eg".into()))
+        );
+        let kinds: Vec<&str> = out.objects.iter().map(|o| o.kind()).collect();
+        for kind in ["ListenerSet", "TLSRoute", "BackendTLSPolicy"] {
+            assert!(kinds.contains(&kind), "{kind} not captured: {kinds:?}");
+        }
+        assert_eq!(
+            out.skipped["Certificate owned by a Gateway (recreated by cert-manager's gateway-shim)"],
+            1
+        );
+        assert_eq!(
+            out.skipped["ACME HTTP-01 solver object owned by a Challenge (runtime state of cert-manager)"],
+            1
+        );
+        assert!(
+            !kinds.contains(&"Service"),
+            "the solver Service was captured"
+        );
+    }
+
     #[test]
     fn captures_routing_and_only_what_it_references() {
         let out = select(sample(), &Selection::default(), SecretsMode::Sealed);
@@ -766,7 +1082,7 @@ mod tests {
             1
         );
         assert_eq!(
-            out.skipped["Certificate owned by an Ingress (recreated by cert-manager)"],
+            out.skipped["Certificate owned by an Ingress (recreated by cert-manager's ingress-shim)"],
             1
         );
         assert_eq!(out.skipped["the API server's own objects"], 2);

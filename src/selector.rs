@@ -45,6 +45,14 @@ impl LabelSelector {
         Ok(Self(selector))
     }
 
+    /// A selector written in an object (`{matchLabels, matchExpressions}`, as in a Gateway's
+    /// `allowedRoutes.namespaces.selector`); `None` when it is malformed.
+    pub fn from_object(value: &serde_json::Value) -> Option<Self> {
+        let api: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+            serde_json::from_value(value.clone()).ok()?;
+        Selector::try_from(api).ok().map(Self)
+    }
+
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.0.matches(labels)
     }

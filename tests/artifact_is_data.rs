@@ -111,7 +111,7 @@ fn control_routing_objects_from_the_same_builder_are_restored() {
     ws.verify("prod", ID).ok();
     let out = ws.path("out");
     ws.restore("prod", ID, &out, &[]).ok();
-    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(out.join("10-ingresses/shop/web.yaml").exists());
     assert!(out.join("03-secrets/shop/web-tls.yaml").exists());
 }
 
@@ -285,7 +285,7 @@ fn snapshot_leaves_out_referenced_secrets_that_are_not_routing_data() {
     ws.verify("prod", &id).ok();
     let out = ws.path("out");
     ws.restore("prod", &id, &out, &[]).ok();
-    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(out.join("10-ingresses/shop/web.yaml").exists());
     assert!(
         !out.join("03-secrets").exists(),
         "the token Secret was captured"

@@ -93,6 +93,32 @@ fn every_scenario_applied_to_a_cluster_snapshots_to_its_folder() {
             );
             let mut g = g.0.clone();
             g["apiVersion"] = w.0["apiVersion"].clone();
+            // A value inside a CRD's atomic list that equals its schema default (a Gateway
+            // API `kind: Secret` written out) cannot be told from one the server filled in:
+            // the snapshot leaves both out, and the target's server fills both back in.
+            let mut w = w.clone();
+            if info.optional {
+                let crd = bed.kubectl_ok(
+                    cluster,
+                    &[
+                        "get",
+                        "crd",
+                        &format!("{}.{}", info.plural, info.group),
+                        "-o",
+                        "json",
+                    ],
+                    None,
+                );
+                let crd: serde_json::Value = serde_json::from_str(&crd).unwrap();
+                let schema = crd["spec"]["versions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["name"] == w_version)
+                    .map(|v| v["schema"]["openAPIV3Schema"].clone())
+                    .unwrap();
+                routevault::defaults::strip_atomic_defaults(&mut w.0, &schema);
+            }
             assert_eq!(
                 g,
                 w.0,

@@ -104,7 +104,7 @@ fn storefront_captures_exactly_its_routing() {
         0o600
     );
     assert!(out.join("00-namespaces/shop.yaml").exists());
-    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(out.join("10-ingresses/shop/web.yaml").exists());
     // The explicit nodePort survived.
     let legacy = fs::read_to_string(out.join("04-services/shop/web-legacy-lb.yaml")).unwrap();
     assert!(legacy.contains("nodePort: 30080"));
@@ -122,7 +122,7 @@ fn restore_without_unseal_key_writes_no_secrets_and_says_so() {
         run.stdout
     );
     assert!(!out.join("03-secrets").exists());
-    assert!(out.join("09-ingresses/shop/web.yaml").exists());
+    assert!(out.join("10-ingresses/shop/web.yaml").exists());
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub mod access;
 pub mod discovery;
 pub mod list;
 pub mod retry;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 

@@ -171,7 +171,7 @@ mod tests {
         );
         assert_eq!(
             relative_path(&ing).unwrap(),
-            PathBuf::from("09-ingresses/shop/web.yaml")
+            PathBuf::from("10-ingresses/shop/web.yaml")
         );
         let evil = Object(
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "..", "namespace": "shop"}}),

@@ -43,13 +43,7 @@ pub async fn capture(
 ) -> anyhow::Result<Capture> {
     let discovered = discovery::discover(&connection.client).await?;
     let source = source_info(connection, &discovered).await?;
-    for absent in &discovered.absent {
-        if absent.optional {
-            tracing::info!(kind = %absent.qualified(), "not served by this cluster (CRD not installed)");
-        } else {
-            tracing::warn!(kind = %absent.qualified(), "not served by this cluster");
-        }
-    }
+    log_absent_kinds(&discovered);
 
     let is_secret = |k: &ServedKind| k.info.group == CORE && k.info.kind == "Secret";
     let others: Vec<ServedKind> = discovered
@@ -60,26 +54,31 @@ pub async fn capture(
         .collect();
     let secret_kind = discovered.served.iter().find(|k| is_secret(k)).cloned();
 
+    let mut schemas = crate::k8s::schema::served_schemas(&connection.client, &others).await;
     let progress = crate::progress::Progress::new();
-    let listed: Vec<(String, Vec<Object>, usize)> = futures::stream::iter(others)
-        .map(|kind| list_kind(connection, kind, selection, page_size, &progress))
-        .buffer_unordered(LIST_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let listed: Vec<(String, Vec<Object>, BTreeMap<&'static str, usize>)> =
+        futures::stream::iter(others)
+            .map(|kind| {
+                let schema = schemas.by_kind.get(&kind.info.qualified());
+                list_kind(connection, kind, schema, selection, page_size, &progress)
+            })
+            .buffer_unordered(LIST_CONCURRENCY)
+            .try_collect()
+            .await?;
     let mut objects = Vec::new();
-    let mut ingress_owned = 0;
+    let mut runtime_owned: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (kind, found, owned) in listed {
-        tracing::info!(kind = %kind, objects = found.len() + owned, "listed");
+        let owned_count: usize = owned.values().sum();
+        tracing::info!(kind = %kind, objects = found.len() + owned_count, "listed");
         objects.extend(found);
-        ingress_owned += owned;
+        for (reason, count) in owned {
+            *runtime_owned.entry(reason).or_insert(0) += count;
+        }
     }
 
     let mut plan: Plan = select::plan(objects, selection, secrets, None);
-    if ingress_owned > 0 {
-        *plan
-            .skipped
-            .entry(select::INGRESS_OWNED.into())
-            .or_insert(0) += ingress_owned;
+    for (reason, count) in runtime_owned {
+        *plan.skipped.entry(reason.into()).or_insert(0) += count;
     }
     let objects = std::mem::take(&mut plan.objects);
     let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
@@ -98,12 +97,29 @@ pub async fn capture(
     for object in after {
         sink(object)?;
     }
+    for namespace in plan.namespaces_of_secrets(&streamed.captured) {
+        sink(namespace)?;
+    }
     plan.finish(&streamed.captured, streamed.unreferenced);
     Ok(Capture {
         source,
-        warnings: plan.warnings,
+        warnings: plan
+            .warnings
+            .into_iter()
+            .chain(std::mem::take(&mut schemas.warnings))
+            .collect(),
         skipped: plan.skipped,
     })
+}
+
+fn log_absent_kinds(discovered: &discovery::Discovered) {
+    for absent in &discovered.absent {
+        if absent.optional {
+            tracing::info!(kind = %absent.qualified(), "not served by this cluster (CRD not installed)");
+        } else {
+            tracing::warn!(kind = %absent.qualified(), "not served by this cluster");
+        }
+    }
 }
 
 /// What the manifest records about the cluster: its server, version and identity (the uid of
@@ -196,10 +212,11 @@ async fn stream_secrets(
 async fn list_kind(
     connection: &Connection,
     kind: ServedKind,
+    schema: Option<&serde_json::Value>,
     selection: &Selection,
     page_size: u32,
     progress: &crate::progress::Progress,
-) -> anyhow::Result<(String, Vec<Object>, usize)> {
+) -> anyhow::Result<(String, Vec<Object>, BTreeMap<&'static str, usize>)> {
     let namespaces: Vec<Option<&str>> = if kind.info.namespaced && !selection.namespaces.is_empty()
     {
         selection
@@ -218,7 +235,8 @@ async fn list_kind(
         .filter(|_| select::label_selector_applies(kind.info))
         .map(|s| s.to_string());
     let mut objects = Vec::new();
-    let mut ingress_owned = 0;
+    // Controllers' runtime objects are judged before normalisation strips owner references.
+    let mut runtime_owned: BTreeMap<&'static str, usize> = BTreeMap::new();
     let counter = progress.counter(kind.info.kind);
     for namespace in namespaces {
         let selector = server_selector.as_deref();
@@ -232,10 +250,14 @@ async fn list_kind(
                 counter.inc(page.len() as u64);
                 for item in page {
                     let object = Object(item);
-                    if kind.info.kind == "Certificate" && select::owned_by_ingress(&object) {
-                        ingress_owned += 1;
+                    if let Some(reason) = select::runtime_owned(&object) {
+                        *runtime_owned.entry(reason).or_insert(0) += 1;
                     } else {
-                        objects.push(normalize(&object));
+                        let mut normalized = normalize(&object);
+                        if let Some(schema) = schema {
+                            crate::defaults::strip_atomic_defaults(&mut normalized.0, schema);
+                        }
+                        objects.push(normalized);
                     }
                 }
                 Ok::<_, anyhow::Error>(())
@@ -244,5 +266,5 @@ async fn list_kind(
         .await?;
     }
     counter.finish();
-    Ok((kind.info.qualified(), objects, ingress_owned))
+    Ok((kind.info.qualified(), objects, runtime_owned))
 }
