@@ -109,10 +109,163 @@ fn text_at_document_marker(rest: &mut std::iter::Peekable<std::str::Chars<'_>>) 
     marker == "---" && rest.next().is_none_or(|c| c.is_whitespace())
 }
 
-/// Serialises one object as a YAML document. Map keys come out sorted (serde_json's map is
-/// ordered), so equal values give byte-identical text.
+/// Serialises one object as a YAML document, in block style, that YAML 1.1 readers (kubectl,
+/// everything built on go-yaml v2) and YAML 1.2 readers read back identically. Map keys come
+/// out sorted (serde_json's map is ordered), so equal values give byte-identical text.
+///
+/// Why not serde_yaml's writer: it writes YAML 1.2, where `on`, `yes`, `y`, `1_000`, `1:20`
+/// or `2026-11-26` are plain strings; kubectl reads them as booleans, numbers and dates, and
+/// refuses the manifest (an ingress-nginx `auth-tls-verify-client: "on"` annotation). Here a
+/// string is written plain only when it cannot be anything but a string in either version;
+/// every other string is double-quoted, and multi-line strings are literal blocks.
 pub fn to_string(value: &Value) -> Result<String, YamlError> {
-    serde_yaml::to_string(value).map_err(|e| YamlError::Write(e.to_string()))
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
+        scalar => {
+            out.push_str(&inline(scalar));
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn write_map(
+    out: &mut String,
+    map: &serde_json::Map<String, Value>,
+    indent: usize,
+    inline_first: bool,
+) {
+    for (index, (key, value)) in map.iter().enumerate() {
+        if index > 0 || !inline_first {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(&string(key));
+        out.push(':');
+        write_nested(out, value, indent, indent + 2);
+    }
+}
+
+fn write_seq(out: &mut String, items: &[Value], indent: usize, inline_first: bool) {
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 || !inline_first {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push('-');
+        match item {
+            Value::Object(map) if !map.is_empty() => {
+                out.push(' ');
+                write_map(out, map, indent + 2, true);
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push(' ');
+                write_seq(out, inner, indent + 2, true);
+            }
+            _ => write_nested(out, item, indent, indent + 2),
+        }
+    }
+}
+
+/// Writes what follows a `key:` or `-`: a scalar on the same line, or a nested collection or
+/// literal block on the lines after. A sequence under a key sits at the key's indentation,
+/// as kubectl writes it.
+fn write_nested(out: &mut String, value: &Value, key_indent: usize, child_indent: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            write_map(out, map, child_indent, false);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_seq(out, items, key_indent, false);
+        }
+        Value::String(text) if literal_block_fits(text) => {
+            let body = text.trim_end_matches('\n');
+            let chomp = match text.len() - body.len() {
+                0 => "-",
+                1 => "",
+                _ => "+",
+            };
+            out.push_str(&format!(" |{chomp}\n"));
+            for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+                if !line.is_empty() {
+                    out.push_str(&" ".repeat(child_indent));
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&inline(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+/// A multi-line string that a literal block keeps exactly: printable, no carriage return, not
+/// starting with a space or a blank line (which would need an indentation indicator).
+fn literal_block_fits(text: &str) -> bool {
+    text.contains('\n')
+        && !text.starts_with([' ', '\n'])
+        && text.chars().all(|c| c == '\n' || yaml_printable(c))
+}
+
+/// A scalar or empty collection on one line.
+fn inline(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(text) => string(text),
+        Value::Array(_) => "[]".into(),
+        Value::Object(_) => "{}".into(),
+    }
+}
+
+/// Words YAML 1.1 reads as booleans or null, in any case.
+const YAML11_WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
+
+/// A string, plain when that is unambiguous in YAML 1.1 and 1.2, else double-quoted (JSON's
+/// string escapes are valid in a YAML double-quoted scalar).
+fn string(text: &str) -> String {
+    let mut chars = text.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && !YAML11_WORDS.contains(&text.to_ascii_lowercase().as_str());
+    if plain {
+        text.to_string()
+    } else {
+        double_quoted(text)
+    }
+}
+
+/// A YAML double-quoted scalar: every character YAML does not allow raw is escaped.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if yaml_printable(c) => out.push(c),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// YAML's printable set (1.1 and 1.2), without the line breaks and tab handled by escapes;
+/// U+FEFF (a byte order mark) and U+0085 (next line, a break in YAML 1.1) are escaped too.
+fn yaml_printable(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFEFE | 0xFF00..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
 #[cfg(test)]
@@ -141,6 +294,112 @@ mod tests {
         assert_eq!(text, to_string(&value.clone()).unwrap());
         assert!(text.find("a:").unwrap() < text.find("z:").unwrap());
         assert_eq!(parse_documents(&text).unwrap()[0].1, value);
+    }
+
+    #[test]
+    fn strings_yaml_1_1_reads_as_something_else_are_quoted() {
+        let ambiguous = [
+            "on",
+            "On",
+            "OFF",
+            "yes",
+            "Y",
+            "n",
+            "No",
+            "true",
+            "False",
+            "null",
+            "~",
+            "1_000",
+            "1:20",
+            "2026-11-26",
+            "0x1F",
+            "0o17",
+            "=",
+            "<<",
+            "",
+            " lead",
+            ".inf",
+            "-",
+            "12",
+            "1e3",
+            "@x",
+            "a: b",
+            "a #b",
+            "*ref",
+            "&a",
+            "!tag",
+            "%x",
+            "[x]",
+            "{x}",
+            "'q'",
+        ];
+        for text in ambiguous {
+            let written = to_string(&json!({ "k": text })).unwrap();
+            assert!(
+                written.starts_with("k: \""),
+                "{text:?} written as {written:?}"
+            );
+            assert_eq!(parse_documents(&written).unwrap()[0].1["k"], text);
+        }
+        for plain in [
+            "nginx",
+            "web-tls",
+            "Prefix",
+            "nginx.ingress.kubernetes.io/auth",
+            "a.b_c",
+        ] {
+            assert_eq!(
+                to_string(&json!({ "k": plain })).unwrap(),
+                format!("k: {plain}\n")
+            );
+        }
+        // Keys follow the same rule: an annotation named `on` stays a string key.
+        let written = to_string(&json!({"on": {"y": 1}})).unwrap();
+        assert_eq!(written, "\"on\":\n  \"y\": 1\n");
+    }
+
+    #[test]
+    fn block_layout_is_kubectl_like() {
+        let value = json!({"metadata": {"annotations": {"snippet": "line 1\n  line 2\n"}, "name": "web"},
+            "spec": {"ports": [{"name": "http", "port": 80}, {"port": 443}], "empty": {}, "none": [],
+                     "nested": [[1, 2], ["x"]], "tls": [{"hosts": ["a.example.com"]}]}});
+        let text = to_string(&value).unwrap();
+        assert_eq!(
+            text,
+            "metadata:\n  annotations:\n    snippet: |\n      line 1\n        line 2\n  name: web\n\
+             spec:\n  empty: {}\n  nested:\n  - - 1\n    - 2\n  - - x\n  none: []\n  ports:\n  \
+             - name: http\n    port: 80\n  - port: 443\n  tls:\n  - hosts:\n    - a.example.com\n"
+        );
+        assert_eq!(parse_documents(&text).unwrap()[0].1, value);
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "(?s).{0,12}".prop_map(Value::String),
+            "[a-z0-9 :#\n-]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-zA-Z0-9 ._/:-]{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_reads_back_as_written(value in json_value()) {
+            let text = to_string(&value).unwrap();
+            let parsed = parse_documents(&text).unwrap();
+            let back = parsed.first().map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+            proptest::prop_assert_eq!(back, value, "{}", text);
+        }
     }
 
     #[test]
