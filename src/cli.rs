@@ -413,6 +413,11 @@ pub struct RestoreArgs {
     /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
     #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',', value_parser = parse_pair)]
     pub namespace_map: Vec<(String, String)>,
+    /// With --namespace-map, keep each cloned Service's node ports and cluster IP. By default a
+    /// clone releases them (the report lists each), because its source usually holds them on
+    /// the same cluster and the API server would refuse the copy.
+    #[arg(long, env = "ROUTEVAULT_KEEP_NODE_PORTS")]
+    pub keep_node_ports: bool,
     /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
     #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',', value_parser = parse_pair)]
     pub host_rewrite: Vec<(String, String)>,

@@ -4,15 +4,19 @@
 //!
 //! What each rewrite touches:
 //! - namespace map: `metadata.namespace`, Namespace names, and references that cross
-//!   namespaces (route `parentRefs` and `backendRefs`, ReferenceGrant `from`, Gateway listener
-//!   `certificateRefs`);
+//!   namespaces: route `parentRefs`, `backendRefs` and mirror backends, ReferenceGrant `from`,
+//!   Gateway and ListenerSet listener `certificateRefs`, a ListenerSet's `parentRef`, a
+//!   Gateway's backend client certificate, Gateway namespace selectors on
+//!   `kubernetes.io/metadata.name` (`allowedRoutes`, `allowedListeners`), ingress-nginx
+//!   `namespace/name` Secret annotations, and ACME HTTP-01 `gatewayHTTPRoute.parentRefs`;
+//!   a cloned Service's node ports and cluster IP are released (`keep_node_ports` keeps them);
 //! - host rewrite (`FROM=TO`, a suffix, wildcard aware): Ingress rule and TLS hosts,
-//!   Certificate `dnsNames` and `commonName`, Gateway listener hostnames, HTTPRoute and
-//!   GRPCRoute hostnames;
+//!   Certificate `dnsNames` and `commonName`, Gateway and ListenerSet listener hostnames,
+//!   route hostnames and HTTPRoute `urlRewrite.hostname`;
 //! - ingress-class map: Ingress `ingressClassName` and the legacy class annotation, and the
 //!   IngressClass objects themselves, so references stay consistent;
-//! - issuer map: Certificate `issuerRef.name`, the cert-manager Ingress annotations, and the
-//!   Issuer/ClusterIssuer objects themselves.
+//! - issuer map: Certificate `issuerRef.name`, the cert-manager Ingress and Gateway
+//!   annotations, and the Issuer/ClusterIssuer objects themselves.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +38,9 @@ pub struct Transform {
     /// Restore only objects of these (source) namespaces, plus the cluster-scoped objects and
     /// Namespaces they need (empty: all).
     pub only_namespaces: Vec<String>,
+    /// Keep a cloned Service's node ports and cluster IP (by default a clone under a namespace
+    /// map releases them, since its source usually holds them on the same cluster).
+    pub keep_node_ports: bool,
 }
 
 /// Parses one `FROM=TO` pair (both sides non-empty), as a command-line value parser.
@@ -87,13 +94,15 @@ impl Transform {
         }
     }
 
-    /// Applies every rewrite to one object.
-    pub fn apply(&self, object: &mut Object) {
+    /// Applies every rewrite to one object. Returns a note when the rewrite dropped something
+    /// the report should mention (node ports released for a clone).
+    pub fn apply(&self, object: &mut Object) -> Option<String> {
         if self.is_identity() {
-            return;
+            return None;
         }
         let group = object.group().to_string();
         let kind = object.kind().to_string();
+        let what = object.object_ref().to_string();
         let value = &mut object.0;
 
         // Namespaces.
@@ -104,55 +113,19 @@ impl Transform {
         }
         match (group.as_str(), kind.as_str()) {
             (CORE, "Namespace") => rename(value, &self.namespaces),
-            (GATEWAY, "HTTPRoute" | "GRPCRoute") => {
-                map_each(value, "/spec/parentRefs", "namespace", &self.namespaces);
-                for rule in array_mut(value, "/spec/rules") {
-                    map_each(rule, "/backendRefs", "namespace", &self.namespaces);
-                }
-                rewrite_list(value, "/spec/hostnames", &self.hosts);
+            (CORE, "Service") => return self.release_allocations(value, &what),
+            (GATEWAY, "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute") => {
+                self.route(value)
             }
             (GATEWAY, "ReferenceGrant") => {
                 map_each(value, "/spec/from", "namespace", &self.namespaces)
             }
-            (GATEWAY, "Gateway") => {
-                for listener in array_mut(value, "/spec/listeners") {
-                    map_each(
-                        listener,
-                        "/tls/certificateRefs",
-                        "namespace",
-                        &self.namespaces,
-                    );
-                    if let Some(host) = listener.get("hostname").and_then(Value::as_str) {
-                        listener["hostname"] = Value::String(rewrite_host(host, &self.hosts));
-                    }
-                }
+            (GATEWAY, "Gateway") => self.gateway(value),
+            (GATEWAY, "ListenerSet") => {
+                map_at(value, "/spec/parentRef/namespace", &self.namespaces);
+                self.listeners(value);
             }
-            (NETWORKING, "Ingress") => {
-                for rule in array_mut(value, "/spec/rules") {
-                    if let Some(host) = rule.get("host").and_then(Value::as_str) {
-                        rule["host"] = Value::String(rewrite_host(host, &self.hosts));
-                    }
-                }
-                for tls in array_mut(value, "/spec/tls") {
-                    rewrite_list(tls, "/hosts", &self.hosts);
-                }
-                map_at(value, "/spec/ingressClassName", &self.ingress_classes);
-                map_at(
-                    value,
-                    "/metadata/annotations/kubernetes.io~1ingress.class",
-                    &self.ingress_classes,
-                );
-                map_at(
-                    value,
-                    "/metadata/annotations/cert-manager.io~1issuer",
-                    &self.issuers,
-                );
-                map_at(
-                    value,
-                    "/metadata/annotations/cert-manager.io~1cluster-issuer",
-                    &self.issuers,
-                );
-            }
+            (NETWORKING, "Ingress") => self.ingress(value),
             (NETWORKING, "IngressClass") => rename(value, &self.ingress_classes),
             (CERT_MANAGER, "Certificate") => {
                 rewrite_list(value, "/spec/dnsNames", &self.hosts);
@@ -161,11 +134,200 @@ impl Transform {
                 }
                 map_at(value, "/spec/issuerRef/name", &self.issuers);
             }
-            (CERT_MANAGER, "Issuer" | "ClusterIssuer") => rename(value, &self.issuers),
+            (CERT_MANAGER, "Issuer" | "ClusterIssuer") => {
+                rename(value, &self.issuers);
+                // HTTP-01 through a Gateway: the solver's route attaches to these parents.
+                for solver in array_mut(value, "/spec/acme/solvers") {
+                    map_each(
+                        solver,
+                        "/http01/gatewayHTTPRoute/parentRefs",
+                        "namespace",
+                        &self.namespaces,
+                    );
+                }
+            }
             _ => {}
         }
+        None
+    }
+
+    /// Routes: parent and backend namespaces (mirrors included), hostnames, and the hostname
+    /// an HTTPRoute rewrites requests to.
+    fn route(&self, value: &mut Value) {
+        map_each(value, "/spec/parentRefs", "namespace", &self.namespaces);
+        for rule in array_mut(value, "/spec/rules") {
+            map_each(rule, "/backendRefs", "namespace", &self.namespaces);
+            for filter in array_mut(rule, "/filters") {
+                self.route_filter(filter);
+            }
+            for backend in array_mut(rule, "/backendRefs") {
+                for filter in array_mut(backend, "/filters") {
+                    self.route_filter(filter);
+                }
+            }
+        }
+        rewrite_list(value, "/spec/hostnames", &self.hosts);
+    }
+
+    fn route_filter(&self, filter: &mut Value) {
+        map_at(
+            filter,
+            "/requestMirror/backendRef/namespace",
+            &self.namespaces,
+        );
+        if let Some(host) = filter
+            .pointer("/urlRewrite/hostname")
+            .and_then(Value::as_str)
+        {
+            filter["urlRewrite"]["hostname"] = Value::String(rewrite_host(host, &self.hosts));
+        }
+    }
+
+    /// Gateways: listeners, the backend client certificate, the issuer annotations, and the
+    /// namespace selectors that name namespaces by `kubernetes.io/metadata.name` (a clone's
+    /// Gateway must admit the clone's namespaces, not the source's).
+    fn gateway(&self, value: &mut Value) {
+        self.listeners(value);
+        map_at(
+            value,
+            "/spec/tls/backend/clientCertificateRef/namespace",
+            &self.namespaces,
+        );
+        for key in ["cert-manager.io~1issuer", "cert-manager.io~1cluster-issuer"] {
+            map_at(
+                value,
+                &format!("/metadata/annotations/{key}"),
+                &self.issuers,
+            );
+        }
+        let mut selectors: Vec<&mut Value> = Vec::new();
+        if let Some(listeners) = value
+            .pointer_mut("/spec/listeners")
+            .and_then(Value::as_array_mut)
+        {
+            for listener in listeners {
+                selectors.extend(listener.pointer_mut("/allowedRoutes/namespaces/selector"));
+            }
+        }
+        for selector in selectors {
+            self.namespace_selector(selector);
+        }
+        if let Some(selector) = value.pointer_mut("/spec/allowedListeners/namespaces/selector") {
+            self.namespace_selector(selector);
+        }
+    }
+
+    fn namespace_selector(&self, selector: &mut Value) {
+        map_at(
+            selector,
+            "/matchLabels/kubernetes.io~1metadata.name",
+            &self.namespaces,
+        );
+        for expression in array_mut(selector, "/matchExpressions") {
+            if expression["key"] == NAMESPACE_NAME_LABEL {
+                for item in array_mut(expression, "/values") {
+                    if let Some(to) = item.as_str().and_then(|ns| self.namespaces.get(ns)) {
+                        *item = Value::String(to.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Listener hostnames and certificate namespaces (Gateways and ListenerSets).
+    fn listeners(&self, value: &mut Value) {
+        for listener in array_mut(value, "/spec/listeners") {
+            map_each(
+                listener,
+                "/tls/certificateRefs",
+                "namespace",
+                &self.namespaces,
+            );
+            if let Some(host) = listener.get("hostname").and_then(Value::as_str) {
+                listener["hostname"] = Value::String(rewrite_host(host, &self.hosts));
+            }
+        }
+    }
+
+    fn ingress(&self, value: &mut Value) {
+        for rule in array_mut(value, "/spec/rules") {
+            if let Some(host) = rule.get("host").and_then(Value::as_str) {
+                rule["host"] = Value::String(rewrite_host(host, &self.hosts));
+            }
+        }
+        for tls in array_mut(value, "/spec/tls") {
+            rewrite_list(tls, "/hosts", &self.hosts);
+        }
+        map_at(value, "/spec/ingressClassName", &self.ingress_classes);
+        map_at(
+            value,
+            "/metadata/annotations/kubernetes.io~1ingress.class",
+            &self.ingress_classes,
+        );
+        for key in ["cert-manager.io~1issuer", "cert-manager.io~1cluster-issuer"] {
+            map_at(
+                value,
+                &format!("/metadata/annotations/{key}"),
+                &self.issuers,
+            );
+        }
+        // ingress-nginx annotations that name a Secret as `namespace/name`.
+        for key in NAMESPACED_SECRET_ANNOTATIONS {
+            let pointer = format!("/metadata/annotations/{}", key.replace('/', "~1"));
+            if let Some(slot) = value.pointer_mut(&pointer)
+                && let Some((ns, name)) = slot.as_str().and_then(|s| s.split_once('/'))
+                && let Some(to) = self.namespaces.get(ns)
+            {
+                *slot = Value::String(format!("{to}/{name}"));
+            }
+        }
+    }
+
+    /// A clone under a namespace map usually lands beside its source, where the source's node
+    /// ports and cluster IP are taken (the API server refuses the Service with 422): release
+    /// them so the target allocates its own, unless `--keep-node-ports`.
+    fn release_allocations(&self, value: &mut Value, what: &str) -> Option<String> {
+        if self.namespaces.is_empty() || self.keep_node_ports {
+            return None;
+        }
+        let spec = value.get_mut("spec").and_then(Value::as_object_mut)?;
+        let mut released = Vec::new();
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(node_port) = port.as_object_mut().and_then(|p| p.remove("nodePort")) {
+                released.push(format!("nodePort {node_port}"));
+            }
+        }
+        if let Some(port) = spec.remove("healthCheckNodePort") {
+            released.push(format!("healthCheckNodePort {port}"));
+        }
+        let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
+        if !headless && let Some(ip) = spec.remove("clusterIP") {
+            spec.remove("clusterIPs");
+            released.push(format!("clusterIP {ip}"));
+        }
+        (!released.is_empty()).then(|| {
+            format!(
+                "{what}: released {} for the clone (--keep-node-ports keeps them)",
+                released.join(", ")
+            )
+        })
     }
 }
+
+/// The label the API server puts on every Namespace with its name.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// ingress-nginx annotations whose value is a Secret as `namespace/name`.
+pub const NAMESPACED_SECRET_ANNOTATIONS: &[&str] = &[
+    "nginx.ingress.kubernetes.io/auth-secret",
+    "nginx.ingress.kubernetes.io/auth-tls-secret",
+    "nginx.ingress.kubernetes.io/proxy-ssl-secret",
+];
 
 /// Rewrites a hostname by the first matching suffix rule: `FROM` itself, or any name ending in
 /// `.FROM` (wildcards included: `*.FROM` → `*.TO`). Case-insensitive, as DNS is.
@@ -249,6 +411,60 @@ mod tests {
         let mut object = Object(value);
         clone_transform().apply(&mut object);
         object.0
+    }
+
+    #[test]
+    fn a_clone_releases_node_ports_and_cluster_ip_unless_kept() {
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "edge", "namespace": "edge"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.40", "healthCheckNodePort": 32000,
+                     "ports": [{"port": 443, "nodePort": 30443}, {"port": 80}]}});
+        let mut object = Object(service.clone());
+        let note = clone_transform().apply(&mut object).unwrap();
+        assert_eq!(
+            object.0["spec"],
+            json!({"type": "LoadBalancer", "ports": [{"port": 443}, {"port": 80}]})
+        );
+        assert_eq!(object.namespace(), Some("stg-edge"));
+        assert!(
+            note.contains("Service edge/edge") && note.contains("nodePort 30443"),
+            "{note}"
+        );
+        assert!(
+            note.contains("clusterIP \"10.96.0.40\"") && note.contains("--keep-node-ports"),
+            "{note}"
+        );
+        let keep = Transform {
+            keep_node_ports: true,
+            ..clone_transform()
+        };
+        let mut kept = Object(service.clone());
+        assert_eq!(keep.apply(&mut kept), None);
+        assert_eq!(kept.0["spec"], service["spec"]);
+        // Not a clone (no namespace map): a DR restore keeps what the snapshot holds.
+        let dr = Transform {
+            namespaces: BTreeMap::new(),
+            ..clone_transform()
+        };
+        let mut same = Object(service.clone());
+        assert_eq!(dr.apply(&mut same), None);
+        assert_eq!(same.0["spec"], service["spec"]);
+    }
+
+    #[test]
+    fn namespaced_secret_annotations_follow_the_namespace_map() {
+        let out = applied(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "mtls", "namespace": "edge", "annotations": {
+                "nginx.ingress.kubernetes.io/auth-tls-secret": "edge/client-ca",
+                "nginx.ingress.kubernetes.io/auth-secret": "basic-auth",
+                "nginx.ingress.kubernetes.io/auth-tls-verify-client": "on"}}}),
+        );
+        assert_eq!(
+            out["metadata"]["annotations"],
+            json!({"nginx.ingress.kubernetes.io/auth-tls-secret": "stg-edge/client-ca",
+                   "nginx.ingress.kubernetes.io/auth-secret": "basic-auth",
+                   "nginx.ingress.kubernetes.io/auth-tls-verify-client": "on"})
+        );
     }
 
     #[test]
@@ -422,12 +638,19 @@ mod tests {
             ("gateway.networking.k8s.io/v1", "Gateway"),
             ("gateway.networking.k8s.io/v1", "HTTPRoute"),
             ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+            ("gateway.networking.k8s.io/v1", "ListenerSet"),
+            ("gateway.networking.k8s.io/v1", "TLSRoute"),
+            ("cert-manager.io/v1", "Issuer"),
         ];
 
         /// The paths (array indices as `*`) each kind's rewrites may change.
         fn allowed(kind: &str, path: &str) -> bool {
             let own: &[&str] = match kind {
-                "Namespace" | "IngressClass" | "ClusterIssuer" => &["/metadata/name"],
+                "Namespace" | "IngressClass" => &["/metadata/name"],
+                "ClusterIssuer" | "Issuer" => &[
+                    "/metadata/name",
+                    "/spec/acme/solvers/*/http01/gatewayHTTPRoute/parentRefs/*/namespace",
+                ],
                 "Ingress" => &[
                     "/spec/rules/*/host",
                     "/spec/tls/*/hosts/*",
@@ -435,6 +658,7 @@ mod tests {
                     "/metadata/annotations/kubernetes.io~1ingress.class",
                     "/metadata/annotations/cert-manager.io~1issuer",
                     "/metadata/annotations/cert-manager.io~1cluster-issuer",
+                    "/metadata/annotations/nginx.ingress.kubernetes.io~1auth-tls-secret",
                 ],
                 "Certificate" => &[
                     "/spec/dnsNames/*",
@@ -444,10 +668,21 @@ mod tests {
                 "Gateway" => &[
                     "/spec/listeners/*/hostname",
                     "/spec/listeners/*/tls/certificateRefs/*/namespace",
+                    "/spec/listeners/*/allowedRoutes/namespaces/selector/matchLabels/kubernetes.io~1metadata.name",
+                    "/spec/allowedListeners/namespaces/selector/matchExpressions/*/values/*",
+                    "/spec/tls/backend/clientCertificateRef/namespace",
+                    "/metadata/annotations/cert-manager.io~1cluster-issuer",
                 ],
-                "HTTPRoute" => &[
+                "ListenerSet" => &[
+                    "/spec/listeners/*/hostname",
+                    "/spec/listeners/*/tls/certificateRefs/*/namespace",
+                    "/spec/parentRef/namespace",
+                ],
+                "HTTPRoute" | "TLSRoute" => &[
                     "/spec/parentRefs/*/namespace",
                     "/spec/rules/*/backendRefs/*/namespace",
+                    "/spec/rules/*/filters/*/urlRewrite/hostname",
+                    "/spec/rules/*/filters/*/requestMirror/backendRef/namespace",
                     "/spec/hostnames/*",
                 ],
                 "ReferenceGrant" => &["/spec/from/*/namespace"],
@@ -504,6 +739,7 @@ mod tests {
                         "kubernetes.io/ingress.class": class,
                         "cert-manager.io/cluster-issuer": issuer,
                         "example.com/namespace": names[2],
+                        "nginx.ingress.kubernetes.io/auth-tls-secret": format!("{}/ca", names[3]),
                     },
                 });
                 if namespaced {
@@ -515,13 +751,27 @@ mod tests {
                     "dnsNames": hosts,
                     "hostnames": hosts,
                     "issuerRef": {"name": issuer, "kind": "ClusterIssuer"},
-                    "rules": [{"host": hosts[1], "backendRefs": [{"name": "b", "namespace": names[1]}]}],
+                    "rules": [{"host": hosts[1], "backendRefs": [{"name": "b", "namespace": names[1]}],
+                               "filters": [{"urlRewrite": {"hostname": hosts[0]}},
+                                           {"requestMirror": {"backendRef": {"name": "m", "namespace": names[2]}}}]}],
+                    "parentRef": {"name": "gw", "namespace": names[0]},
+                    "allowedListeners": {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [names[2], names[3]]}]}}},
+                    "acme": {"solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "gw", "namespace": names[3]}]}}}]},
                     "tls": [{"hosts": [hosts[2]], "secretName": "t"}],
                     "parentRefs": [{"name": "p", "namespace": names[2]}],
                     "from": [{"kind": "Gateway", "namespace": names[3]}],
-                    "listeners": [{"hostname": hosts[2], "tls": {"certificateRefs": [{"name": "c", "namespace": names[3]}]}}],
+                    "listeners": [{"hostname": hosts[2], "tls": {"certificateRefs": [{"name": "c", "namespace": names[3]}]},
+                                   "allowedRoutes": {"namespaces": {"from": "Selector",
+                                       "selector": {"matchLabels": {"kubernetes.io/metadata.name": names[1]}}}}}],
                     "unrelated": {"namespace": names[1], "host": hosts[1], "name": issuer},
                 });
+                let mut spec = spec;
+                if kind == "Gateway" {
+                    // A Gateway's `tls` is an object (backend client certificate), an
+                    // Ingress's a list.
+                    spec["tls"] = json!({"backend": {"clientCertificateRef": {"name": "client", "namespace": names[1]}}});
+                }
                 Object(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}))
             }
         }
@@ -556,10 +806,17 @@ mod tests {
                     prop_assert!(allowed(object.kind(), &path), "{} changed {path}", object.kind());
                     let old = old.as_str().unwrap();
                     let new = new.as_str().unwrap();
-                    let image = [&t.namespaces, &t.ingress_classes, &t.issuers]
-                        .iter()
-                        .any(|map| map.get(old).is_some_and(|to| to == new))
-                        || rewrite_host(old, &t.hosts) == new;
+                    let mapped = |old: &str, new: &str| {
+                        [&t.namespaces, &t.ingress_classes, &t.issuers]
+                            .iter()
+                            .any(|map| map.get(old).is_some_and(|to| to == new))
+                    };
+                    // `namespace/name` annotations: the namespace part is mapped.
+                    let namespaced_name = match (old.split_once('/'), new.split_once('/')) {
+                        (Some((a, x)), Some((b, y))) => x == y && mapped(a, b),
+                        _ => false,
+                    };
+                    let image = mapped(old, new) || namespaced_name || rewrite_host(old, &t.hosts) == new;
                     prop_assert!(image, "{path}: {old} -> {new}");
                 }
             }
@@ -576,9 +833,21 @@ mod tests {
                 let rewritten: BTreeSet<String> = changed.into_iter().map(|c| c.0).collect();
                 let mut must = vec!["/metadata/namespace"];
                 match object.kind() {
-                    "HTTPRoute" => must.extend(["/spec/parentRefs/*/namespace", "/spec/rules/*/backendRefs/*/namespace"]),
+                    "HTTPRoute" => must.extend([
+                        "/spec/parentRefs/*/namespace",
+                        "/spec/rules/*/backendRefs/*/namespace",
+                        "/spec/rules/*/filters/*/requestMirror/backendRef/namespace",
+                    ]),
                     "ReferenceGrant" => must.push("/spec/from/*/namespace"),
-                    "Gateway" => must.push("/spec/listeners/*/tls/certificateRefs/*/namespace"),
+                    "Gateway" => must.extend([
+                        "/spec/listeners/*/tls/certificateRefs/*/namespace",
+                        "/spec/listeners/*/allowedRoutes/namespaces/selector/matchLabels/kubernetes.io~1metadata.name",
+                        "/spec/allowedListeners/namespaces/selector/matchExpressions/*/values/*",
+                        "/spec/tls/backend/clientCertificateRef/namespace",
+                    ]),
+                    "ListenerSet" => must.extend(["/spec/parentRef/namespace", "/spec/listeners/*/tls/certificateRefs/*/namespace"]),
+                    "TLSRoute" => must.extend(["/spec/parentRefs/*/namespace", "/spec/rules/*/backendRefs/*/namespace"]),
+                    "Issuer" | "ClusterIssuer" => must.push("/spec/acme/solvers/*/http01/gatewayHTTPRoute/parentRefs/*/namespace"),
                     "Namespace" => must.push("/metadata/name"),
                     _ => {}
                 }

@@ -53,7 +53,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     };
 
     // Every object is read and checked before anything is written or applied.
-    let (objects, secrets_withheld) = restore::read_objects(
+    let (objects, secrets_withheld, notes) = restore::read_objects(
         &opened.artifact,
         unsealer.as_ref(),
         args.max_object_memory,
@@ -61,13 +61,14 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
 
-    let (target, restored) = match folder {
+    let (target, mut restored) = match folder {
         Some(folder) => {
             let (dir, restored) = folder.restore(&objects)?;
             (dir.display().to_string(), restored)
         }
         None => into_cluster(&args, objects).await?,
     };
+    restored.warnings.extend(notes);
     let report = Report::new(
         &opened,
         target,
@@ -104,6 +105,7 @@ fn transform_from(args: &RestoreArgs) -> Transform {
         issuers: args.issuer_map.iter().cloned().collect(),
         only: args.only.clone(),
         only_namespaces: args.namespaces.clone(),
+        keep_node_ports: args.keep_node_ports,
     }
 }
 

@@ -20,12 +20,21 @@ pub fn classify(err: &kube::Error) -> Option<Option<Duration>> {
                     .filter(|s| *s > 0)
                     .map(|s| Duration::from_secs(u64::from(s))),
             ),
+            // Server-side apply answers 500 for an object its schema cannot hold ("field not
+            // declared in schema"): a property of the object, not of the server's health.
+            500 if is_schema_mismatch(&status.message) => None,
             500 | 502 | 503 | 504 => Some(None),
             _ => None,
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) => Some(None),
         _ => None,
     }
+}
+
+/// Whether a 500's message says the object does not fit the served schema.
+fn is_schema_mismatch(message: &str) -> bool {
+    message.contains("field not declared in schema")
+        || message.contains("failed to create typed patch object")
 }
 
 /// Exponential backoff with jitter: 200 ms, 400 ms, ... capped at 10 s.
@@ -84,6 +93,17 @@ mod tests {
         );
         assert_eq!(classify(&api(429, None)), Some(None));
         assert_eq!(classify(&api(503, None)), Some(None));
+        assert_eq!(classify(&api(500, None)), Some(None));
+        assert_eq!(classify(&api(400, None)), None);
+        assert_eq!(classify(&api(422, None)), None);
+        // What kube-apiserver answers when an applied Ingress carries a removed field.
+        let mut undeclared = kube::core::Status::failure(
+            "failed to create typed patch object (/web; networking.k8s.io/v1, Kind=Ingress): \
+             .spec.backend: field not declared in schema",
+            "InternalError",
+        )
+        .with_code(500);
+        assert_eq!(classify(&kube::Error::Api(Box::new(undeclared))), None);
         assert_eq!(classify(&api(403, None)), None);
         assert_eq!(classify(&api(404, None)), None);
         assert!(backoff(1) <= Duration::from_millis(400) && backoff(20) <= Duration::from_secs(10));

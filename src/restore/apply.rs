@@ -3,7 +3,7 @@
 //! back-pressure honoured (see `k8s::retry`). Each object's outcome is reported: created,
 //! updated, unchanged, skipped or failed (with the server's message).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -84,7 +84,8 @@ pub async fn apply_tiers(
     let mut reports = Vec::new();
     let mut timings = Vec::new();
     let mut new_namespaces: Vec<String> = Vec::new();
-    let mut failed_tier: Option<&str> = None;
+    // Objects that failed or were held back: later objects that need one are held back too.
+    let mut failed: BTreeSet<String> = BTreeSet::new();
     let total: u64 = tiers.iter().map(|t| t.len() as u64).sum();
     let bar = crate::progress::Progress::new().bar("applying", total);
     for (tier, objects) in tiers.into_iter().enumerate() {
@@ -92,18 +93,10 @@ pub async fn apply_tiers(
             continue;
         }
         let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
-        if let Some(failed) = failed_tier {
-            // Later tiers depend on earlier ones: applying them would only add failures.
-            bar.inc(objects.len() as u64);
-            reports.extend(objects.iter().map(|o| ObjectReport {
-                object: o.object_ref().to_string(),
-                tier: tier_name.to_string(),
-                outcome: Outcome::Skipped,
-                message: Some(format!("not attempted: tier {failed} failed")),
-                changes: Vec::new(),
-            }));
-            continue;
-        }
+        let (objects, held_back) = hold_back_dependents(objects, &failed, tier_name);
+        bar.inc(held_back.len() as u64);
+        failed.extend(held_back.iter().map(|r| r.object.clone()));
+        reports.extend(held_back);
         let started = Instant::now();
         let new_namespaces_now = new_namespaces.clone();
         let results: Vec<ObjectReport> = futures::stream::iter(objects)
@@ -129,13 +122,48 @@ pub async fn apply_tiers(
             }
         }
         timings.push((tier_name.to_string(), started.elapsed().as_millis()));
-        if results.iter().any(|r| r.outcome == Outcome::Failed) {
-            failed_tier = Some(tier_name);
-        }
+        failed.extend(
+            results
+                .iter()
+                .filter(|r| r.outcome == Outcome::Failed)
+                .map(|r| r.object.clone()),
+        );
         reports.extend(results);
     }
     bar.finish_and_clear();
     (reports, timings)
+}
+
+/// Splits a tier into the objects to apply and reports for those held back because something
+/// they need failed (or was itself held back).
+fn hold_back_dependents(
+    objects: Vec<Object>,
+    failed: &BTreeSet<String>,
+    tier: &str,
+) -> (Vec<Object>, Vec<ObjectReport>) {
+    let mut apply = Vec::new();
+    let mut held_back = Vec::new();
+    for object in objects {
+        let missing: Vec<String> = crate::restore::plan::dependencies(&object)
+            .into_iter()
+            .filter(|need| failed.contains(need))
+            .collect();
+        if missing.is_empty() {
+            apply.push(object);
+        } else {
+            held_back.push(ObjectReport {
+                object: object.object_ref().to_string(),
+                tier: tier.to_string(),
+                outcome: Outcome::Skipped,
+                message: Some(format!(
+                    "not attempted: it needs {}, which failed",
+                    missing.join(", ")
+                )),
+                changes: Vec::new(),
+            });
+        }
+    }
+    (apply, held_back)
 }
 
 async fn apply_one(

@@ -84,23 +84,24 @@ pub fn restore_objects(
 }
 
 /// Reads every object of `artifact` (see [`restore_objects`]), keeps those `transform`
-/// selects and rewrites them. Returns them, in restore order, and how many sealed Secrets were
-/// withheld for want of an unseal key.
+/// selects and rewrites them. Returns them, in restore order, how many sealed Secrets were
+/// withheld for want of an unseal key, and the rewrites' notes for the report.
 pub fn read_objects(
     artifact: &VerifiedArtifact,
     unsealer: Option<&Unsealer>,
     max_memory: u64,
     transform: &Transform,
-) -> anyhow::Result<(Vec<Object>, usize)> {
+) -> anyhow::Result<(Vec<Object>, usize, Vec<String>)> {
     let mut objects = Vec::new();
+    let mut notes = Vec::new();
     let withheld = restore_objects(artifact, unsealer, max_memory, |mut object| {
         if transform.selects(&object) {
-            transform.apply(&mut object);
+            notes.extend(transform.apply(&mut object));
             objects.push(object);
         }
         Ok(())
     })?;
-    Ok((objects, withheld))
+    Ok((objects, withheld, notes))
 }
 
 /// How a restore into a cluster behaves.

@@ -90,6 +90,44 @@ pub fn tiers(objects: Vec<Object>) -> Vec<Vec<Object>> {
     tiers
 }
 
+/// What an object needs to exist before it can work, as object references (the form
+/// `ObjectRef` prints): its Namespace, the Secrets, Services, classes and cluster issuers it
+/// references, and an EndpointSlice's Service. An object is held back only when one of these
+/// failed; everything independent of a failure is still restored.
+pub fn dependencies(object: &Object) -> BTreeSet<String> {
+    let mut needs = BTreeSet::new();
+    if let Some(namespace) = object.namespace() {
+        needs.insert(format!("Namespace {namespace}"));
+    }
+    let references = crate::select::References::of(std::slice::from_ref(object));
+    for (namespace, name) in references.secrets.keys() {
+        needs.insert(format!("Secret {namespace}/{name}"));
+    }
+    for (namespace, name) in references.services.keys() {
+        needs.insert(format!("Service {namespace}/{name}"));
+    }
+    for cross in &references.cross_namespace_secrets {
+        needs.insert(format!("Secret {}/{}", cross.namespace, cross.name));
+    }
+    for (kind, name) in &references.cluster_scoped {
+        if let Some(info) = catalog::KINDS.iter().find(|k| k.kind == kind) {
+            needs.insert(format!("{} {name}", info.qualified()));
+        }
+    }
+    if (object.group(), object.kind()) == (catalog::DISCOVERY, "EndpointSlice")
+        && let (Some(namespace), Some(service)) = (
+            object.namespace(),
+            object
+                .0
+                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .and_then(serde_json::Value::as_str),
+        )
+    {
+        needs.insert(format!("Service {namespace}/{service}"));
+    }
+    needs
+}
+
 /// The tier an object is restored in, by name.
 pub fn tier_name(object: &Object) -> &'static str {
     object
@@ -121,6 +159,34 @@ mod tests {
                 ((info.group.to_string(), info.kind.to_string()), kind)
             })
             .collect()
+    }
+
+    #[test]
+    fn dependencies_name_namespace_references_and_slice_service() {
+        let ingress = Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {"cert-manager.io/cluster-issuer": "le"}},
+            "spec": {"ingressClassName": "nginx", "tls": [{"secretName": "web-tls"}],
+                     "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}),
+        );
+        assert_eq!(
+            dependencies(&ingress).into_iter().collect::<Vec<_>>(),
+            [
+                "Namespace shop",
+                "Secret shop/web-tls",
+                "Service shop/web",
+                "cert-manager.io/ClusterIssuer le",
+                "networking.k8s.io/IngressClass nginx",
+            ]
+        );
+        let slice = Object(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "ext-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "ext"}}}),
+        );
+        assert!(dependencies(&slice).contains("Service shop/ext"));
+        let namespace =
+            Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+        assert!(dependencies(&namespace).is_empty());
     }
 
     #[test]
