@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(classify(&api(400, None)), None);
         assert_eq!(classify(&api(422, None)), None);
         // What kube-apiserver answers when an applied Ingress carries a removed field.
-        let mut undeclared = kube::core::Status::failure(
+        let undeclared = kube::core::Status::failure(
             "failed to create typed patch object (/web; networking.k8s.io/v1, Kind=Ingress): \
              .spec.backend: field not declared in schema",
             "InternalError",
