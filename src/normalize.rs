@@ -4,10 +4,16 @@
 //! cluster: status, uid, resourceVersion, generation, timestamps, managedFields, selfLink,
 //! deletion fields, owner references (their uids do not exist elsewhere, and the garbage
 //! collector would delete the restored object), finalizers (their controllers may not exist
-//! on the target), the kubectl last-applied annotation, Service cluster IPs and the node ports
-//! the cluster allocated. Node ports a user set explicitly stay; "explicit" is judged from
-//! managedFields or the last-applied annotation, as Velero's service restore action does. An
-//! object with neither (a hand-written manifest) has only explicit ports.
+//! on the target), the kubectl last-applied annotation, and the cluster IPs and node ports
+//! the cluster allocated. A cluster IP and node ports a user set explicitly stay; "explicit" is
+//! judged from managedFields or the last-applied annotation, as Velero's service restore
+//! action does. An object with neither is a hand-written manifest, where everything is
+//! explicit — unless it carries a uid or resourceVersion: then it is a dump of a live object
+//! (`kubectl get -o yaml` hides managedFields), nothing can be told apart, and allocations go
+//! (with a warning, see `allocation_warning`).
+//!
+//! A field an admission plugin sets without a managedFields entry is kept when it decides
+//! behaviour (an Ingress's `ingressClassName`, written by DefaultIngressClass).
 //!
 //! Fields nobody set — the API server's defaults — are pruned first, using managedFields
 //! (see `managed`), so a snapshot of a cluster equals the manifests that populated it.
@@ -44,6 +50,7 @@ const RUNTIME_METADATA: &[&str] = &[
 /// Normalises one object. See the module documentation for what is removed and why.
 pub fn normalize(object: &Object) -> Object {
     let mut out = Object(crate::managed::prune_to_managed(&object.0));
+    keep_admission_set_fields(object, &mut out);
     let explicit = ExplicitPorts::of(object);
     let root = match out.0.as_object_mut() {
         Some(root) => root,
@@ -70,6 +77,69 @@ pub fn normalize(object: &Object) -> Object {
     out
 }
 
+/// Fields an admission plugin writes without a managedFields entry, whose value decides
+/// behaviour: pruned as "nobody set it", they would take the target's default instead of the
+/// source's (the DefaultIngressClass plugin binds a class-less Ingress to the default class
+/// when it is created; restored into a cluster with another default, it would be served by
+/// another controller). Kept whenever the source has them.
+const ADMISSION_SET_FIELDS: &[(&str, &str, &str, &str)] = &[(
+    crate::catalog::NETWORKING,
+    "Ingress",
+    "spec",
+    "ingressClassName",
+)];
+
+fn keep_admission_set_fields(source: &Object, out: &mut Object) {
+    for (group, kind, parent, field) in ADMISSION_SET_FIELDS {
+        if (source.group(), source.kind()) != (*group, *kind) {
+            continue;
+        }
+        let Some(value) = source.0.get(*parent).and_then(|p| p.get(*field)) else {
+            continue;
+        };
+        if let Some(root) = out.0.as_object_mut() {
+            let parent = root
+                .entry(parent.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(parent) = parent.as_object_mut() {
+                parent
+                    .entry(field.to_string())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+    }
+}
+
+/// Whether an object is a dump of a live object without its managedFields (`kubectl get -o
+/// yaml` hides them): it carries a uid or resourceVersion, but nothing says who set what.
+pub fn is_live_dump(object: &Object) -> bool {
+    let metadata = &object.0["metadata"];
+    metadata.get("managedFields").is_none()
+        && object.annotation(LAST_APPLIED).is_none()
+        && (metadata.get("uid").is_some() || metadata.get("resourceVersion").is_some())
+}
+
+/// A warning for a Service dumped from a live cluster without managedFields: its cluster IP
+/// and node ports cannot be told from the ones the cluster allocated, so they are left out.
+pub fn allocation_warning(object: &Object) -> Option<String> {
+    if (object.group(), object.kind()) != (CORE, "Service") || !is_live_dump(object) {
+        return None;
+    }
+    let spec = &object.0["spec"];
+    let has_node_port = spec["ports"]
+        .as_array()
+        .is_some_and(|ports| ports.iter().any(|p| p.get("nodePort").is_some()));
+    let has_ip = spec["clusterIP"].as_str().is_some_and(|ip| ip != "None");
+    (has_node_port || has_ip).then(|| {
+        format!(
+            "{} looks like `kubectl get -o yaml` output (a uid or resourceVersion, no \
+             managedFields): its cluster IP and node ports are taken as allocated and left out; \
+             export with `kubectl get --show-managed-fields -o yaml` to keep the ones a user set",
+            object.object_ref()
+        )
+    })
+}
+
 fn normalize_namespace(root: &mut Map<String, Value>) {
     if let Some(metadata) = root.get_mut("metadata").and_then(Value::as_object_mut) {
         remove_key_and_empty(metadata, "labels", NAMESPACE_NAME_LABEL);
@@ -85,10 +155,12 @@ fn normalize_service(root: &mut Map<String, Value>, explicit: &ExplicitPorts) {
         return;
     };
     let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
-    if !headless {
+    if !headless && !explicit.cluster_ip {
         spec.remove("clusterIP");
     }
-    spec.remove("clusterIPs");
+    if !explicit.cluster_ip {
+        spec.remove("clusterIPs");
+    }
     if !explicit.health_check_node_port {
         spec.remove("healthCheckNodePort");
     }
@@ -172,6 +244,8 @@ fn port_key(port: &Map<String, Value>) -> Option<PortKey> {
 struct ExplicitPorts {
     node_ports: BTreeSet<PortKey>,
     health_check_node_port: bool,
+    /// A user chose the cluster IP (kept, as explicit node ports are).
+    cluster_ip: bool,
 }
 
 impl ExplicitPorts {
@@ -184,6 +258,10 @@ impl ExplicitPorts {
             .annotation(LAST_APPLIED)
             .and_then(|text| serde_json::from_str::<Value>(text).ok());
 
+        if is_live_dump(object) {
+            // Nothing tells a chosen value from an allocated one: take none as chosen.
+            return Self::default();
+        }
         if managed.is_none() && last_applied.is_none() {
             return Self::everything_in(object);
         }
@@ -210,6 +288,9 @@ impl ExplicitPorts {
         if object.pointer("/spec/healthCheckNodePort").is_some() {
             self.health_check_node_port = true;
         }
+        if object.pointer("/spec/clusterIP").is_some() {
+            self.cluster_ip = true;
+        }
         let ports = object.pointer("/spec/ports").and_then(Value::as_array);
         for port in ports.into_iter().flatten().filter_map(Value::as_object) {
             if port.contains_key("nodePort")
@@ -223,6 +304,9 @@ impl ExplicitPorts {
     fn add_managed_spec(&mut self, spec: &Map<String, Value>) {
         if spec.contains_key("f:healthCheckNodePort") {
             self.health_check_node_port = true;
+        }
+        if spec.contains_key("f:clusterIP") {
+            self.cluster_ip = true;
         }
         let Some(ports) = spec.get("f:ports").and_then(Value::as_object) else {
             return;
@@ -286,22 +370,70 @@ mod tests {
 
     #[test]
     fn cluster_ip_service_loses_its_allocated_ip() {
-        let out = norm(json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.12", "clusterIPs": ["10.0.0.12"],
-                     "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-        }));
+        // A `kubectl get -o yaml` dump: a uid, no managedFields, so nothing is explicit.
+        let dump = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "5d1e", "resourceVersion": "77"},
+            "spec": {"type": "NodePort", "clusterIP": "10.0.0.12", "clusterIPs": ["10.0.0.12"],
+                     "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]},
+        });
+        let out = norm(dump.clone());
         assert_eq!(
             out["spec"],
-            json!({"type": "ClusterIP", "selector": {"app": "web"},
+            json!({"type": "NodePort", "selector": {"app": "web"},
                                        "ports": [{"port": 80, "targetPort": 8080}]})
+        );
+        let warning = allocation_warning(&Object(dump)).unwrap();
+        assert!(
+            warning.contains("Service shop/web") && warning.contains("--show-managed-fields"),
+            "{warning}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_ip_a_user_chose_is_kept() {
+        // Hand-written manifest: every value in it was chosen.
+        let manifest = json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns", "namespace": "shop"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP"}]},
+        });
+        assert_eq!(norm(manifest.clone())["spec"]["clusterIP"], "10.96.0.10");
+        assert_eq!(allocation_warning(&Object(manifest)), None);
+        // Live object whose managedFields say a user applied the cluster IP.
+        let live = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "dns", "namespace": "shop", "uid": "1",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {
+                    "f:spec": {"f:clusterIP": {}, "f:ports": {"k:{\"port\":53,\"protocol\":\"UDP\"}": {".": {}, "f:port": {}, "f:protocol": {}}}}}}]},
+            "spec": {"clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"], "type": "ClusterIP",
+                     "ports": [{"port": 53, "protocol": "UDP"}]},
+        });
+        assert_eq!(
+            norm(live)["spec"],
+            json!({"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP"}]})
+        );
+    }
+
+    #[test]
+    fn an_admission_set_ingress_class_is_kept() {
+        // The DefaultIngressClass plugin wrote the class; no managedFields entry owns it.
+        let live = json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {
+                    "f:spec": {"f:rules": {}}}}]},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com"}]},
+        });
+        assert_eq!(
+            norm(live)["spec"],
+            json!({"ingressClassName": "nginx", "rules": [{"host": "shop.example.com"}]})
         );
     }
 
     #[test]
     fn headless_service_keeps_none() {
         let out = norm(json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "shop"},
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "shop", "uid": "3"},
             "spec": {"clusterIP": "None", "clusterIPs": ["None"], "ports": [{"port": 5432}]},
         }));
         assert_eq!(out["spec"]["clusterIP"], "None");

@@ -399,7 +399,15 @@ fn sort_by_role(
             sorted.grants.push(object.clone());
         }
         if !selection.include_system && is_system(&object) {
-            bump(skipped, 1, "the API server's own objects");
+            let own = object.namespace().is_none()
+                || (object.kind() == "Service" && object.name() == "kubernetes");
+            let reason = if own {
+                "the API server's own objects"
+            } else {
+                "in a system namespace (kube-system, kube-public, kube-node-lease): \
+                 --include-system captures them"
+            };
+            bump(skipped, 1, reason);
             continue;
         }
         if info.namespaced && !namespace_selected(object.namespace(), selection) {
@@ -630,7 +638,7 @@ struct Found {
 }
 
 impl References {
-    pub fn of(objects: &[Object]) -> Self {
+    pub fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
         let mut refs = Self::default();
         for object in objects {
             let (group, kind) = (object.group(), object.kind());
@@ -1086,6 +1094,16 @@ mod tests {
             1
         );
         assert_eq!(out.skipped["the API server's own objects"], 2);
+        let mut dashboard = sample();
+        dashboard.push(obj(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "dashboard", "namespace": "kube-system"}}),
+        ));
+        let out = select(dashboard, &Selection::default(), SecretsMode::Sealed);
+        assert_eq!(
+            out.skipped["in a system namespace (kube-system, kube-public, kube-node-lease): --include-system captures them"],
+            1
+        );
     }
 
     #[test]

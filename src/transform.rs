@@ -88,10 +88,50 @@ impl Transform {
             return true;
         }
         match (object.group(), object.kind(), object.namespace()) {
-            (CORE, "Namespace", _) => self.only_namespaces.iter().any(|n| n == object.name()),
+            // cert-manager's namespace may hold a needed ClusterIssuer's Secrets: `narrow`
+            // decides.
+            (CORE, "Namespace", _) => {
+                self.only_namespaces.iter().any(|n| n == object.name())
+                    || object.name() == catalog::CLUSTER_RESOURCE_NAMESPACE
+            }
+            (CORE, "Secret", Some(catalog::CLUSTER_RESOURCE_NAMESPACE)) => true,
             (_, _, Some(ns)) => self.only_namespaces.iter().any(|n| n == ns),
             (_, _, None) => true,
         }
+    }
+
+    /// With `--namespace`, keeps of what `selects` let through only what the selected
+    /// namespaces need: their objects and Namespaces, the cluster-scoped objects they reference
+    /// (classes, cluster issuers), and those cluster issuers' Secrets with their Namespace.
+    pub fn narrow(&self, objects: Vec<Object>) -> Vec<Object> {
+        if self.only_namespaces.is_empty() {
+            return objects;
+        }
+        let selected = |ns: &str| self.only_namespaces.iter().any(|n| n == ns);
+        let in_scope = |o: &Object| {
+            o.namespace().is_some_and(selected) || (o.kind() == "Namespace" && selected(o.name()))
+        };
+        let needed =
+            crate::select::References::of(objects.iter().filter(|o| in_scope(o))).cluster_scoped;
+        let is_needed_cluster_object = |o: &Object| {
+            o.namespace().is_none()
+                && o.kind() != "Namespace"
+                && needed.contains(&(o.kind().to_string(), o.name().to_string()))
+        };
+        let issuer_secrets =
+            crate::select::References::of(objects.iter().filter(|o| is_needed_cluster_object(o)))
+                .secrets;
+        let keep = |o: &Object| {
+            in_scope(o)
+                || is_needed_cluster_object(o)
+                || (o.kind() == "Secret"
+                    && issuer_secrets.contains_key(&(
+                        o.namespace().unwrap_or("").to_string(),
+                        o.name().to_string(),
+                    )))
+                || (o.kind() == "Namespace" && issuer_secrets.keys().any(|(ns, _)| ns == o.name()))
+        };
+        objects.into_iter().filter(|o| keep(o)).collect()
     }
 
     /// Applies every rewrite to one object. Returns a note when the rewrite dropped something
@@ -608,6 +648,48 @@ mod tests {
         let ns =
             Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
         assert!(t.selects(&ing) && !t.selects(&other) && t.selects(&class) && t.selects(&ns));
+    }
+
+    #[test]
+    fn a_namespace_restore_keeps_only_the_cluster_objects_it_needs() {
+        let t = Transform {
+            only_namespaces: vec!["shop".into()],
+            ..Default::default()
+        };
+        let objects: Vec<Object> = [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "traefik"}}),
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "ca"},
+                   "spec": {"ca": {"secretName": "ca-key-pair"}}}),
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "le"},
+                   "spec": {"acme": {"privateKeySecretRef": {"name": "le-account"}}}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ca-key-pair", "namespace": "cert-manager"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "le-account", "namespace": "cert-manager"}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop",
+                   "annotations": {"cert-manager.io/cluster-issuer": "ca"}}, "spec": {"ingressClassName": "nginx"}}),
+        ]
+        .into_iter()
+        .map(Object)
+        .filter(|o| t.selects(o))
+        .collect();
+        let kept: Vec<String> = t
+            .narrow(objects)
+            .iter()
+            .map(|o| o.object_ref().to_string())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "Namespace shop",
+                "Namespace cert-manager",
+                "networking.k8s.io/IngressClass nginx",
+                "cert-manager.io/ClusterIssuer ca",
+                "Secret cert-manager/ca-key-pair",
+                "networking.k8s.io/Ingress shop/web",
+            ]
+        );
         assert_eq!(parse_pair("a=b").unwrap(), ("a".into(), "b".into()));
         assert!(parse_pair("a").is_err() && parse_pair("=b").is_err() && parse_pair("a=").is_err());
     }

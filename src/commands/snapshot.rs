@@ -216,9 +216,16 @@ async fn capture(
             path: Some(from_dir.display().to_string()),
             ..Default::default()
         };
+        let mut warnings = selected.warnings;
+        warnings.extend(
+            selected
+                .objects
+                .iter()
+                .filter_map(routevault::normalize::allocation_warning),
+        );
         return Ok(Captured {
             source: info,
-            warnings: selected.warnings,
+            warnings,
             skipped: selected.skipped,
         });
     }

@@ -93,14 +93,18 @@ pub fn read_objects(
     transform: &Transform,
 ) -> anyhow::Result<(Vec<Object>, usize, Vec<String>)> {
     let mut objects = Vec::new();
-    let mut notes = Vec::new();
-    let withheld = restore_objects(artifact, unsealer, max_memory, |mut object| {
+    let withheld = restore_objects(artifact, unsealer, max_memory, |object| {
         if transform.selects(&object) {
-            notes.extend(transform.apply(&mut object));
             objects.push(object);
         }
         Ok(())
     })?;
+    // Narrowed by source names, before the rewrites rename anything.
+    let mut objects = transform.narrow(objects);
+    let notes = objects
+        .iter_mut()
+        .filter_map(|o| transform.apply(o))
+        .collect();
     Ok((objects, withheld, notes))
 }
 
