@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod catalog;
 pub mod cleanup;
+pub mod convert;
 pub mod defaults;
 pub mod duration;
 pub mod error;

@@ -207,6 +207,7 @@ async fn capture(
     if let Some(from_dir) = &args.from_dir {
         let read = source::dir::read(from_dir)
             .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
+        let converted = read.warnings;
         let selected = select::select(read.objects, selection, args.secrets);
         for object in &selected.objects {
             sink.add(normalize(object))?;
@@ -216,7 +217,8 @@ async fn capture(
             path: Some(from_dir.display().to_string()),
             ..Default::default()
         };
-        let mut warnings = selected.warnings;
+        let mut warnings = converted;
+        warnings.extend(selected.warnings);
         warnings.extend(
             selected
                 .objects

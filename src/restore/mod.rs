@@ -93,18 +93,23 @@ pub fn read_objects(
     transform: &Transform,
 ) -> anyhow::Result<(Vec<Object>, usize, Vec<String>)> {
     let mut objects = Vec::new();
-    let withheld = restore_objects(artifact, unsealer, max_memory, |object| {
+    let mut notes = Vec::new();
+    let withheld = restore_objects(artifact, unsealer, max_memory, |mut object| {
         if transform.selects(&object) {
+            // A snapshot made from older manifests may hold a removed API version; what
+            // cannot be converted is applied as it is, and the API server names the field.
+            if let Ok(crate::convert::Converted::Converted(note)) =
+                crate::convert::convert(&mut object)
+            {
+                notes.push(note);
+            }
             objects.push(object);
         }
         Ok(())
     })?;
     // Narrowed by source names, before the rewrites rename anything.
     let mut objects = transform.narrow(objects);
-    let notes = objects
-        .iter_mut()
-        .filter_map(|o| transform.apply(o))
-        .collect();
+    notes.extend(objects.iter_mut().filter_map(|o| transform.apply(o)));
     Ok((objects, withheld, notes))
 }
 

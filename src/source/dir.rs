@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::convert::Converted;
 use crate::object::{Object, ObjectRef, is_valid_name, is_valid_namespace};
 use crate::yaml;
 
@@ -46,6 +47,8 @@ pub struct DirObjects {
     pub objects: Vec<Object>,
     pub files: usize,
     pub documents: usize,
+    /// Objects converted from removed API versions, by file and document.
+    pub warnings: Vec<String>,
 }
 
 /// The namespace given to namespaced objects that name none, as `kubectl apply` would with
@@ -69,6 +72,7 @@ pub fn read(root: &Path) -> Result<DirObjects, DirError> {
         })?;
         let parsed = parse_file(&path, &text)?;
         out.documents += parsed.documents;
+        out.warnings.extend(parsed.warnings);
         for (number, object) in parsed.objects {
             let here = format!("{} (document {number})", path.display());
             if object.catalog_kind().is_some()
@@ -90,6 +94,7 @@ pub fn read(root: &Path) -> Result<DirObjects, DirError> {
 pub struct ParsedFile {
     pub documents: usize,
     pub objects: Vec<(usize, Object)>,
+    pub warnings: Vec<String>,
 }
 
 /// Parses one file's text (JSON when `path` ends in .json, else multi-document YAML, `kind:
@@ -113,10 +118,25 @@ pub fn parse_file(path: &Path, text: &str) -> Result<ParsedFile, DirError> {
     let mut parsed = ParsedFile {
         documents: documents.len(),
         objects: Vec::new(),
+        warnings: Vec::new(),
     };
     for (number, value) in documents {
         for object in expand(value, path, number)? {
-            parsed.objects.push((number, check(object, path, number)?));
+            let mut object = check(object, path, number)?;
+            match crate::convert::convert(&mut object) {
+                Ok(Converted::Current) => {}
+                Ok(Converted::Converted(warning)) => parsed
+                    .warnings
+                    .push(format!("{} document {number}: {warning}", path.display())),
+                Err(reason) => {
+                    return Err(DirError::Invalid {
+                        path: path.into(),
+                        document: number,
+                        reason,
+                    });
+                }
+            }
+            parsed.objects.push((number, object));
         }
     }
     Ok(parsed)
