@@ -75,6 +75,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { group: CERT_MANAGER, versions: V1, kind: "ClusterIssuer", plural: "clusterissuers", namespaced: false, tier: 1, optional: true },
     KindInfo { group: CERT_MANAGER, versions: V1, kind: "Issuer", plural: "issuers", namespaced: true, tier: 2, optional: true },
     KindInfo { group: CORE, versions: V1, kind: "Secret", plural: "secrets", namespaced: true, tier: 3, optional: false },
+    KindInfo { group: CORE, versions: V1, kind: "ConfigMap", plural: "configmaps", namespaced: true, tier: 3, optional: false },
     KindInfo { group: CORE, versions: V1, kind: "Service", plural: "services", namespaced: true, tier: 4, optional: false },
     KindInfo { group: DISCOVERY, versions: V1, kind: "EndpointSlice", plural: "endpointslices", namespaced: true, tier: 5, optional: false },
     KindInfo { group: CERT_MANAGER, versions: V1, kind: "Certificate", plural: "certificates", namespaced: true, tier: 6, optional: true },
@@ -97,6 +98,8 @@ pub enum RefTarget {
     Secret,
     /// A Service: its absence is warned about.
     Service,
+    /// A ConfigMap (CA bundles of TLS validation): captured only when referenced.
+    ConfigMap,
     /// A cluster-scoped routing kind (by kind name): captured under `--namespace` only when
     /// referenced.
     ClusterScoped(&'static str),
@@ -154,6 +157,10 @@ const SERVICE_REF: RefForm = RefForm::ObjectRef {
 const ISSUER_REF: RefForm = RefForm::ObjectRef {
     default_group: CERT_MANAGER,
     default_kind: "Issuer",
+};
+const CONFIG_MAP_REF: RefForm = RefForm::ObjectRef {
+    default_group: CORE,
+    default_kind: "ConfigMap",
 };
 const CLUSTER_ISSUER: RefTarget = RefTarget::ClusterScoped("ClusterIssuer");
 
@@ -229,6 +236,9 @@ pub const REFERENCES: &[Reference] = &[
     at(GATEWAY, "TCPRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
     at(GATEWAY, "UDPRoute", "/spec/rules/*/backendRefs/*", SERVICE_REF, RefTarget::Service),
     at(GATEWAY, "BackendTLSPolicy", "/spec/targetRefs/*", SERVICE_REF, RefTarget::Service),
+    at(GATEWAY, "BackendTLSPolicy", "/spec/validation/caCertificateRefs/*", CONFIG_MAP_REF, RefTarget::ConfigMap),
+    at(GATEWAY, "Gateway", "/spec/tls/frontend/default/validation/caCertificateRefs/*", CONFIG_MAP_REF, RefTarget::ConfigMap),
+    at(GATEWAY, "Gateway", "/spec/tls/frontend/perPort/*/tls/validation/caCertificateRefs/*", CONFIG_MAP_REF, RefTarget::ConfigMap),
 ];
 
 /// Objects that controllers make at run time and remake from what is captured: (owner group,
@@ -369,7 +379,11 @@ mod tests {
         );
         assert_eq!(lookup("v1", "Service").unwrap().plural, "services");
         assert!(lookup("apps/v1", "Deployment").is_none());
-        assert!(lookup("v1", "ConfigMap").is_none());
+        assert!(lookup("v1", "Pod").is_none());
+        assert_eq!(
+            lookup("v1", "ConfigMap").unwrap().tier,
+            lookup("v1", "Secret").unwrap().tier
+        );
         assert_eq!(lookup_user_name("ingresses").unwrap().kind, "Ingress");
         assert_eq!(
             lookup_user_name("cert-manager.io/Certificate")

@@ -107,6 +107,7 @@ pub fn label_selector_applies(kind: &catalog::KindInfo) -> bool {
         (kind.group, kind.kind),
         (CORE, "Namespace")
             | (CORE, "Secret")
+            | (CORE, "ConfigMap")
             | (DISCOVERY, "EndpointSlice")
             | (GATEWAY, "ReferenceGrant")
     )
@@ -298,6 +299,7 @@ pub fn plan(
     let Sorted {
         namespaces,
         slices,
+        config_maps,
         grants,
         cluster_scoped,
         routing,
@@ -313,6 +315,12 @@ pub fn plan(
     }
     warn_missing_services(&routing, &references, &mut warnings);
     captured.extend(hand_managed_slices(slices, &routing, &mut skipped));
+    captured.extend(referenced_config_maps(
+        config_maps,
+        &references,
+        &mut warnings,
+        &mut skipped,
+    ));
     captured.extend(routing);
 
     let mut plan = Plan {
@@ -358,6 +366,8 @@ fn admission_selectors(objects: &[Object]) -> Vec<LabelSelector> {
 struct Sorted {
     namespaces: BTreeMap<String, Object>,
     slices: Vec<Object>,
+    /// ConfigMaps: captured only when referenced.
+    config_maps: Vec<Object>,
     /// Every ReferenceGrant of the source, selected or not: a grant allows a reference even
     /// when the selection leaves the grant itself out.
     grants: Vec<Object>,
@@ -419,6 +429,7 @@ fn sort_by_role(
                 sorted.namespaces.insert(object.name().to_string(), object);
             }
             (DISCOVERY, "EndpointSlice") => sorted.slices.push(object),
+            (CORE, "ConfigMap") => sorted.config_maps.push(object),
             _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
                 bump(skipped, 1, "not matched by the label selector");
             }
@@ -498,6 +509,36 @@ fn warn_missing_services(routing: &[Object], references: &References, warnings: 
             ));
         }
     }
+}
+
+/// The ConfigMaps captured routing references (CA bundles); a referenced one the source lacks
+/// is warned about.
+fn referenced_config_maps(
+    config_maps: Vec<Object>,
+    references: &References,
+    warnings: &mut Vec<String>,
+    skipped: &mut BTreeMap<String, usize>,
+) -> Vec<Object> {
+    let mut found = BTreeSet::new();
+    let mut kept = Vec::new();
+    for config_map in config_maps {
+        let key = key_of(&config_map);
+        if references.config_maps.contains_key(&key) {
+            found.insert(key);
+            kept.push(config_map);
+        } else {
+            bump(skipped, 1, "ConfigMap not referenced by captured routing");
+        }
+    }
+    for (key, referrer) in &references.config_maps {
+        if !found.contains(key) {
+            warnings.push(format!(
+                "{referrer} references ConfigMap {}/{}, which is not in the source or not selected",
+                key.0, key.1
+            ));
+        }
+    }
+    kept
 }
 
 /// EndpointSlices of captured selector-less Services, maintained by hand (the controller
@@ -596,6 +637,7 @@ pub struct References {
     /// Gateway API references to a Secret in another namespace, not yet allowed.
     pub cross_namespace_secrets: Vec<CrossReference>,
     pub services: BTreeMap<(String, String), String>,
+    pub config_maps: BTreeMap<(String, String), String>,
     pub cluster_scoped: BTreeSet<(String, String)>,
 }
 
@@ -665,6 +707,11 @@ impl References {
                 }
                 RefTarget::Service => {
                     self.services
+                        .entry((namespace.to_string(), found.name))
+                        .or_insert_with(|| referrer.clone());
+                }
+                RefTarget::ConfigMap => {
+                    self.config_maps
                         .entry((namespace.to_string(), found.name))
                         .or_insert_with(|| referrer.clone());
                 }
@@ -748,6 +795,7 @@ fn object_ref(
     let (want_group, want_kind) = match target {
         RefTarget::Secret => (CORE, "Secret"),
         RefTarget::Service => (CORE, "Service"),
+        RefTarget::ConfigMap => (CORE, "ConfigMap"),
         RefTarget::ClusterScoped(kind) => (
             catalog::KINDS
                 .iter()

@@ -166,7 +166,6 @@ fn non_routing_kinds_are_refused() {
             Some("shop"),
             "spec: {containers: [{name: x, image: x, securityContext: {privileged: true}}]}\n",
         ),
-        ("v1", "ConfigMap", Some("shop"), "data: {a: b}\n"),
     ] {
         let ws = signed(
             vec![
@@ -177,6 +176,24 @@ fn non_routing_kinds_are_refused() {
         );
         assert_refused_everywhere(&ws, "not a routing kind");
     }
+    // A ConfigMap is routing data only as a CA bundle that routing in the artifact names.
+    let config_map =
+        || archive::object(2, "v1", "ConfigMap", Some("shop"), "pwn", "data: {a: b}\n");
+    let ws = signed(vec![namespace(1, "shop"), config_map()], false);
+    assert_refused_everywhere(
+        &ws,
+        "ConfigMap shop/pwn is not referenced by any routing object",
+    );
+    let policy = archive::object(
+        3,
+        "gateway.networking.k8s.io/v1",
+        "BackendTLSPolicy",
+        Some("shop"),
+        "tls",
+        "spec:\n  targetRefs: [{group: \"\", kind: Service, name: web}]\n  validation:\n    hostname: web.shop\n    caCertificateRefs: [{group: \"\", kind: ConfigMap, name: pwn}]\n",
+    );
+    let ws = signed(vec![namespace(1, "shop"), config_map(), policy], false);
+    ws.verify("prod", ID).ok();
 }
 
 #[test]

@@ -147,6 +147,7 @@ impl VerifiedArtifact {
             .map(|e| (e.path.as_str(), e))
             .collect();
         let mut seen: HashSet<String> = HashSet::new();
+        let mut unreferenced = UnreferencedConfigMaps::default();
         let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
         let mut members = Members::new(&mut archive, capped, self.limits, what)?;
         members.next_member(Cap::Manifest)?; // the manifest, checked in open
@@ -180,7 +181,19 @@ impl VerifiedArtifact {
                 }
                 .into());
             }
+            unreferenced.note(&object, &path);
             visit(entry, object)?;
+        }
+        if let Some((config_map, path)) = unreferenced.remaining() {
+            return Err(VerifyError::NotRouting {
+                what: what.into(),
+                path,
+                reason: format!(
+                    "{config_map} is not referenced by any routing object of the artifact \
+                     (routevault carries ConfigMaps only as the CA bundles routing names)"
+                ),
+            }
+            .into());
         }
         if let Some(missing) = self
             .manifest
@@ -462,5 +475,37 @@ impl<R: Read> Read for CappedReader<R> {
         let n = self.inner.read(&mut buf[..allowed])?;
         self.remaining -= n as u64;
         Ok(n)
+    }
+}
+
+/// ConfigMaps are routing data only as what routing references (CA bundles): one that no
+/// object of the artifact references is refused, so a signed artifact cannot plant arbitrary
+/// configuration. Every consumer collects objects before writing or applying, so the refusal
+/// at the end of the read comes before anything is done.
+#[derive(Default)]
+struct UnreferencedConfigMaps {
+    config_maps: std::collections::BTreeMap<(String, String), String>,
+    referenced: std::collections::BTreeSet<(String, String)>,
+}
+
+impl UnreferencedConfigMaps {
+    fn note(&mut self, object: &Object, path: &str) {
+        if object.group().is_empty() && object.kind() == "ConfigMap" {
+            let key = (
+                object.namespace().unwrap_or("").to_string(),
+                object.name().to_string(),
+            );
+            self.config_maps.insert(key, path.to_string());
+        }
+        let refs = crate::select::References::of(std::slice::from_ref(object));
+        self.referenced.extend(refs.config_maps.into_keys());
+    }
+
+    /// The first ConfigMap nobody referenced, and its member path.
+    fn remaining(&self) -> Option<(String, String)> {
+        self.config_maps
+            .iter()
+            .find(|(key, _)| !self.referenced.contains(*key))
+            .map(|((ns, name), path)| (format!("ConfigMap {ns}/{name}"), path.clone()))
     }
 }

@@ -106,6 +106,9 @@ pub fn dependencies(object: &Object) -> BTreeSet<String> {
     for (namespace, name) in references.services.keys() {
         needs.insert(format!("Service {namespace}/{name}"));
     }
+    for (namespace, name) in references.config_maps.keys() {
+        needs.insert(format!("ConfigMap {namespace}/{name}"));
+    }
     for cross in &references.cross_namespace_secrets {
         needs.insert(format!("Secret {}/{}", cross.namespace, cross.name));
     }
