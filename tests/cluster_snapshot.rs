@@ -75,6 +75,13 @@ fn every_scenario_applied_to_a_cluster_snapshots_to_its_folder() {
             &["--unseal-key", ws.seal_key().to_str().unwrap()],
         )
         .ok();
+        // Every file written reads back in kubectl (YAML 1.1) as what was written: the API
+        // server takes the whole folder (an unquoted `on` would be a boolean annotation).
+        bed.kubectl_ok(
+            cluster,
+            &["apply", "--server-side", "--dry-run=server", "-R", "-f", out.to_str().unwrap()],
+            None,
+        );
         let got = objects_in(&out);
         let want = expected(&scenario(name));
         let got_refs: Vec<String> = got.iter().map(|o| o.object_ref().to_string()).collect();
