@@ -175,9 +175,17 @@ impl Transform {
                 map_at(value, "/spec/issuerRef/name", &self.issuers);
             }
             (CERT_MANAGER, "Issuer" | "ClusterIssuer") => {
+                // A ClusterIssuer is shared by every namespace: only its renamed copy (the
+                // clone's own) may point at the clone; rewriting the shared one would move
+                // the source's HTTP-01 solver onto the clone's Gateway.
+                let cloned = kind == "Issuer"
+                    || value
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|name| self.issuers.contains_key(name));
                 rename(value, &self.issuers);
                 // HTTP-01 through a Gateway: the solver's route attaches to these parents.
-                for solver in array_mut(value, "/spec/acme/solvers") {
+                for solver in array_mut(value, "/spec/acme/solvers").filter(|_| cloned) {
                     map_each(
                         solver,
                         "/http01/gatewayHTTPRoute/parentRefs",
@@ -488,6 +496,23 @@ mod tests {
         let mut same = Object(service.clone());
         assert_eq!(dr.apply(&mut same), None);
         assert_eq!(same.0["spec"], service["spec"]);
+    }
+
+    #[test]
+    fn a_shared_cluster_issuer_keeps_its_solver_parents_and_its_renamed_copy_follows_the_clone() {
+        let issuer = |name: &str| {
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": name},
+                "spec": {"acme": {"solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [
+                    {"name": "public", "namespace": "edge", "kind": "Gateway"}]}}}]}}})
+        };
+        let shared = applied(issuer("internal-ca"));
+        assert_eq!(shared, issuer("internal-ca"));
+        let copy = applied(issuer("letsencrypt"));
+        assert_eq!(copy["metadata"]["name"], "letsencrypt-staging");
+        assert_eq!(
+            copy["spec"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["namespace"],
+            "stg-edge"
+        );
     }
 
     #[test]
@@ -929,7 +954,10 @@ mod tests {
                     ]),
                     "ListenerSet" => must.extend(["/spec/parentRef/namespace", "/spec/listeners/*/tls/certificateRefs/*/namespace"]),
                     "TLSRoute" => must.extend(["/spec/parentRefs/*/namespace", "/spec/rules/*/backendRefs/*/namespace"]),
-                    "Issuer" | "ClusterIssuer" => must.push("/spec/acme/solvers/*/http01/gatewayHTTPRoute/parentRefs/*/namespace"),
+                    "Issuer" => must.push("/spec/acme/solvers/*/http01/gatewayHTTPRoute/parentRefs/*/namespace"),
+                    "ClusterIssuer" if t.issuers.contains_key(object.name()) => {
+                        must.push("/spec/acme/solvers/*/http01/gatewayHTTPRoute/parentRefs/*/namespace")
+                    }
                     "Namespace" => must.push("/metadata/name"),
                     _ => {}
                 }

@@ -79,7 +79,14 @@ fn every_scenario_applied_to_a_cluster_snapshots_to_its_folder() {
         // server takes the whole folder (an unquoted `on` would be a boolean annotation).
         bed.kubectl_ok(
             cluster,
-            &["apply", "--server-side", "--dry-run=server", "-R", "-f", out.to_str().unwrap()],
+            &[
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "-R",
+                "-f",
+                out.to_str().unwrap(),
+            ],
             None,
         );
         let got = objects_in(&out);
