@@ -142,7 +142,6 @@ impl Transform {
         }
         let group = object.group().to_string();
         let kind = object.kind().to_string();
-        let what = object.object_ref().to_string();
         let value = &mut object.0;
 
         // Namespaces.
@@ -153,7 +152,15 @@ impl Transform {
         }
         match (group.as_str(), kind.as_str()) {
             (CORE, "Namespace") => rename(value, &self.namespaces),
-            (CORE, "Service") => return self.release_allocations(value, &what),
+            (CORE, "Service") => {
+                // Named as it lands, in its new namespace.
+                let what = format!(
+                    "Service {}/{}",
+                    value["metadata"]["namespace"].as_str().unwrap_or(""),
+                    value["metadata"]["name"].as_str().unwrap_or("")
+                );
+                return self.release_allocations(value, &what);
+            }
             (GATEWAY, "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute") => {
                 self.route(value)
             }

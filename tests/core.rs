@@ -853,3 +853,96 @@ fn hostile_object_not_matching_its_entry() {
     );
     assert!(!out.exists());
 }
+
+/// Snapshots `dir` and returns the run, failed or not.
+fn snapshot_run(ws: &Workspace, dir: &Path) -> support::cli::Run {
+    let (store, key, seal) = (ws.store(), ws.sign_key(), ws.seal_pub());
+    ws.run(&[
+        "snapshot",
+        "--from-dir",
+        dir.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+        "--seal-to",
+        seal.to_str().unwrap(),
+        "--env",
+        "prod",
+    ])
+}
+
+#[test]
+fn removed_api_versions_are_converted_or_refused_never_skipped() {
+    let ws = Workspace::new();
+    let dir = ws.path("legacy");
+    fs::create_dir_all(&dir).unwrap();
+    // The Kubernetes 1.18 documentation's shape, as old repositories still hold it.
+    fs::write(
+        dir.join("ingress.yaml"),
+        "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n\
+         spec:\n  backend: {serviceName: web, servicePort: 80}\n  rules:\n  - host: shop.example.com\n    http:\n      paths:\n      - path: /\n        backend: {serviceName: web, servicePort: http}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ipFamily: IPv4, ports: [{name: http, port: 80}]}\n",
+    )
+    .unwrap();
+    let run = snapshot_run(&ws, &dir).ok();
+    assert!(
+        run.stderr.contains("ingress.yaml document 1")
+            && run.stderr.contains("extensions/v1beta1")
+            && run.stderr.contains("spec.ipFamily"),
+        "{}",
+        run.stderr
+    );
+    let out = ws.path("out");
+    ws.restore("prod", &run.last_line(), &out, &[]).ok();
+    let restored = fs::read_to_string(out.join("10-ingresses/shop/web.yaml")).unwrap();
+    assert!(
+        restored.starts_with("apiVersion: networking.k8s.io/v1\n")
+            && restored.contains("defaultBackend:")
+            && restored.contains("pathType: ImplementationSpecific"),
+        "{restored}"
+    );
+
+    // cert-manager's removed versions are refused, naming the file, the document and the fix.
+    fs::write(
+        dir.join("zz-certificate.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+         apiVersion: cert-manager.io/v1alpha2\nkind: Certificate\nmetadata: {name: web, namespace: shop}\nspec: {secretName: web-tls}\n",
+    )
+    .unwrap();
+    let run = snapshot_run(&ws, &dir);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("zz-certificate.yaml document 2") && run.stderr.contains("cmctl convert"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_live_dump_without_managed_fields_is_named_and_loses_its_allocations() {
+    let ws = Workspace::new();
+    let dir = ws.path("dump");
+    fs::create_dir_all(&dir).unwrap();
+    // What `kubectl get service -o yaml` prints since managedFields are hidden by default.
+    fs::write(
+        dir.join("svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop, uid: 6a1f, resourceVersion: \"4711\",\n\
+         \x20 creationTimestamp: \"2026-11-01T00:00:00Z\"}\nspec:\n  type: NodePort\n  clusterIP: 10.96.12.7\n  clusterIPs: [10.96.12.7]\n  ports: [{port: 80, nodePort: 31080, protocol: TCP}]\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\nspec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n",
+    )
+    .unwrap();
+    let run = snapshot_run(&ws, &dir).ok();
+    assert!(
+        run.stderr.contains("Service shop/web looks like `kubectl get -o yaml` output"),
+        "{}",
+        run.stderr
+    );
+    let out = ws.path("out");
+    ws.restore("prod", &run.last_line(), &out, &[]).ok();
+    let service = fs::read_to_string(out.join("04-services/shop/web.yaml")).unwrap();
+    assert!(
+        !service.contains("31080") && !service.contains("10.96.12.7"),
+        "{service}"
+    );
+}
