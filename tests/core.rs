@@ -913,7 +913,8 @@ fn removed_api_versions_are_converted_or_refused_never_skipped() {
     let run = snapshot_run(&ws, &dir);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("zz-certificate.yaml document 2") && run.stderr.contains("cmctl convert"),
+        run.stderr.contains("zz-certificate.yaml document 2")
+            && run.stderr.contains("cmctl convert"),
         "{}",
         run.stderr
     );
@@ -934,7 +935,8 @@ fn a_live_dump_without_managed_fields_is_named_and_loses_its_allocations() {
     .unwrap();
     let run = snapshot_run(&ws, &dir).ok();
     assert!(
-        run.stderr.contains("Service shop/web looks like `kubectl get -o yaml` output"),
+        run.stderr
+            .contains("Service shop/web looks like `kubectl get -o yaml` output"),
         "{}",
         run.stderr
     );
