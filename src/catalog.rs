@@ -1,8 +1,11 @@
-//! The routing kinds routevault captures and restores, and the order they are restored in.
+//! The routing kinds routevault captures and restores, the order they are restored in, the
+//! references between them, and the objects controllers make at run time.
 //!
 //! The catalog is data, not code (as in Velero's restore priority list): a kind's group,
 //! versions (preferred first), plural, scope, restore tier, and whether it comes from an
-//! optional CRD. Everything else asks the catalog rather than naming kinds itself.
+//! optional CRD; each reference's location, form and target (`REFERENCES`); each runtime
+//! owner (`RUNTIME_OWNED`). Adding a kind or a reference is one entry. Everything else asks
+//! the catalog rather than naming kinds itself.
 
 use serde::Serialize;
 

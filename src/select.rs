@@ -3,22 +3,25 @@
 //!
 //! Rules, in the order they apply:
 //! - only catalog kinds; CertificateRequest, Order and Challenge are runtime state and never
-//!   captured; Certificates owned by an Ingress (cert-manager's ingress-shim) are recreated by
-//!   cert-manager from the Ingress, so they stay out;
-//! - the API server's own objects (`default/kubernetes` Service, kube-system, kube-public,
-//!   kube-node-lease) stay out unless asked for;
+//!   captured, nor are objects a controller owns and remakes (`catalog::RUNTIME_OWNED`:
+//!   Certificates of cert-manager's ingress-shim and gateway-shim, ACME HTTP-01 solvers);
+//! - the API server's own objects and everything in its system namespaces (kube-system,
+//!   kube-public, kube-node-lease) stay out unless asked for;
 //! - `--namespace` / `--exclude-namespace` limit namespaced objects; the label selector
-//!   applies to every kind except Namespaces and Secrets, which follow what they hold or
-//!   what references them;
-//! - Secrets: only those referenced by a captured Ingress `tls[].secretName`, Certificate
-//!   `spec.secretName` or Gateway listener `tls.certificateRefs` (data minimisation);
+//!   applies to every kind except Namespaces, Secrets, ConfigMaps, EndpointSlices and
+//!   ReferenceGrants, which follow what they hold or what references them;
+//! - Secrets and ConfigMaps: only those captured routing references (`catalog::REFERENCES`,
+//!   data minimisation), cluster issuers' included; a Gateway API reference into another
+//!   namespace counts only where a ReferenceGrant there allows it;
 //! - EndpointSlices: only those of captured selector-less Services, managed by hand;
 //! - cluster-scoped classes and ClusterIssuers: all of them, or with `--namespace` only the
 //!   ones captured objects reference;
-//! - Namespaces: exactly those holding captured objects (a minimal one is made when the
-//!   source has none, so a restore can create it).
+//! - Namespaces: those holding captured objects, and those a captured Gateway admits routes
+//!   or ListenerSets from by label (a minimal one is made when the source has none, so a
+//!   restore can create it).
 //!
-//! References to Secrets and Services that the source lacks are warnings, not failures.
+//! References to Secrets, ConfigMaps and Services that the source lacks are warnings, not
+//! failures.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -207,8 +207,9 @@ async fn stream_secrets(
 }
 
 /// Lists one kind (in each selected namespace, or cluster-wide), normalising objects as they
-/// arrive and dropping ingress-shim Certificates (their owner references go in normalisation).
-/// Returns the kind's name, its objects, and how many Certificates were dropped.
+/// arrive (and stripping the CRD's schema defaults inside atomic lists, given its schema) and
+/// dropping controllers' runtime objects (judged by owner references, which normalisation
+/// removes). Returns the kind's name, its objects, and how many were dropped for each reason.
 async fn list_kind(
     connection: &Connection,
     kind: ServedKind,
