@@ -64,7 +64,7 @@ pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
 /// Prints a value as one YAML document on stdout, quoted so YAML 1.1 readers agree.
 pub fn print_yaml(value: &impl Serialize) -> std::io::Result<()> {
     let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
-    let text = crate::yaml::to_string(&value).map_err(std::io::Error::other)?;
+    let text = crate::yaml::to_string(&value);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     Ok(())

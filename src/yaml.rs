@@ -10,8 +10,6 @@ pub enum YamlError {
     /// `document` counts from 1, in file order, as editors and kubectl report it.
     #[error("document {document}: {message}")]
     Parse { document: usize, message: String },
-    #[error("cannot write YAML: {0}")]
-    Write(String),
 }
 
 /// Parses every document of a (possibly multi-document) YAML stream. Empty documents (a
@@ -118,7 +116,7 @@ fn text_at_document_marker(rest: &mut std::iter::Peekable<std::str::Chars<'_>>) 
 /// refuses the manifest (an ingress-nginx `auth-tls-verify-client: "on"` annotation). Here a
 /// string is written plain only when it cannot be anything but a string in either version;
 /// every other string is double-quoted, and multi-line strings are literal blocks.
-pub fn to_string(value: &Value) -> Result<String, YamlError> {
+pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
     match value {
         Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
@@ -128,7 +126,7 @@ pub fn to_string(value: &Value) -> Result<String, YamlError> {
             out.push('\n');
         }
     }
-    Ok(out)
+    out
 }
 
 fn write_map(
@@ -290,8 +288,8 @@ mod tests {
     #[test]
     fn output_is_deterministic_and_round_trips() {
         let value = json!({"z": 1, "a": {"y": "on", "b": "0123", "c": true}});
-        let text = to_string(&value).unwrap();
-        assert_eq!(text, to_string(&value.clone()).unwrap());
+        let text = to_string(&value);
+        assert_eq!(text, to_string(&value.clone()));
         assert!(text.find("a:").unwrap() < text.find("z:").unwrap());
         assert_eq!(parse_documents(&text).unwrap()[0].1, value);
     }
@@ -335,7 +333,7 @@ mod tests {
             "'q'",
         ];
         for text in ambiguous {
-            let written = to_string(&json!({ "k": text })).unwrap();
+            let written = to_string(&json!({ "k": text }));
             assert!(
                 written.starts_with("k: \""),
                 "{text:?} written as {written:?}"
@@ -349,13 +347,10 @@ mod tests {
             "nginx.ingress.kubernetes.io/auth",
             "a.b_c",
         ] {
-            assert_eq!(
-                to_string(&json!({ "k": plain })).unwrap(),
-                format!("k: {plain}\n")
-            );
+            assert_eq!(to_string(&json!({ "k": plain })), format!("k: {plain}\n"));
         }
         // Keys follow the same rule: an annotation named `on` stays a string key.
-        let written = to_string(&json!({"on": {"y": 1}})).unwrap();
+        let written = to_string(&json!({"on": {"y": 1}}));
         assert_eq!(written, "\"on\":\n  \"y\": 1\n");
     }
 
@@ -364,7 +359,7 @@ mod tests {
         let value = json!({"metadata": {"annotations": {"snippet": "line 1\n  line 2\n"}, "name": "web"},
             "spec": {"ports": [{"name": "http", "port": 80}, {"port": 443}], "empty": {}, "none": [],
                      "nested": [[1, 2], ["x"]], "tls": [{"hosts": ["a.example.com"]}]}});
-        let text = to_string(&value).unwrap();
+        let text = to_string(&value);
         assert_eq!(
             text,
             "metadata:\n  annotations:\n    snippet: |\n      line 1\n        line 2\n  name: web\n\
@@ -395,7 +390,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_value_reads_back_as_written(value in json_value()) {
-            let text = to_string(&value).unwrap();
+            let text = to_string(&value);
             let parsed = parse_documents(&text).unwrap();
             let back = parsed.first().map(|(_, v)| v.clone()).unwrap_or(Value::Null);
             proptest::prop_assert_eq!(back, value, "{}", text);

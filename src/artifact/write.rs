@@ -58,7 +58,7 @@ impl ArtifactWriter {
 
     /// Adds one object as YAML. `sealed` records whether its Secret data is sealed.
     pub fn add_object(&mut self, object: &Object, sealed: bool) -> io::Result<&Entry> {
-        let text = crate::yaml::to_string(&object.0).map_err(io::Error::other)?;
+        let text = crate::yaml::to_string(&object.0);
         let path = format::object_path(self.entries.len() + 1);
         write_member(&mut self.body, &path, text.as_bytes())?;
         self.entries.push(Entry {

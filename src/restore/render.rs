@@ -33,8 +33,6 @@ pub enum RenderError {
     },
     #[error("{} would be written twice: two objects map to one file name", .0.display())]
     Duplicate(PathBuf),
-    #[error("rendering {object} as YAML: {reason}")]
-    Yaml { object: String, reason: String },
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RenderError {
@@ -117,10 +115,7 @@ impl DirRenderer {
         let folder = path.parent().expect("has a folder");
         fs::create_dir_all(folder).map_err(io("creating", folder))?;
         let secret = object.kind() == "Secret" && object.group().is_empty();
-        let text = crate::yaml::to_string(&object.0).map_err(|e| RenderError::Yaml {
-            object: object.object_ref().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::yaml::to_string(&object.0);
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
