@@ -481,7 +481,7 @@ mod tests {
         );
         assert_eq!(object.namespace(), Some("stg-edge"));
         assert!(
-            note.contains("Service edge/edge") && note.contains("nodePort 30443"),
+            note.contains("Service stg-edge/edge") && note.contains("nodePort 30443"),
             "{note}"
         );
         assert!(
