@@ -141,6 +141,10 @@ fn hold_back_dependents(
     failed: &BTreeSet<String>,
     tier: &str,
 ) -> (Vec<Object>, Vec<ObjectReport>) {
+    // The common case, nothing failed: no object's dependencies need computing.
+    if failed.is_empty() {
+        return (objects, Vec::new());
+    }
     let mut apply = Vec::new();
     let mut held_back = Vec::new();
     for object in objects {
