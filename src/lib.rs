@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cleanup;
 pub mod convert;
 pub mod defaults;
+pub mod drift;
 pub mod duration;
 pub mod error;
 pub mod history;
@@ -32,6 +33,7 @@ pub mod snapshot;
 pub mod source;
 pub mod store;
 pub mod transform;
+pub mod value_digest;
 pub mod yaml;
 
 /// The version of this tool, recorded in every manifest.

@@ -167,6 +167,7 @@ fn aad(namespace: &str, name: &str, key: &str) -> Vec<u8> {
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
     sealing: Sealing,
+    digester: Option<crate::value_digest::ValueDigester>,
 }
 
 impl Sealer {
@@ -198,21 +199,33 @@ impl Sealer {
                 recipients: recipients.iter().map(|r| r.to_string()).collect(),
                 wrapped_key: BASE64.encode(wrapped),
             },
+            digester: None,
         })
+    }
+
+    /// Also records each value's keyed digest (see `value_digest`), so `diff` can tell a
+    /// changed value without unsealing.
+    pub fn with_digests(mut self, digester: crate::value_digest::ValueDigester) -> Self {
+        self.digester = Some(digester);
+        self
     }
 
     pub fn sealing(&self) -> &Sealing {
         &self.sealing
     }
 
-    /// Replaces every `data` value of a Secret with its sealed form. Returns how many values
-    /// were sealed.
-    pub fn seal_secret(&self, secret: &mut Object) -> Result<usize, SealError> {
+    /// Replaces every `data` value of a Secret with its sealed form. Returns the values' keyed
+    /// digests by data key (empty without a digester).
+    pub fn seal_secret(
+        &self,
+        secret: &mut Object,
+    ) -> Result<std::collections::BTreeMap<String, String>, SealError> {
         let object = secret.object_ref().to_string();
         let namespace = secret.namespace().unwrap_or("").to_string();
         let name = secret.name().to_string();
+        let mut digests = std::collections::BTreeMap::new();
         let Some(data) = secret.0.get_mut("data").and_then(Value::as_object_mut) else {
-            return Ok(0);
+            return Ok(digests);
         };
         for (key, value) in data.iter_mut() {
             let encoded = value.as_str().ok_or_else(|| SealError::NotBase64 {
@@ -223,6 +236,9 @@ impl Sealer {
                 object: object.clone(),
                 key: key.clone(),
             })?;
+            if let Some(digester) = &self.digester {
+                digests.insert(key.clone(), digester.digest(&plain));
+            }
             let mut nonce = [0u8; 24];
             getrandom::fill(&mut nonce).expect("the operating system's random source failed");
             let aad = aad(&namespace, &name, key);
@@ -240,7 +256,7 @@ impl Sealer {
             blob.extend_from_slice(&sealed);
             *value = Value::String(format!("{SEALED_PREFIX}{}", BASE64.encode(blob)));
         }
-        Ok(data.len())
+        Ok(digests)
     }
 }
 
@@ -343,12 +359,32 @@ mod tests {
     }
 
     #[test]
+    fn two_sealers_of_one_signer_give_equal_digests_for_equal_values_only() {
+        let signer = crate::sign::generate_signing_key();
+        let sealer = |r: &age::x25519::Recipient| {
+            Sealer::new(std::slice::from_ref(r)).unwrap().with_digests(
+                crate::value_digest::ValueDigester::from_signing_key(&signer),
+            )
+        };
+        let (_, r) = identity();
+        let (mut a, mut b) = (secret("web-tls"), secret("web-tls"));
+        b.0["data"]["tls.key"] = json!(BASE64.encode("ANOTHER KEY"));
+        let da = sealer(&r).seal_secret(&mut a).unwrap();
+        let db = sealer(&r).seal_secret(&mut b).unwrap();
+        assert_eq!(da.len(), 2);
+        assert_eq!(da["tls.crt"], db["tls.crt"]);
+        assert_ne!(da["tls.key"], db["tls.key"]);
+        // The sealed values themselves differ even where the plaintext is equal.
+        assert_ne!(a.0["data"]["tls.crt"], b.0["data"]["tls.crt"]);
+    }
+
+    #[test]
     fn seal_then_unseal_round_trips_and_hides_plaintext() {
         let (id, r) = identity();
         let sealer = Sealer::new(&[r]).unwrap();
         let original = secret("web-tls");
         let mut sealed = original.clone();
-        assert_eq!(sealer.seal_secret(&mut sealed).unwrap(), 2);
+        assert!(sealer.seal_secret(&mut sealed).unwrap().is_empty());
         let text = serde_json::to_string(&sealed.0).unwrap();
         assert!(!text.contains(&BASE64.encode("PRIVATE KEY BYTES")));
         assert!(!text.contains("PRIVATE KEY BYTES"));

@@ -79,10 +79,11 @@ impl<'a> ArtifactSink<'a> {
 
     pub fn add(&mut self, mut object: Object) -> Result<(), SnapshotError> {
         let mut sealed = false;
+        let mut digests = BTreeMap::new();
         if object.group().is_empty() && object.kind() == "Secret" {
             match (self.secrets, self.sealer) {
                 (SecretsMode::Sealed, Some(sealer)) => {
-                    sealer.seal_secret(&mut object)?;
+                    digests = sealer.seal_secret(&mut object)?;
                     sealed = true;
                     self.contents.sealed_secrets += 1;
                 }
@@ -95,7 +96,7 @@ impl<'a> ArtifactSink<'a> {
             }
         }
         self.writer
-            .add_object(&object, sealed)
+            .add_object(&object, sealed, digests)
             .map_err(|source| SnapshotError::Write {
                 object: object.object_ref().to_string(),
                 source,

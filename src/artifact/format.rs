@@ -97,6 +97,10 @@ pub struct Entry {
     /// Whether the object's Secret data is sealed.
     #[serde(default)]
     pub sealed: bool,
+    /// For a sealed Secret: each data key's keyed value digest (`value_digest`), so snapshots
+    /// signed by one key can be compared without unsealing. Absent in older artifacts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_digests: BTreeMap<String, String>,
 }
 
 impl Entry {

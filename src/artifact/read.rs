@@ -299,6 +299,19 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
                 reason: "declared twice or outside objects/".into(),
             });
         }
+        if !entry.value_digests.is_empty()
+            && (!entry.sealed
+                || !entry
+                    .value_digests
+                    .values()
+                    .all(|d| crate::value_digest::is_well_formed(d)))
+        {
+            return Err(VerifyError::HostileEntry {
+                what: what.into(),
+                path: entry.path.clone(),
+                reason: "value digests on an entry that is not sealed, or not 64 hex digits".into(),
+            });
+        }
         if let Some(problem) =
             super::validate::entry_problem(entry, manifest.selection.include_system)
         {

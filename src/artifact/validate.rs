@@ -130,6 +130,7 @@ mod tests {
             size: 0,
             sha256: String::new(),
             sealed: false,
+            value_digests: Default::default(),
         }
     }
 

@@ -56,8 +56,14 @@ impl ArtifactWriter {
         })
     }
 
-    /// Adds one object as YAML. `sealed` records whether its Secret data is sealed.
-    pub fn add_object(&mut self, object: &Object, sealed: bool) -> io::Result<&Entry> {
+    /// Adds one object as YAML. `sealed` records whether its Secret data is sealed, and
+    /// `value_digests` the sealed values' keyed digests.
+    pub fn add_object(
+        &mut self,
+        object: &Object,
+        sealed: bool,
+        value_digests: std::collections::BTreeMap<String, String>,
+    ) -> io::Result<&Entry> {
         let text = crate::yaml::to_string(&object.0);
         let path = format::object_path(self.entries.len() + 1);
         write_member(&mut self.body, &path, text.as_bytes())?;
@@ -70,6 +76,7 @@ impl ArtifactWriter {
             size: text.len() as u64,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             sealed,
+            value_digests,
         });
         Ok(self.entries.last().expect("just pushed"))
     }

@@ -46,7 +46,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let env = args.env.env.clone();
     check_env(&env)?;
     let signing_key = sign::load_signing_key(&args.sign_key).context("loading the signing key")?;
-    let sealer = sealer_for(&args)?;
+    let sealer = sealer_for(&args, &signing_key)?;
     let selection = selection_of(&args);
 
     // Check the store and the retention before reading anything: a misconfigured CronJob
@@ -113,11 +113,16 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
 }
 
 /// The sealer for `--seal-to`; a loud warning when Secrets are stored in plaintext.
-fn sealer_for(args: &SnapshotArgs) -> anyhow::Result<Option<Sealer>> {
+fn sealer_for(
+    args: &SnapshotArgs,
+    signing_key: &ed25519_dalek::SigningKey,
+) -> anyhow::Result<Option<Sealer>> {
     match (args.secrets, args.seal_to.is_empty()) {
-        (SecretsMode::Sealed, false) => {
-            Ok(Some(Sealer::new(&seal::parse_recipients(&args.seal_to)?)?))
-        }
+        (SecretsMode::Sealed, false) => Ok(Some(
+            Sealer::new(&seal::parse_recipients(&args.seal_to)?)?.with_digests(
+                routevault::value_digest::ValueDigester::from_signing_key(signing_key),
+            ),
+        )),
         (SecretsMode::Plaintext, _) => {
             tracing::warn!(
                 "--secrets plaintext: Secret data is stored UNENCRYPTED in this snapshot"

@@ -60,6 +60,7 @@ pub fn entry(path: &str, name: &str, data: &[u8]) -> Entry {
         size: data.len() as u64,
         sha256: hex::encode(Sha256::digest(data)),
         sealed: false,
+        value_digests: Default::default(),
     }
 }
 
@@ -163,6 +164,7 @@ pub fn object(
         size: data.len() as u64,
         sha256: hex::encode(Sha256::digest(&data)),
         sealed: false,
+        value_digests: Default::default(),
     };
     (
         Member::File {

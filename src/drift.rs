@@ -1,0 +1,567 @@
+//! Pure comparison of two sets of normalised routing objects: a snapshot against a live
+//! cluster (drift), or one snapshot against another (what a build changed). Objects are matched
+//! by identity; a changed object lists its changed fields, old → new. Secret values never
+//! appear: each side gives a witness per value (a hash of the plaintext kept in memory only, or
+//! the snapshot's keyed digest), and the report says only that a value changed, or that it could
+//! not be compared.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::object::{Object, ObjectRef};
+
+/// What can be known about one Secret value without holding it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueWitness {
+    /// SHA-256 of the plaintext, when this side holds it (live, unsealed or plaintext snapshot).
+    /// Never written out: an unkeyed hash would let a reader test guesses.
+    pub plain: Option<[u8; 32]>,
+    /// The keyed digest and the id of the signing key it was made under.
+    pub digest: Option<(String, String)>,
+}
+
+impl ValueWitness {
+    pub fn of_plaintext(plain: &[u8]) -> Self {
+        Self {
+            plain: Some(Sha256::digest(plain).into()),
+            digest: None,
+        }
+    }
+
+    /// Equal, different, or `None` when the two sides share no way of telling.
+    fn same_as(&self, other: &Self) -> Option<bool> {
+        if let (Some(a), Some(b)) = (&self.plain, &other.plain) {
+            return Some(a == b);
+        }
+        match (&self.digest, &other.digest) {
+            (Some((key_a, a)), Some((key_b, b))) if key_a == key_b => Some(a == b),
+            _ => None,
+        }
+    }
+}
+
+/// One object of a side, with the witnesses of its Secret values by data key.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub object: Object,
+    pub values: BTreeMap<String, ValueWitness>,
+}
+
+impl Item {
+    /// An object whose Secret data (if any) is plaintext base64: witnesses are computed and
+    /// the values taken out of the object.
+    pub fn plaintext(mut object: Object) -> Self {
+        let values = take_secret_data(&mut object)
+            .into_iter()
+            .map(|(key, encoded)| {
+                let witness = match decode_base64(&encoded) {
+                    Some(plain) => ValueWitness::of_plaintext(&plain),
+                    None => ValueWitness::of_plaintext(encoded.as_bytes()),
+                };
+                (key, witness)
+            })
+            .collect();
+        Self { object, values }
+    }
+
+    /// A sealed Secret as the artifact holds it: its values are known only by the keyed
+    /// digests recorded in the manifest under `signer` (none in older artifacts).
+    pub fn sealed(mut object: Object, digests: &BTreeMap<String, String>, signer: &str) -> Self {
+        let values = take_secret_data(&mut object)
+            .into_keys()
+            .map(|key| {
+                let digest = digests.get(&key).map(|d| (signer.to_string(), d.clone()));
+                (
+                    key,
+                    ValueWitness {
+                        plain: None,
+                        digest,
+                    },
+                )
+            })
+            .collect();
+        Self { object, values }
+    }
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// Removes a Secret's `data` and returns it; other objects are left alone.
+fn take_secret_data(object: &mut Object) -> BTreeMap<String, String> {
+    if !(object.group().is_empty() && object.kind() == "Secret") {
+        return BTreeMap::new();
+    }
+    let Some(Value::Object(data)) = object.0.as_object_mut().and_then(|m| m.remove("data")) else {
+        return BTreeMap::new();
+    };
+    data.into_iter()
+        .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// What the two sides are: a snapshot and a cluster, or two snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Cluster,
+    Snapshots,
+}
+
+/// How an object differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// In the snapshot, not in the cluster.
+    Missing,
+    /// In the cluster (in scope), not in the snapshot.
+    Extra,
+    /// In the first snapshot, not in the second.
+    Removed,
+    /// In the second snapshot, not in the first.
+    Added,
+    Changed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Missing => "missing",
+            State::Extra => "extra",
+            State::Removed => "removed",
+            State::Added => "added",
+            State::Changed => "changed",
+        }
+    }
+}
+
+/// One changed field. A Secret value's change is `hidden`: neither side is shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+}
+
+impl std::fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<Value>| match v {
+            None => "(absent)".to_string(),
+            Some(v) => serde_json::to_string(v).unwrap_or_default(),
+        };
+        if self.hidden {
+            let what = match (&self.old, &self.new) {
+                (None, Some(_)) => "value added",
+                (Some(_), None) => "value removed",
+                _ => "value changed",
+            };
+            write!(f, "{}: {what} (hidden)", self.path)
+        } else {
+            write!(
+                f,
+                "{}: {} → {}",
+                self.path,
+                show(&self.old),
+                show(&self.new)
+            )
+        }
+    }
+}
+
+/// One object that differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectDrift {
+    pub object: String,
+    #[serde(rename = "ref")]
+    pub identity: ObjectRef,
+    pub state: State,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+}
+
+/// The comparison: the objects that differ, how many are the same, and how many Secret values
+/// could not be compared (neither side's witness fits the other's).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Comparison {
+    pub differences: Vec<ObjectDrift>,
+    pub in_sync: usize,
+    pub values_not_compared: usize,
+}
+
+impl Comparison {
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for d in &self.differences {
+            *counts.entry(d.state.name()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Compares `expected` (the snapshot, or the first snapshot) with `actual` (the live objects
+/// in scope, or the second snapshot).
+pub fn compare(expected: Vec<Item>, actual: Vec<Item>, mode: Mode) -> Comparison {
+    let (gone, new) = match mode {
+        Mode::Cluster => (State::Missing, State::Extra),
+        Mode::Snapshots => (State::Removed, State::Added),
+    };
+    let mut actual: BTreeMap<ObjectRef, Item> = actual
+        .into_iter()
+        .map(|item| (item.object.object_ref(), item))
+        .collect();
+    let mut comparison = Comparison::default();
+    for item in expected {
+        let identity = item.object.object_ref();
+        let Some(other) = actual.remove(&identity) else {
+            comparison.differences.push(ObjectDrift {
+                object: identity.to_string(),
+                identity,
+                state: gone,
+                changes: Vec::new(),
+            });
+            continue;
+        };
+        let mut changes = Vec::new();
+        field_changes(
+            &item.object.0,
+            &other.object.0,
+            &mut String::new(),
+            &mut changes,
+        );
+        comparison.values_not_compared += value_changes(&item.values, &other.values, &mut changes);
+        if changes.is_empty() {
+            comparison.in_sync += 1;
+        } else {
+            comparison.differences.push(ObjectDrift {
+                object: identity.to_string(),
+                identity,
+                state: State::Changed,
+                changes,
+            });
+        }
+    }
+    for (identity, _) in actual {
+        comparison.differences.push(ObjectDrift {
+            object: identity.to_string(),
+            identity,
+            state: new,
+            changes: Vec::new(),
+        });
+    }
+    comparison.differences.sort_by(|a, b| {
+        tier_of(&a.identity)
+            .cmp(&tier_of(&b.identity))
+            .then(a.identity.cmp(&b.identity))
+    });
+    comparison
+}
+
+fn tier_of(identity: &ObjectRef) -> usize {
+    crate::catalog::lookup_group_kind(&identity.group, &identity.kind)
+        .map(|k| k.tier)
+        .unwrap_or(usize::MAX)
+}
+
+/// Adds the hidden changes between two Secrets' values; returns how many values could not be
+/// compared.
+fn value_changes(
+    old: &BTreeMap<String, ValueWitness>,
+    new: &BTreeMap<String, ValueWitness>,
+    changes: &mut Vec<FieldChange>,
+) -> usize {
+    let hidden = |key: &str, old: bool, new: bool| FieldChange {
+        path: format!("data{}", path_key(key)),
+        old: old.then(|| Value::String("(hidden)".into())),
+        new: new.then(|| Value::String("(hidden)".into())),
+        hidden: true,
+    };
+    let mut not_compared = 0;
+    for (key, witness) in old {
+        match new.get(key) {
+            None => changes.push(hidden(key, true, false)),
+            Some(other) => match witness.same_as(other) {
+                Some(true) => {}
+                Some(false) => changes.push(hidden(key, true, true)),
+                None => not_compared += 1,
+            },
+        }
+    }
+    for key in new.keys().filter(|k| !old.contains_key(*k)) {
+        changes.push(hidden(key, false, true));
+    }
+    not_compared
+}
+
+/// `.name` for plain keys, `["a.b/c"]` for keys a reader could not split unambiguously.
+fn path_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!(".{key}")
+    } else {
+        format!("[{}]", serde_json::to_string(key).unwrap_or_default())
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    let part = path_key(key);
+    if path.is_empty() {
+        part.trim_start_matches('.').to_string()
+    } else {
+        format!("{path}{part}")
+    }
+}
+
+/// Appends the differences between `old` and `new` under `path`: maps key by key, lists
+/// item by item (a longer list's tail is added or removed), anything else as a whole.
+fn field_changes(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>) {
+    if old == new {
+        return;
+    }
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                let here = join(path, key);
+                match b.get(key) {
+                    Some(other) => field_changes(value, other, &mut here.clone(), out),
+                    None => out.push(change(here, Some(value), None)),
+                }
+            }
+            for (key, value) in b.iter().filter(|(k, _)| !a.contains_key(*k)) {
+                out.push(change(join(path, key), None, Some(value)));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for index in 0..a.len().max(b.len()) {
+                let mut here = format!("{path}[{index}]");
+                match (a.get(index), b.get(index)) {
+                    (Some(x), Some(y)) => field_changes(x, y, &mut here, out),
+                    (x, y) => out.push(change(here, x, y)),
+                }
+            }
+        }
+        _ => out.push(change(path.clone(), Some(old), Some(new))),
+    }
+}
+
+fn change(path: String, old: Option<&Value>, new: Option<&Value>) -> FieldChange {
+    FieldChange {
+        path,
+        old: old.cloned(),
+        new: new.cloned(),
+        hidden: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ingress(name: &str, host: &str) -> Object {
+        Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "shop",
+                         "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}},
+            "spec": {"rules": [{"host": host}]}}),
+        )
+    }
+
+    fn secret(name: &str, key: &str) -> Object {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+        Object(
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": "shop"},
+            "data": {"tls.crt": "Q0VSVA==", "tls.key": encoded}}),
+        )
+    }
+
+    fn plain(objects: Vec<Object>) -> Vec<Item> {
+        objects.into_iter().map(Item::plaintext).collect()
+    }
+
+    #[test]
+    fn same_objects_are_in_sync() {
+        let c = compare(
+            plain(vec![ingress("web", "a.example"), secret("tls", "K")]),
+            plain(vec![secret("tls", "K"), ingress("web", "a.example")]),
+            Mode::Cluster,
+        );
+        assert!(c.differences.is_empty(), "{c:?}");
+        assert_eq!(c.in_sync, 2);
+    }
+
+    #[test]
+    fn missing_extra_and_changed_fields_are_each_reported() {
+        let mut edited = ingress("web", "b.example");
+        edited.0["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] =
+            json!("false");
+        let c = compare(
+            plain(vec![
+                ingress("web", "a.example"),
+                ingress("gone", "g.example"),
+            ]),
+            plain(vec![edited, ingress("new", "n.example")]),
+            Mode::Cluster,
+        );
+        let states: Vec<(&str, State)> = c
+            .differences
+            .iter()
+            .map(|d| (d.identity.name.as_str(), d.state))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("gone", State::Missing),
+                ("new", State::Extra),
+                ("web", State::Changed)
+            ]
+        );
+        let changes: Vec<String> = c.differences[2]
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                r#"metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"]: "true" → "false""#,
+                r#"spec.rules[0].host: "a.example" → "b.example""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn between_snapshots_objects_are_added_or_removed() {
+        let c = compare(
+            plain(vec![ingress("old", "a")]),
+            plain(vec![ingress("new", "a")]),
+            Mode::Snapshots,
+        );
+        let states: Vec<State> = c.differences.iter().map(|d| d.state).collect();
+        assert_eq!(states, vec![State::Added, State::Removed]);
+    }
+
+    #[test]
+    fn list_tails_are_added_and_removed_items() {
+        let mut two = ingress("web", "a");
+        two.0["spec"]["rules"] = json!([{"host": "a"}, {"host": "b"}]);
+        let c = compare(
+            plain(vec![ingress("web", "a")]),
+            plain(vec![two]),
+            Mode::Cluster,
+        );
+        let change = &c.differences[0].changes;
+        assert_eq!(change.len(), 1);
+        assert_eq!(change[0].path, "spec.rules[1]");
+        assert_eq!(change[0].old, None);
+        assert_eq!(change[0].new, Some(json!({"host": "b"})));
+    }
+
+    #[test]
+    fn a_changed_secret_value_is_reported_hidden_and_never_shown() {
+        let c = compare(
+            plain(vec![secret("tls", "OLD-KEY")]),
+            plain(vec![secret("tls", "NEW-KEY")]),
+            Mode::Cluster,
+        );
+        assert_eq!(c.differences.len(), 1);
+        let change = &c.differences[0].changes;
+        assert_eq!(change.len(), 1);
+        assert!(change[0].hidden);
+        assert_eq!(
+            change[0].to_string(),
+            r#"data["tls.key"]: value changed (hidden)"#
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        use base64::Engine;
+        for value in ["OLD-KEY", "NEW-KEY"] {
+            assert!(!json.contains(value));
+            assert!(!json.contains(&base64::engine::general_purpose::STANDARD.encode(value)));
+        }
+    }
+
+    #[test]
+    fn sealed_values_compare_by_digest_of_one_signer_only() {
+        let digests = |crt: &str, key: &str| {
+            BTreeMap::from([
+                ("tls.crt".to_string(), crt.to_string()),
+                ("tls.key".to_string(), key.to_string()),
+            ])
+        };
+        let a = Item::sealed(secret("tls", "x"), &digests("c1", "k1"), "signer-1");
+        let b = Item::sealed(secret("tls", "y"), &digests("c1", "k2"), "signer-1");
+        let c = compare(vec![a.clone()], vec![b], Mode::Snapshots);
+        let paths: Vec<&str> = c.differences[0]
+            .changes
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(paths, vec![r#"data["tls.key"]"#]);
+        assert_eq!(c.values_not_compared, 0);
+
+        // Another signer's digests, or none (an older artifact), cannot be compared: counted,
+        // not reported as a change.
+        let other = Item::sealed(secret("tls", "x"), &digests("c9", "k9"), "signer-2");
+        let c = compare(vec![a.clone()], vec![other], Mode::Snapshots);
+        assert!(c.differences.is_empty());
+        assert_eq!(c.values_not_compared, 2);
+        let live = Item::plaintext(secret("tls", "x"));
+        let c = compare(vec![a], vec![live], Mode::Cluster);
+        assert_eq!(c.values_not_compared, 2);
+    }
+
+    #[test]
+    fn a_live_witness_with_the_signers_digest_compares_with_a_sealed_value() {
+        let key = crate::sign::generate_signing_key();
+        let digester = crate::value_digest::ValueDigester::from_signing_key(&key);
+        let sealed = Item::sealed(
+            secret("tls", "K"),
+            &BTreeMap::from([
+                ("tls.crt".to_string(), digester.digest(b"CERT")),
+                ("tls.key".to_string(), digester.digest(b"K")),
+            ]),
+            "id",
+        );
+        let mut live = Item::plaintext(secret("tls", "OTHER"));
+        live.values.get_mut("tls.crt").unwrap().digest =
+            Some(("id".into(), digester.digest(b"CERT")));
+        live.values.get_mut("tls.key").unwrap().digest =
+            Some(("id".into(), digester.digest(b"OTHER")));
+        let c = compare(vec![sealed], vec![live], Mode::Cluster);
+        assert_eq!(c.values_not_compared, 0);
+        let paths: Vec<&str> = c.differences[0]
+            .changes
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(paths, vec![r#"data["tls.key"]"#]);
+    }
+
+    #[test]
+    fn added_and_removed_data_keys_are_changes() {
+        let mut more = secret("tls", "K");
+        more.0["data"]["ca.crt"] = json!("Q0E=");
+        let c = compare(
+            plain(vec![secret("tls", "K")]),
+            plain(vec![more]),
+            Mode::Cluster,
+        );
+        assert_eq!(
+            c.differences[0].changes[0].to_string(),
+            r#"data["ca.crt"]: value added (hidden)"#
+        );
+    }
+}
