@@ -23,7 +23,8 @@ pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact fo
     name = "routevault",
     version = LONG_VERSION,
     about = "Disaster recovery for Kubernetes routing: signed, sealed, immutable snapshots and verified restores",
-    after_help = "Exit codes: 0 success, 1 error, 2 usage, 3 verification failed."
+    after_help = "Exit codes: 0 success, 1 error, 2 usage, 3 verification failed. \
+                  `diff` (like `kubectl diff`): 0 in sync, 1 differences found, 4 error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -75,6 +76,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Delete old snapshots (never one under retention) and orphaned uploads.
     Prune(PruneArgs),
+    /// Compare a snapshot with a live cluster (drift) or with another snapshot (a build's
+    /// changes). Exit 0 in sync, 1 differences, 2 usage, 3 verification failed, 4 error.
+    Diff(DiffArgs),
     /// Walk and check the chain of verified snapshots of an environment, newest first.
     History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -410,34 +414,8 @@ pub struct RestoreArgs {
     /// Skip objects whose kind the target does not serve (missing CRDs) instead of failing.
     #[arg(long, env = "ROUTEVAULT_SKIP_MISSING_KINDS")]
     pub skip_missing_kinds: bool,
-    /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
-    #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',', value_parser = parse_pair)]
-    pub namespace_map: Vec<(String, String)>,
-    /// With --namespace-map, keep each cloned Service's node ports and cluster IP. By default a
-    /// clone releases them (the report lists each), because its source usually holds them on
-    /// the same cluster and the API server would refuse the copy.
-    #[arg(long, env = "ROUTEVAULT_KEEP_NODE_PORTS")]
-    pub keep_node_ports: bool,
-    /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
-    #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',', value_parser = parse_pair)]
-    pub host_rewrite: Vec<(String, String)>,
-    /// Rename an IngressClass (and references to it); repeatable.
-    #[arg(long = "ingress-class-map", value_name = "FROM=TO", env = "ROUTEVAULT_INGRESS_CLASS_MAP", value_delimiter = ',', value_parser = parse_pair)]
-    pub ingress_class_map: Vec<(String, String)>,
-    /// Rename a cert-manager Issuer/ClusterIssuer (and references to it); repeatable.
-    #[arg(long = "issuer-map", value_name = "FROM=TO", env = "ROUTEVAULT_ISSUER_MAP", value_delimiter = ',', value_parser = parse_pair)]
-    pub issuer_map: Vec<(String, String)>,
-    /// Restore only these kinds (e.g. Ingress,Service).
-    #[arg(long, value_name = "KIND", value_delimiter = ',', env = "ROUTEVAULT_ONLY", value_parser = parse_kind)]
-    pub only: Vec<&'static KindInfo>,
-    /// Restore only these (source) namespaces; repeatable.
-    #[arg(
-        long = "namespace",
-        short = 'n',
-        env = "ROUTEVAULT_NAMESPACES",
-        value_delimiter = ','
-    )]
-    pub namespaces: Vec<String>,
+    #[command(flatten)]
+    pub transform: TransformArgs,
     /// Refuse a snapshot whose objects would take more than this many bytes of memory to
     /// restore (estimated as they are read: text plus 128 bytes per YAML node). The default
     /// keeps a restore under 512 MiB, the deploy kit's restore Job limit.
@@ -446,6 +424,71 @@ pub struct RestoreArgs {
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.
     #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
     pub unseal_key: Option<PathBuf>,
+    /// Replace, not modify: after applying, delete the routing objects in the snapshot's scope
+    /// (its namespaces and kinds) that the snapshot does not hold, routes first, so that the
+    /// cluster's routing is exactly the snapshot. Restoring an older snapshot with --prune is a
+    /// rollback. Only objects routevault applied (field manager `routevault`) unless
+    /// --prune-all; never Namespaces unless --prune-namespaces. With --dry-run, lists them.
+    #[arg(long, env = "ROUTEVAULT_PRUNE", conflicts_with = "to_dir")]
+    pub prune: bool,
+    /// With --prune, also delete in-scope objects that other tools applied (kubectl, Helm,
+    /// controllers' users): everything routing in scope that the snapshot does not hold.
+    #[arg(long, requires = "prune")]
+    pub prune_all: bool,
+    /// With --prune, also delete Namespaces in scope that the snapshot does not hold (and with
+    /// them everything in them).
+    #[arg(long, requires = "prune")]
+    pub prune_namespaces: bool,
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ROUTEVAULT_OUTPUT"
+    )]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Snapshot id, or `latest`.
+    pub snapshot: String,
+    /// A second snapshot (id or `latest`): compare the two builds instead of a cluster (the
+    /// cluster options are then not used).
+    pub against: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Compare with the live routing of this kubeconfig context (`--context` is the same).
+    #[arg(
+        long,
+        visible_alias = "context",
+        value_name = "CONTEXT",
+        env = "ROUTEVAULT_DIFF_CLUSTER"
+    )]
+    pub cluster: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config, with its current context).
+    #[arg(long, env = "ROUTEVAULT_DIFF_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Compare with the cluster this pod runs in, as its service account (a drift CronJob).
+    #[arg(long, env = "ROUTEVAULT_DIFF_IN_CLUSTER", conflicts_with_all = ["cluster", "kubeconfig"])]
+    pub in_cluster: bool,
+    #[arg(long, default_value = routevault::k8s::SERVICE_ACCOUNT_DIR, env = "ROUTEVAULT_SERVICE_ACCOUNT_DIR", hide_short_help = true)]
+    pub service_account_dir: PathBuf,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    /// Unseal Secret values to compare them (any .seal.key of the snapshot's recipients).
+    #[arg(long, env = "ROUTEVAULT_UNSEAL_KEY")]
+    pub unseal_key: Option<PathBuf>,
+    /// Against a cluster: the key that signed the snapshot, to compare live Secret values with
+    /// the snapshot's keyed digests without unsealing (the snapshot job's own key).
+    #[arg(long, env = "ROUTEVAULT_DIFF_SIGN_KEY")]
+    pub sign_key: Option<PathBuf>,
+    #[arg(long, default_value_t = routevault::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY", hide_short_help = true)]
+    pub max_object_memory: u64,
     #[arg(
         long,
         short = 'o',
@@ -516,4 +559,52 @@ pub struct PruneArgs {
         env = "ROUTEVAULT_OUTPUT"
     )]
     pub output: Output,
+}
+
+/// The clone rewrites and subset filters, shared by `restore` and `diff` (a clone is checked
+/// against its source snapshot through the same rewrites that made it).
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    /// Rewrite namespace FROM to TO (and references across namespaces); repeatable.
+    #[arg(long = "namespace-map", value_name = "FROM=TO", env = "ROUTEVAULT_NAMESPACE_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub namespace_map: Vec<(String, String)>,
+    /// With --namespace-map, keep each cloned Service's node ports and cluster IP. By default a
+    /// clone releases them (the report lists each), because its source usually holds them on
+    /// the same cluster and the API server would refuse the copy.
+    #[arg(long, env = "ROUTEVAULT_KEEP_NODE_PORTS")]
+    pub keep_node_ports: bool,
+    /// Rewrite hostnames ending in FROM to end in TO (wildcards included); repeatable.
+    #[arg(long = "host-rewrite", value_name = "FROM=TO", env = "ROUTEVAULT_HOST_REWRITE", value_delimiter = ',', value_parser = parse_pair)]
+    pub host_rewrite: Vec<(String, String)>,
+    /// Rename an IngressClass (and references to it); repeatable.
+    #[arg(long = "ingress-class-map", value_name = "FROM=TO", env = "ROUTEVAULT_INGRESS_CLASS_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub ingress_class_map: Vec<(String, String)>,
+    /// Rename a cert-manager Issuer/ClusterIssuer (and references to it); repeatable.
+    #[arg(long = "issuer-map", value_name = "FROM=TO", env = "ROUTEVAULT_ISSUER_MAP", value_delimiter = ',', value_parser = parse_pair)]
+    pub issuer_map: Vec<(String, String)>,
+    /// Only these kinds (e.g. Ingress,Service).
+    #[arg(long, value_name = "KIND", value_delimiter = ',', env = "ROUTEVAULT_ONLY", value_parser = parse_kind)]
+    pub only: Vec<&'static KindInfo>,
+    /// Only these (source) namespaces; repeatable.
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        env = "ROUTEVAULT_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+}
+
+impl TransformArgs {
+    pub fn to_transform(&self) -> routevault::transform::Transform {
+        routevault::transform::Transform {
+            namespaces: self.namespace_map.iter().cloned().collect(),
+            hosts: self.host_rewrite.clone(),
+            ingress_classes: self.ingress_class_map.iter().cloned().collect(),
+            issuers: self.issuer_map.iter().cloned().collect(),
+            only: self.only.clone(),
+            only_namespaces: self.namespaces.clone(),
+            keep_node_ports: self.keep_node_ports,
+        }
+    }
 }

@@ -52,15 +52,20 @@ pub struct Item {
 
 impl Item {
     /// An object whose Secret data (if any) is plaintext base64: witnesses are computed and
-    /// the values taken out of the object.
-    pub fn plaintext(mut object: Object) -> Self {
+    /// the values taken out of the object. With `digester` (and its key id), each witness also
+    /// carries that key's digest, to compare with sealed values.
+    pub fn plaintext(
+        mut object: Object,
+        digester: Option<(&crate::value_digest::ValueDigester, &str)>,
+    ) -> Self {
         let values = take_secret_data(&mut object)
             .into_iter()
             .map(|(key, encoded)| {
-                let witness = match decode_base64(&encoded) {
-                    Some(plain) => ValueWitness::of_plaintext(&plain),
-                    None => ValueWitness::of_plaintext(encoded.as_bytes()),
-                };
+                let plain = decode_base64(&encoded).unwrap_or_else(|| encoded.into_bytes());
+                let mut witness = ValueWitness::of_plaintext(&plain);
+                if let Some((digester, key_id)) = digester {
+                    witness.digest = Some((key_id.to_string(), digester.digest(&plain)));
+                }
                 (key, witness)
             })
             .collect();
@@ -389,7 +394,10 @@ mod tests {
     }
 
     fn plain(objects: Vec<Object>) -> Vec<Item> {
-        objects.into_iter().map(Item::plaintext).collect()
+        objects
+            .into_iter()
+            .map(|o| Item::plaintext(o, None))
+            .collect()
     }
 
     #[test]
@@ -518,7 +526,7 @@ mod tests {
         let c = compare(vec![a.clone()], vec![other], Mode::Snapshots);
         assert!(c.differences.is_empty());
         assert_eq!(c.values_not_compared, 2);
-        let live = Item::plaintext(secret("tls", "x"));
+        let live = Item::plaintext(secret("tls", "x"), None);
         let c = compare(vec![a], vec![live], Mode::Cluster);
         assert_eq!(c.values_not_compared, 2);
     }
@@ -535,11 +543,7 @@ mod tests {
             ]),
             "id",
         );
-        let mut live = Item::plaintext(secret("tls", "OTHER"));
-        live.values.get_mut("tls.crt").unwrap().digest =
-            Some(("id".into(), digester.digest(b"CERT")));
-        live.values.get_mut("tls.key").unwrap().digest =
-            Some(("id".into(), digester.digest(b"OTHER")));
+        let live = Item::plaintext(secret("tls", "OTHER"), Some((&digester, "id")));
         let c = compare(vec![sealed], vec![live], Mode::Cluster);
         assert_eq!(c.values_not_compared, 0);
         let paths: Vec<&str> = c.differences[0]

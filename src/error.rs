@@ -14,6 +14,18 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code for an artifact that failed verification.
 pub const EXIT_VERIFY: i32 = 3;
+/// `diff` only, as `kubectl diff`: differences were found (the report says which). Any other
+/// failure of `diff` exits [`EXIT_DIFF_ERROR`] so a monitor can tell drift from a broken run.
+pub const EXIT_DIFFERENCES: i32 = 1;
+/// `diff` only: a failure that is neither a verification failure nor a usage error.
+pub const EXIT_DIFF_ERROR: i32 = 4;
+
+/// `diff` found differences: not a failure of the command, but its answer.
+#[derive(Debug, Error)]
+#[error("{count} objects differ")]
+pub struct DifferencesFound {
+    pub count: usize,
+}
 
 /// An artifact, or its signature, cannot be trusted. The message says what was wrong and where;
 /// it never contains secret data.
@@ -120,10 +132,39 @@ pub fn exit_code_for(err: &anyhow::Error) -> i32 {
     }
 }
 
+/// The exit code of a failed `diff`: 1 only for differences found, 3 for verification, 4 for
+/// anything else.
+pub fn diff_exit_code_for(err: &anyhow::Error) -> i32 {
+    if err.is::<DifferencesFound>() {
+        EXIT_DIFFERENCES
+    } else if err.chain().any(|cause| cause.is::<VerifyError>()) {
+        EXIT_VERIFY
+    } else {
+        EXIT_DIFF_ERROR
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn diff_tells_differences_from_errors() {
+        let found: anyhow::Error = DifferencesFound { count: 2 }.into();
+        assert_eq!(diff_exit_code_for(&found), 1);
+        assert_eq!(diff_exit_code_for(&anyhow::anyhow!("no route to host")), 4);
+        assert_eq!(exit_code_for(&anyhow::anyhow!("no route to host")), 1);
+        let verify: anyhow::Error = Err::<(), _>(VerifyError::NoneVerified {
+            env: "e".into(),
+            store: "s".into(),
+            count: 1,
+            trust: "keys".into(),
+        })
+        .context("opening")
+        .unwrap_err();
+        assert_eq!(diff_exit_code_for(&verify), 3);
+    }
 
     #[test]
     fn verification_failures_map_to_exit_3_even_when_wrapped() {

@@ -1,12 +1,13 @@
 //! The `routevault` binary: parse the command line, set up logging, run the command, and map
-//! errors to exit codes (0 ok, 1 error, 2 usage, 3 verification failed).
+//! errors to exit codes (0 ok, 1 error, 2 usage, 3 verification failed; `diff`: 1 differences,
+//! 4 error).
 
 mod cli;
 mod commands;
 
 use clap::Parser;
 use cli::{Cli, LogFormat};
-use routevault::error::{EXIT_OK, EXIT_USAGE, exit_code_for};
+use routevault::error::{DifferencesFound, EXIT_OK, EXIT_USAGE, diff_exit_code_for, exit_code_for};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -41,10 +42,19 @@ fn main() {
         }
     };
     let json_logs = cli.log_format == LogFormat::Json;
+    let is_diff = matches!(cli.command, cli::Command::Diff(_));
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => std::process::exit(EXIT_OK),
+        // The report has been printed; differences are its answer, not an error to repeat.
+        Err(err) if is_diff && err.is::<DifferencesFound>() => {
+            std::process::exit(diff_exit_code_for(&err))
+        }
         Err(err) => {
-            let code = exit_code_for(&err);
+            let code = if is_diff {
+                diff_exit_code_for(&err)
+            } else {
+                exit_code_for(&err)
+            };
             if json_logs {
                 tracing::error!(
                     exit_code = code,

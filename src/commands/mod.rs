@@ -4,6 +4,7 @@
 //! (`routevault::open`: resolve → fetch → verify, in that order).
 
 pub mod completions;
+pub mod diff;
 pub mod history;
 pub mod inspect;
 pub mod keygen;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args).await,
         Command::Restore(args) => restore::run(args).await,
         Command::Prune(args) => prune::run(args).await,
+        Command::Diff(args) => diff::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

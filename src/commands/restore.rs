@@ -11,25 +11,14 @@ use crate::cli::RestoreArgs;
 use routevault::k8s;
 use routevault::object::Object;
 use routevault::restore::apply::{ObjectReport, Outcome};
+use routevault::restore::prune::{self, PruneOptions};
 use routevault::restore::{self, ClusterOptions, Folder, Report};
 use routevault::seal::{self, Unsealer};
-use routevault::transform::Transform;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    // A restore writes to a cluster; it never picks one implicitly (no current context, no
-    // pod identity) — the target is always named.
-    if args.to_dir.is_none()
-        && args.cluster.is_none()
-        && args.kubeconfig.is_none()
-        && !args.in_cluster
-    {
-        bail!(
-            "say where to restore: --cluster CONTEXT (or --kubeconfig FILE) to apply, --in-cluster \
-             from a pod, or --to-dir DIR to write files"
-        );
-    }
-    let transform = transform_from(&args);
+    check_target(&args)?;
+    let transform = args.transform.to_transform();
     // Refuse a non-empty target folder and an unreadable key before downloading anything.
     let folder = match &args.to_dir {
         Some(dir) => Some(Folder::open(dir, args.dry_run)?),
@@ -60,13 +49,23 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         &transform,
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
+    if args.prune && secrets_withheld > 0 {
+        bail!(
+            "--prune needs --unseal-key: without it the {secrets_withheld} sealed Secrets of \
+             {what} are not restored, and the cluster's copies would be pruned as extra; \
+             nothing was applied"
+        );
+    }
+    let prune = args
+        .prune
+        .then(|| Prune::new(&args, &opened.artifact.manifest, &objects, &transform));
 
     let (target, mut restored) = match folder {
         Some(folder) => {
             let (dir, restored) = folder.restore(&objects)?;
             (dir.display().to_string(), restored)
         }
-        None => into_cluster(&args, objects).await?,
+        None => into_cluster(&args, objects, prune).await?,
     };
     restored.warnings.extend(notes);
     let report = Report::new(
@@ -96,23 +95,58 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The clone rewrites and subset filters of the options.
-fn transform_from(args: &RestoreArgs) -> Transform {
-    Transform {
-        namespaces: args.namespace_map.iter().cloned().collect(),
-        hosts: args.host_rewrite.clone(),
-        ingress_classes: args.ingress_class_map.iter().cloned().collect(),
-        issuers: args.issuer_map.iter().cloned().collect(),
-        only: args.only.clone(),
-        only_namespaces: args.namespaces.clone(),
-        keep_node_ports: args.keep_node_ports,
+/// A restore writes to a cluster; it never picks one implicitly (no current context, no pod
+/// identity) — the target is always named.
+fn check_target(args: &RestoreArgs) -> anyhow::Result<()> {
+    if args.to_dir.is_none()
+        && args.cluster.is_none()
+        && args.kubeconfig.is_none()
+        && !args.in_cluster
+    {
+        bail!(
+            "say where to restore: --cluster CONTEXT (or --kubeconfig FILE) to apply, --in-cluster \
+             from a pod, or --to-dir DIR to write files"
+        );
+    }
+    Ok(())
+}
+
+/// What `--prune` deletes: the objects of `scope` that `snapshot` does not name.
+struct Prune<'a> {
+    scope: routevault::scope::Scope,
+    snapshot: std::collections::BTreeSet<routevault::object::ObjectRef>,
+    manifest: &'a routevault::artifact::Manifest,
+    options: PruneOptions,
+}
+
+impl<'a> Prune<'a> {
+    fn new(
+        args: &RestoreArgs,
+        manifest: &'a routevault::artifact::Manifest,
+        objects: &[Object],
+        transform: &routevault::transform::Transform,
+    ) -> Self {
+        Prune {
+            scope: routevault::scope::Scope::of(manifest, objects, transform),
+            snapshot: objects.iter().map(Object::object_ref).collect(),
+            manifest,
+            options: PruneOptions {
+                all: args.prune_all,
+                namespaces: args.prune_namespaces,
+                dry_run: args.dry_run,
+                concurrency: args.concurrency as usize,
+            },
+        }
     }
 }
 
-/// Connects to the named target and restores into it; returns its server and the outcome.
+/// Connects to the named target and restores into it, then prunes if asked (only after every
+/// object applied: a half-restored snapshot must not also lose the routing it replaces).
+/// Returns the target's server and the outcome.
 async fn into_cluster(
     args: &RestoreArgs,
     objects: Vec<Object>,
+    prune: Option<Prune<'_>>,
 ) -> anyhow::Result<(String, restore::Restored)> {
     let connection = k8s::connect_to(&k8s::Target {
         kubeconfig: args.kubeconfig.as_deref(),
@@ -127,7 +161,30 @@ async fn into_cluster(
         concurrency: args.concurrency as usize,
         skip_missing_kinds: args.skip_missing_kinds,
     };
-    let restored = restore::to_cluster(&connection, objects, options).await?;
+    let mut restored = restore::to_cluster(&connection, objects, options).await?;
+    if let Some(prune) = prune {
+        let failed = restored.counts().get("failed").copied().unwrap_or(0);
+        if failed > 0 {
+            restored.warnings.push(format!(
+                "--prune was not carried out: {failed} objects failed to restore; fix them and                  run the same restore again"
+            ));
+        } else {
+            let started = Instant::now();
+            let pruned = prune::after_restore(
+                &connection,
+                &prune.scope,
+                prune.manifest,
+                &prune.snapshot,
+                prune.options,
+            )
+            .await
+            .context("pruning what the snapshot does not hold (everything was restored)")?;
+            restored.reports.extend(pruned);
+            restored
+                .tiers
+                .push(("prune".into(), started.elapsed().as_millis()));
+        }
+    }
     Ok((connection.server, restored))
 }
 

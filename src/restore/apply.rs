@@ -40,6 +40,8 @@ pub enum Outcome {
     Unchanged,
     Skipped,
     Failed,
+    /// Deleted by `restore --prune` (or, in a dry run, would be).
+    Pruned,
 }
 
 impl Outcome {
@@ -50,6 +52,7 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
+            Outcome::Pruned => "pruned",
         }
     }
 }

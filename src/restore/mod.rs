@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod plan;
 pub mod preflight;
+pub mod prune;
 pub mod render;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,230 @@
+//! `routevault diff`: a verified snapshot against the live routing of a cluster (drift), or
+//! against a second verified snapshot (what a build changed). Exit codes as `kubectl diff`: 0
+//! in sync, 1 differences found; errors exit 4 and verification failures 3, so a monitor can
+//! tell drift from a broken run.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::cli::DiffArgs;
+use routevault::diff::{self, Report, SnapshotInfo};
+use routevault::drift::{self, Mode};
+use routevault::error::DifferencesFound;
+use routevault::k8s;
+use routevault::open::OpenedSnapshot;
+use routevault::scope::Scope;
+use routevault::seal::{self, Identity, Unsealer};
+use routevault::transform::Transform;
+use routevault::value_digest::ValueDigester;
+
+pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if args.against.is_none()
+        && args.cluster.is_none()
+        && args.kubeconfig.is_none()
+        && !args.in_cluster
+    {
+        bail!(
+            "say what to compare the snapshot with: --cluster CONTEXT (or --kubeconfig FILE, or \
+             --in-cluster) for drift, or a second snapshot for the changes between two builds"
+        );
+    }
+    let transform = args.transform.to_transform();
+    let identities = match &args.unseal_key {
+        Some(path) => Some(seal::load_identities(path)?),
+        None => None,
+    };
+    let signing_key = match &args.sign_key {
+        Some(path) => Some(
+            routevault::sign::load_signing_key(path)
+                .with_context(|| format!("loading --sign-key {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let first =
+        super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
+    let (expected, mut warnings) = items_of(&first, &args, identities.as_deref(), &transform)?;
+
+    let report = match &args.against {
+        Some(spec) => {
+            let second =
+                super::open_snapshot(&args.store, &args.env.env, spec, &args.trust).await?;
+            let (actual, more) = items_of(&second, &args, identities.as_deref(), &transform)?;
+            warnings.extend(more);
+            let comparison = drift::compare(expected, actual, Mode::Snapshots);
+            let mut report = Report::new(
+                Mode::Snapshots,
+                SnapshotInfo::of(&first),
+                comparison,
+                warnings,
+                started,
+            );
+            report.against = Some(SnapshotInfo::of(&second));
+            report
+        }
+        None => {
+            against_cluster(
+                &args,
+                &first,
+                expected,
+                signing_key.as_ref(),
+                &transform,
+                warnings,
+                started,
+            )
+            .await?
+        }
+    };
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    super::emit(args.output, &report, print_text)?;
+    if !report.in_sync {
+        return Err(DifferencesFound {
+            count: report.differences.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Drift: the snapshot's `expected` items against the live routing of the named cluster in
+/// the snapshot's scope.
+async fn against_cluster(
+    args: &DiffArgs,
+    first: &OpenedSnapshot,
+    expected: Vec<drift::Item>,
+    signing_key: Option<&ed25519_dalek::SigningKey>,
+    transform: &Transform,
+    mut warnings: Vec<String>,
+    started: Instant,
+) -> anyhow::Result<Report> {
+    let connection = k8s::connect_to(&k8s::Target {
+        kubeconfig: args.kubeconfig.as_deref(),
+        context: args.cluster.as_deref(),
+        in_cluster: args.in_cluster,
+        service_account_dir: &args.service_account_dir,
+    })
+    .await?;
+    let objects: Vec<_> = expected.iter().map(|i| i.object.clone()).collect();
+    let scope = Scope::of(&first.artifact.manifest, &objects, transform);
+    let names: BTreeSet<_> = objects.iter().map(|o| o.object_ref()).collect();
+    let digester = signer_digester(first, signing_key, &mut warnings);
+    let signer = first.artifact.signer.as_ref().map(|k| k.0.clone());
+    let (actual, more) = diff::live_items(
+        &connection,
+        &scope,
+        &first.artifact.manifest,
+        &names,
+        digester.as_ref().zip(signer.as_deref()),
+    )
+    .await?;
+    warnings.extend(more);
+    let comparison = drift::compare(expected, actual, Mode::Cluster);
+    let mut report = Report::new(
+        Mode::Cluster,
+        SnapshotInfo::of(first),
+        comparison,
+        warnings,
+        started,
+    );
+    report.cluster = Some(connection.server);
+    report.scope = Some(scope);
+    Ok(report)
+}
+
+/// A snapshot's items through the transform, unsealed when a key was given.
+fn items_of(
+    opened: &OpenedSnapshot,
+    args: &DiffArgs,
+    identities: Option<&[Identity]>,
+    transform: &Transform,
+) -> anyhow::Result<(Vec<drift::Item>, Vec<String>)> {
+    let unsealer = match (
+        &opened.artifact.manifest.sealing,
+        identities,
+        &args.unseal_key,
+    ) {
+        (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
+        _ => None,
+    };
+    diff::snapshot_items(
+        &opened.artifact,
+        unsealer.as_ref(),
+        transform,
+        args.max_object_memory,
+    )
+    .with_context(|| format!("reading {}", opened.what()))
+}
+
+/// The digester of `--sign-key`, if that key signed the snapshot (another key's digests
+/// would compare nothing, and say so).
+fn signer_digester(
+    opened: &OpenedSnapshot,
+    signing_key: Option<&ed25519_dalek::SigningKey>,
+    warnings: &mut Vec<String>,
+) -> Option<ValueDigester> {
+    let key = signing_key?;
+    let id = routevault::sign::key_id(&key.verifying_key());
+    if opened.artifact.signer.as_ref() == Some(&id) {
+        Some(ValueDigester::from_signing_key(key))
+    } else {
+        warnings.push(format!(
+            "--sign-key is key {}, but {} was signed by {}: its digests cannot be checked with it",
+            id.0,
+            opened.what(),
+            opened
+                .artifact
+                .signer
+                .as_ref()
+                .map(|k| k.0.as_str())
+                .unwrap_or("no verified key")
+        ));
+        None
+    }
+}
+
+fn describe(info: &SnapshotInfo) -> String {
+    match &info.build_id {
+        Some(build) => format!("{}/{} (build {build})", info.env, info.id),
+        None => format!("{}/{}", info.env, info.id),
+    }
+}
+
+fn print_text(report: &Report) {
+    let against = match (&report.against, &report.cluster) {
+        (Some(second), _) => describe(second),
+        (None, Some(server)) => format!("the cluster at {server}"),
+        _ => String::new(),
+    };
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect();
+    if report.in_sync {
+        println!(
+            "{} and {against}: in sync ({} objects compared)",
+            describe(&report.snapshot),
+            report.unchanged
+        );
+    } else {
+        println!(
+            "{} and {against}: {} ({} unchanged)",
+            describe(&report.snapshot),
+            counts.join(", "),
+            report.unchanged
+        );
+    }
+    for difference in &report.differences {
+        println!("{:<8} {}", difference.state.name(), difference.object);
+        for change in &difference.changes {
+            println!("           {change}");
+        }
+    }
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
+}

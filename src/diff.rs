@@ -1,0 +1,212 @@
+//! `diff`'s two sides, read from where they live: a verified snapshot (as a restore would
+//! write it: converted, narrowed and rewritten by the same transform, Secret values known by
+//! their keyed digests unless an unseal key opens them), and the live routing of a cluster in
+//! the snapshot's scope, captured and normalised exactly as a snapshot would be. The
+//! comparison itself is `drift`; which live objects count is `scope`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::artifact::VerifiedArtifact;
+use crate::drift::{self, Comparison, Item, Mode};
+use crate::k8s::Connection;
+use crate::object::{Object, ObjectRef};
+use crate::open::OpenedSnapshot;
+use crate::scope::Scope;
+use crate::seal::Unsealer;
+use crate::select::SecretsMode;
+use crate::transform::Transform;
+use crate::value_digest::ValueDigester;
+
+/// The page size of the live capture (the snapshot command's default).
+const PAGE_SIZE: u32 = 500;
+
+/// A snapshot's objects as a restore through `transform` would write them, as comparison
+/// items, with the rewrites' notes. Sealed Secrets are unsealed when `unsealer` is given;
+/// otherwise their values are known by the manifest's digests under the snapshot's signer.
+pub fn snapshot_items(
+    artifact: &VerifiedArtifact,
+    unsealer: Option<&Unsealer>,
+    transform: &Transform,
+    max_memory: u64,
+) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+    let signer = artifact
+        .signer
+        .as_ref()
+        .map(|k| k.0.clone())
+        .unwrap_or_default();
+    let mut objects = Vec::new();
+    // The digests of still-sealed Secrets, by their identity in the snapshot.
+    let mut sealed: BTreeMap<ObjectRef, BTreeMap<String, String>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut memory = 0u64;
+    artifact.for_each_object(|entry, mut object| {
+        memory += crate::restore::memory_cost(&object.0);
+        if memory > max_memory {
+            anyhow::bail!(
+                "{} holds more objects than --max-object-memory {max_memory} bytes allows",
+                artifact.what()
+            );
+        }
+        if !transform.selects(&object) {
+            return Ok(());
+        }
+        if entry.sealed {
+            match unsealer {
+                Some(unsealer) => unsealer
+                    .unseal_secret(&mut object)
+                    .with_context(|| format!("unsealing {}", entry.describe()))?,
+                None => {
+                    sealed.insert(object.object_ref(), entry.value_digests.clone());
+                }
+            }
+        }
+        if let Ok(crate::convert::Converted::Converted(note)) = crate::convert::convert(&mut object)
+        {
+            notes.push(note);
+        }
+        objects.push(object);
+        Ok(())
+    })?;
+    let mut items = Vec::new();
+    for mut object in transform.narrow(objects) {
+        let source = object.object_ref();
+        notes.extend(transform.apply(&mut object));
+        items.push(match sealed.get(&source) {
+            Some(digests) => Item::sealed(object, digests, &signer),
+            None => Item::plaintext(object, None),
+        });
+    }
+    Ok((items, notes))
+}
+
+/// The live routing of the cluster in `scope` (plus any object `expected` names, so that a
+/// cluster-scoped object of the snapshot is compared even where the scope has no such
+/// extras), captured as a snapshot of it would be. With `digester` (from the signing key of
+/// the snapshot's signer) live Secret values also get that key's digests, so they compare with
+/// sealed values without unsealing.
+pub async fn live_items(
+    connection: &Connection,
+    scope: &Scope,
+    snapshot: &crate::artifact::Manifest,
+    expected: &BTreeSet<ObjectRef>,
+    digester: Option<(&ValueDigester, &str)>,
+) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+    let selection = scope.live_selection(&snapshot.selection);
+    let secrets = match snapshot.secrets {
+        SecretsMode::Skip => SecretsMode::Skip,
+        // Read to compute witnesses; never kept or written.
+        _ => SecretsMode::Plaintext,
+    };
+    let mut items = Vec::new();
+    let capture = crate::source::cluster::capture(
+        connection,
+        &selection,
+        secrets,
+        PAGE_SIZE,
+        &mut |object: Object| {
+            if scope.covers(&object) || expected.contains(&object.object_ref()) {
+                items.push(Item::plaintext(object, digester));
+            }
+            Ok(())
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "reading the routing of the cluster at {}",
+            connection.server
+        )
+    })?;
+    Ok((items, capture.warnings))
+}
+
+/// Who made a snapshot, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    pub env: String,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+impl SnapshotInfo {
+    pub fn of(opened: &OpenedSnapshot) -> Self {
+        let manifest = &opened.artifact.manifest;
+        Self {
+            env: opened.env.clone(),
+            id: opened.id.clone(),
+            build_id: manifest.build_id.clone(),
+            labels: manifest.labels.clone(),
+            created: manifest.created.clone(),
+            signer: opened.artifact.signer.as_ref().map(|k| k.0.clone()),
+        }
+    }
+}
+
+/// A diff's report, as `-o json|yaml` prints it.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub snapshot: SnapshotInfo,
+    /// The second snapshot (between builds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<SnapshotInfo>,
+    /// The cluster's API server (drift).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// No object differs (Secret values that could not be compared do not count).
+    pub in_sync: bool,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub unchanged: usize,
+    pub values_not_compared: usize,
+    pub warnings: Vec<String>,
+    pub differences: Vec<drift::ObjectDrift>,
+    pub duration_ms: u128,
+}
+
+impl Report {
+    pub fn new(
+        mode: Mode,
+        snapshot: SnapshotInfo,
+        comparison: Comparison,
+        mut warnings: Vec<String>,
+        started: std::time::Instant,
+    ) -> Self {
+        if comparison.values_not_compared > 0 {
+            warnings.push(format!(
+                "{} Secret values were not compared: they are sealed and {}; pass --unseal-key \
+                 (or, against a cluster, --sign-key with the key that signed the snapshot)",
+                comparison.values_not_compared,
+                match mode {
+                    Mode::Cluster => "the snapshot's digests need the signer's key to check",
+                    Mode::Snapshots =>
+                        "the snapshots were signed by different keys, or one predates value digests",
+                }
+            ));
+        }
+        Self {
+            mode,
+            snapshot,
+            against: None,
+            cluster: None,
+            scope: None,
+            in_sync: comparison.differences.is_empty(),
+            counts: comparison.counts(),
+            unchanged: comparison.in_sync,
+            values_not_compared: comparison.values_not_compared,
+            warnings,
+            differences: comparison.differences,
+            duration_ms: started.elapsed().as_millis(),
+        }
+    }
+}
