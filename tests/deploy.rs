@@ -276,10 +276,10 @@ fn decode(value: &str) -> Vec<u8> {
 /// Does what the kubelet does for the CronJob's pod template: mounts its volumes (Secret items
 /// with defaultMode, group-readable through fsGroup; emptyDirs), resolves env and envFrom from
 /// the cluster, and writes the service-account token from the TokenRequest API.
-fn pod_from_cronjob(bed: &Bed) -> PodRun {
+fn pod_from_cronjob(bed: &Bed, name: &str, service_account: &str) -> PodRun {
     let root = tempfile::tempdir().unwrap();
     fs::create_dir_all(root.path().join("home")).unwrap();
-    let cronjob = get_json(bed, &["cronjob", "-n", "routevault", "routevault-snapshot"]);
+    let cronjob = get_json(bed, &["cronjob", "-n", "routevault", name]);
     let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"];
     let containers = pod["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
@@ -290,8 +290,8 @@ fn pod_from_cronjob(bed: &Bed) -> PodRun {
     );
     let fs_group = pod["securityContext"]["fsGroup"].as_i64();
     assert_eq!(
-        pod["serviceAccountName"], "routevault",
-        "the CronJob runs as the deploy ServiceAccount"
+        pod["serviceAccountName"], service_account,
+        "the CronJob runs as its own ServiceAccount"
     );
 
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
@@ -329,10 +329,23 @@ fn pod_from_cronjob(bed: &Bed) -> PodRun {
                 fs::write(&path, bytes).unwrap();
                 fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
             }
+        } else if let Some(config_map) = volume.get("configMap") {
+            let data = get_json(
+                bed,
+                &[
+                    "configmap",
+                    "-n",
+                    "routevault",
+                    config_map["name"].as_str().unwrap(),
+                ],
+            );
+            for (key, value) in data["data"].as_object().unwrap() {
+                fs::write(local.join(key), value.as_str().unwrap()).unwrap();
+            }
         } else {
             assert!(
                 volume.get("emptyDir").is_some(),
-                "volume {name} is neither a Secret nor an emptyDir; teach this test about it"
+                "volume {name} is not a Secret, ConfigMap or emptyDir; teach this test about it"
             );
         }
         mounts.push((mount["mountPath"].as_str().unwrap().to_string(), local));
@@ -401,7 +414,7 @@ fn pod_from_cronjob(bed: &Bed) -> PodRun {
         &[
             "create",
             "token",
-            "routevault",
+            service_account,
             "-n",
             "routevault",
             "--duration",
@@ -422,6 +435,60 @@ fn pod_from_cronjob(bed: &Bed) -> PodRun {
     PodRun { root, env, args }
 }
 
+/// RBAC reaches the authorizer through an informer: waits until the ServiceAccount's binding
+/// is in force.
+fn wait_until_allowed(bed: &Bed, service_account: &str) {
+    let user = format!("system:serviceaccount:routevault:{service_account}");
+    for _ in 0..100 {
+        let out = bed.kubectl(
+            CONTEXT,
+            &[
+                "auth",
+                "can-i",
+                "list",
+                "ingresses",
+                "--all-namespaces",
+                "--as",
+                &user,
+            ],
+            None,
+        );
+        if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the role of {service_account} never took effect");
+}
+
+/// An overlay of a shipped kit, as an operator would write one: only the settings of its
+/// generated ConfigMap `config` change (S3 on the bed).
+fn overlay(bed: &Bed, kit: &str, config: &str, store: &str, extra: &[String]) -> tempfile::TempDir {
+    let overlay = tempfile::tempdir().unwrap();
+    let mut literals = vec![
+        format!("ROUTEVAULT_STORE={store}"),
+        "ROUTEVAULT_ENV=prod".to_string(),
+        format!(
+            "ROUTEVAULT_S3_ENDPOINT={}",
+            bed.var("ROUTEVAULT_S3_ENDPOINT")
+        ),
+        "ROUTEVAULT_S3_PATH_STYLE=true".to_string(),
+        format!("ROUTEVAULT_S3_REGION={}", bed.var("AWS_REGION")),
+    ];
+    literals.extend_from_slice(extra);
+    let literals: String = literals.iter().map(|l| format!("      - {l}\n")).collect();
+    fs::write(
+        overlay.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\n\
+             configMapGenerator:\n  - name: {config}\n    namespace: routevault\n    behavior: merge\n    literals:\n{literals}",
+            base = relative_to(overlay.path(), &repo().join(kit)),
+        ),
+    )
+    .unwrap();
+    overlay
+}
+
 #[test]
 fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
     let bed = Bed::start(BedSpec {
@@ -435,26 +502,13 @@ fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
     let store = format!("s3://{bucket}/in-cluster");
     let recipient = fs::read_to_string(ws.seal_pub()).unwrap();
 
-    // An overlay of the shipped kit, as an operator would write one: only settings change.
-    let overlay = tempfile::tempdir().unwrap();
-    fs::write(
-        overlay.path().join("kustomization.yaml"),
-        format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\n\
-             configMapGenerator:\n  - name: routevault-config\n    namespace: routevault\n    behavior: merge\n    literals:\n\
-             \x20     - ROUTEVAULT_STORE={store}\n\
-             \x20     - ROUTEVAULT_ENV=prod\n\
-             \x20     - ROUTEVAULT_SEAL_TO={recipient}\n\
-             \x20     - ROUTEVAULT_S3_ENDPOINT={endpoint}\n\
-             \x20     - ROUTEVAULT_S3_PATH_STYLE=true\n\
-             \x20     - ROUTEVAULT_S3_REGION={region}\n",
-            base = relative_to(overlay.path(), &repo().join("docs/deploy/snapshot")),
-            recipient = recipient.trim(),
-            endpoint = bed.var("ROUTEVAULT_S3_ENDPOINT"),
-            region = bed.var("AWS_REGION"),
-        ),
-    )
-    .unwrap();
+    let overlay = overlay(
+        &bed,
+        "docs/deploy/snapshot",
+        "routevault-config",
+        &store,
+        &[format!("ROUTEVAULT_SEAL_TO={}", recipient.trim())],
+    );
     let rendered = kustomize(&bed, overlay.path());
     bed.kubectl_ok(
         CONTEXT,
@@ -495,31 +549,9 @@ fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
         ],
         None,
     );
-    // RBAC reaches the authorizer through an informer: wait until the binding is in force.
-    let mut allowed = false;
-    for _ in 0..100 {
-        let out = bed.kubectl(
-            CONTEXT,
-            &[
-                "auth",
-                "can-i",
-                "list",
-                "ingresses",
-                "--all-namespaces",
-                "--as",
-                "system:serviceaccount:routevault:routevault",
-            ],
-            None,
-        );
-        if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
-            allowed = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(allowed, "the snapshot role never took effect");
+    wait_until_allowed(&bed, "routevault");
 
-    let pod = pod_from_cronjob(&bed);
+    let pod = pod_from_cronjob(&bed, "routevault-snapshot", "routevault");
     let key_mode = fs::metadata(pod.root.path().join("volumes/signing-key/sign.key"))
         .unwrap()
         .permissions()
@@ -649,4 +681,94 @@ fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
         "{}",
         missing.stderr
     );
+    drift_monitoring_fails_its_job_on_drift_only(&bed, &ws, &store);
+}
+
+/// The drift kit, applied next to the snapshot kit: its CronJob's pod, as its own read-only
+/// ServiceAccount, finds the cluster in sync with the snapshot just taken (exit 0), then exits
+/// 1 with a JSON report naming an Ingress whose host was edited by hand.
+fn drift_monitoring_fails_its_job_on_drift_only(bed: &Bed, ws: &Workspace, store: &str) {
+    let overlay = overlay(
+        bed,
+        "docs/deploy/drift",
+        "routevault-drift-config",
+        store,
+        &[],
+    );
+    let rendered = kustomize(bed, overlay.path());
+    bed.kubectl_ok(
+        CONTEXT,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&rendered),
+    );
+    let trust = format!("--from-file=prod.sign.pub={}", ws.sign_pub().display());
+    bed.kubectl_ok(
+        CONTEXT,
+        &[
+            "create",
+            "configmap",
+            "routevault-trust",
+            "-n",
+            "routevault",
+            &trust,
+        ],
+        None,
+    );
+    wait_until_allowed(bed, "routevault-drift");
+    let pod = pod_from_cronjob(bed, "routevault-drift", "routevault-drift");
+    let run = pod.run(bed, None, &[]);
+    assert_eq!(
+        run.code,
+        0,
+        "in sync right after the snapshot: {}",
+        run.all()
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["in_sync"], true);
+    assert_eq!(
+        report["values_not_compared"], 0,
+        "the signing key compares Secret values"
+    );
+
+    bed.kubectl_ok(
+        CONTEXT,
+        &[
+            "patch",
+            "ingress",
+            "web",
+            "-n",
+            "shop",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/rules/0/host","value":"edited.example.com"}]"#,
+        ],
+        None,
+    );
+    let run = pod.run(bed, None, &[]);
+    assert_eq!(run.code, 1, "drift fails the Job: {}", run.all());
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["differences"][0]["object"],
+        "networking.k8s.io/Ingress shop/web"
+    );
+    assert_eq!(
+        report["differences"][0]["changes"][0]["new"],
+        "edited.example.com"
+    );
+    // Read-only: the drift identity may not write routing.
+    let can_patch = bed.kubectl(
+        CONTEXT,
+        &[
+            "auth",
+            "can-i",
+            "patch",
+            "ingresses",
+            "-n",
+            "shop",
+            "--as",
+            "system:serviceaccount:routevault:routevault-drift",
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&can_patch.stdout).trim(), "no");
 }
