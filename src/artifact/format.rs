@@ -1,4 +1,5 @@
-//! Artifact format v1: the manifest, its entries, and the rules for member paths.
+//! Artifact format v2 (v1 is still read): the manifest, its entries, and the rules for member
+//! paths.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,10 @@ use crate::seal::Sealing;
 use crate::select::{SecretsMode, Selection};
 
 pub const FORMAT_NAME: &str = "routevault.dev/artifact";
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written. Version 2 adds `value_digests` to sealed entries; nothing else changed.
+pub const FORMAT_VERSION: u32 = 2;
+/// The versions read.
+pub const READABLE_VERSIONS: &[u32] = &[1, 2];
 /// The first member of every artifact.
 pub const MANIFEST_PATH: &str = "manifest.json";
 /// Object members live under this folder, named by their index: `objects/000001.yaml`.

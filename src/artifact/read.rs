@@ -270,12 +270,17 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
     if manifest.format != format::FORMAT_NAME {
         return Err(malformed(format!("unknown format {:?}", manifest.format)));
     }
-    if manifest.format_version != format::FORMAT_VERSION {
+    if !format::READABLE_VERSIONS.contains(&manifest.format_version) {
         return Err(malformed(format!(
-            "format version {} is not supported by this routevault (reads {}); upgrade routevault",
+            "format version {} is not supported by this routevault (reads {:?}); upgrade routevault",
             manifest.format_version,
-            format::FORMAT_VERSION
+            format::READABLE_VERSIONS
         )));
+    }
+    if manifest.format_version < 2 && manifest.entries.iter().any(|e| !e.value_digests.is_empty()) {
+        return Err(malformed(
+            "a version 1 manifest carries value digests, a version 2 field".into(),
+        ));
     }
     if manifest.env != env || manifest.id != id {
         return Err(malformed(format!(
