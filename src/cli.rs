@@ -16,8 +16,7 @@ use routevault::selector::LabelSelector;
 use routevault::transform::{parse_kind, parse_pair};
 
 /// `--version` also names the artifact format this build writes and reads.
-pub const LONG_VERSION: &str =
-    concat!(env!("CARGO_PKG_VERSION"), " (artifact format v2)");
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact format v2)");
 
 #[derive(Debug, Parser)]
 #[command(
