@@ -32,11 +32,10 @@ pub fn snapshot_items(
     transform: &Transform,
     max_memory: u64,
 ) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
-    let signer = artifact
-        .signer
-        .as_ref()
-        .map(|k| k.0.clone())
-        .unwrap_or_default();
+    // Unverified (--insecure-skip-verify): nobody vouches for which key made the digests, so
+    // they are not used at all.
+    let signer = artifact.signer.as_ref().map(|k| k.0.clone());
+    let no_digests = BTreeMap::new();
     let mut objects = Vec::new();
     // The digests of still-sealed Secrets, by their identity in the snapshot.
     let mut sealed: BTreeMap<ObjectRef, BTreeMap<String, String>> = BTreeMap::new();
@@ -74,9 +73,10 @@ pub fn snapshot_items(
     for mut object in transform.narrow(objects) {
         let source = object.object_ref();
         notes.extend(transform.apply(&mut object));
-        items.push(match sealed.get(&source) {
-            Some(digests) => Item::sealed(object, digests, &signer),
-            None => Item::plaintext(object, None),
+        items.push(match (sealed.get(&source), &signer) {
+            (Some(digests), Some(signer)) => Item::sealed(object, digests, signer),
+            (Some(_), None) => Item::sealed(object, &no_digests, ""),
+            (None, _) => Item::plaintext(object, None),
         });
     }
     Ok((items, notes))

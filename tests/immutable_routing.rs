@@ -488,3 +488,64 @@ fn diff_errors_are_not_drift() {
     support::cli::tamper_write(&artifact, &bytes);
     t.run(&["diff", &build1, "--cluster", "a"]).code(3);
 }
+
+#[test]
+fn a_clone_is_checked_against_its_source_snapshot_through_the_same_rewrites() {
+    let t = Routing::new();
+    let build1 = snapshot(&t.ws, &scenario("storefront"), "1");
+    let clone = [
+        "--namespace-map",
+        "shop=shop-staging",
+        "--host-rewrite",
+        "shop.example.com=shop.staging.example.com",
+    ];
+    t.restore(&build1, &clone);
+    let mut args = vec!["diff", &build1, "--cluster", "a", "-o", "json"];
+    args.extend_from_slice(&clone);
+    let run = t.run(&args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["scope"]["namespaces"],
+        serde_json::json!(["shop-staging"])
+    );
+
+    // Without the rewrites the clone is not the snapshot: all of it is missing.
+    let (code, report) = t.drift(&build1);
+    assert_eq!(code, 1);
+    assert!(
+        differences(&report)
+            .iter()
+            .all(|(state, _)| state == "missing"),
+        "{report:#}"
+    );
+
+    // Drift in the clone is drift against the rewritten snapshot.
+    t.kubectl(
+        &[
+            "patch",
+            "ingress",
+            "web",
+            "-n",
+            "shop-staging",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/rules/1/host","value":"www.elsewhere.example.com"}]"#,
+        ],
+        None,
+    );
+    let run = t.run(&args);
+    assert_eq!(run.code, 1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        differences(&report),
+        vec![(
+            "changed".into(),
+            "networking.k8s.io/Ingress shop-staging/web".into()
+        )]
+    );
+    assert_eq!(
+        report["differences"][0]["changes"][0]["old"],
+        "www.shop.staging.example.com"
+    );
+}
