@@ -490,6 +490,70 @@ fn diff_errors_are_not_drift() {
 }
 
 #[test]
+fn prune_is_refused_up_front_without_delete_permission() {
+    let t = Routing::new();
+    let build1 = snapshot(&t.ws, &scenario("storefront"), "1");
+    // The shipped restore role without its delete verb, for the bed's `limited` user.
+    let role =
+        std::fs::read_to_string(support::cli::repo().join("docs/deploy/restore/clusterrole.yaml"))
+            .unwrap()
+            .replace(", delete]", "]")
+            .replace("name: routevault-restore", "name: restore-without-delete");
+    assert!(!role.contains("delete]"));
+    t.kubectl(&["apply", "-f", "-"], Some(&role));
+    t.kubectl(
+        &[
+            "create",
+            "clusterrolebinding",
+            "limited-restore",
+            "--clusterrole",
+            "restore-without-delete",
+            "--user",
+            "limited",
+        ],
+        None,
+    );
+    let mut allowed = false;
+    for _ in 0..100 {
+        let out = t.bed.kubectl(
+            "a",
+            &["auth", "can-i", "patch", "ingresses", "--as", "limited"],
+            None,
+        );
+        if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
+            allowed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(allowed, "the role never took effect");
+    let unseal = t.ws.seal_key();
+    let restore = |extra: &[&str]| {
+        let mut args = vec![
+            "restore",
+            &build1,
+            "--cluster",
+            "a-limited",
+            "--unseal-key",
+            unseal.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        t.run(&args)
+    };
+    let refused = restore(&["--prune"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("delete") && refused.stderr.contains("nothing was applied"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!t.exists(&["namespace", "shop"]), "nothing was applied");
+    // The same role restores without --prune.
+    restore(&[]).ok();
+    assert!(t.exists(&["ingress", "web", "-n", "shop"]));
+}
+
+#[test]
 fn a_clone_is_checked_against_its_source_snapshot_through_the_same_rewrites() {
     let t = Routing::new();
     let build1 = snapshot(&t.ws, &scenario("storefront"), "1");

@@ -160,6 +160,7 @@ async fn into_cluster(
         dry_run: args.dry_run,
         concurrency: args.concurrency as usize,
         skip_missing_kinds: args.skip_missing_kinds,
+        prune: prune.is_some(),
     };
     let mut restored = restore::to_cluster(&connection, objects, options).await?;
     if let Some(prune) = prune {

@@ -121,6 +121,8 @@ pub struct ClusterOptions {
     pub dry_run: bool,
     pub concurrency: usize,
     pub skip_missing_kinds: bool,
+    /// `--prune` follows: the preflight also checks list and delete.
+    pub prune: bool,
 }
 
 /// What a restore did, object by object.
@@ -157,6 +159,7 @@ pub async fn to_cluster(
         PreflightOptions {
             skip_missing_kinds: options.skip_missing_kinds,
             check_permissions: !options.dry_run,
+            prune: options.prune,
             concurrency: options.concurrency,
         },
     )

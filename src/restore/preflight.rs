@@ -50,6 +50,8 @@ pub struct PreflightOptions {
     pub skip_missing_kinds: bool,
     /// Ask SelfSubjectAccessReviews (not for a dry run, which writes nothing).
     pub check_permissions: bool,
+    /// Also check the verbs `--prune` needs (list, delete).
+    pub prune: bool,
     pub concurrency: usize,
 }
 
@@ -97,7 +99,12 @@ pub async fn preflight(
 
     if options.check_permissions {
         let needs = plan::permission_needs(objects, &served);
-        let denied = access::denied(client, &needs, &access::RESTORE_VERBS, options.concurrency)
+        let verbs: &[&'static str] = if options.prune {
+            &access::PRUNE_VERBS
+        } else {
+            &access::RESTORE_VERBS
+        };
+        let denied = access::denied(client, &needs, verbs, options.concurrency)
             .await
             .map_err(|source| PreflightError::Api {
                 what: "asking which objects the credentials may write",
