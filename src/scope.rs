@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::artifact::Manifest;
 use crate::catalog::{self, KindInfo};
-use crate::object::Object;
+use crate::object::{Object, ObjectRef};
 use crate::select::{SecretsMode, Selection};
 use crate::transform::Transform;
 
@@ -38,7 +38,11 @@ pub struct Scope {
 impl Scope {
     /// The scope of the snapshot `manifest` describes, whose objects (already transformed)
     /// are `objects`.
-    pub fn of(manifest: &Manifest, objects: &[Object], transform: &Transform) -> Self {
+    pub fn of<'a>(
+        manifest: &Manifest,
+        objects: impl IntoIterator<Item = &'a ObjectRef>,
+        transform: &Transform,
+    ) -> Self {
         let map = |ns: &String| transform.namespaces.get(ns).unwrap_or(ns).clone();
         let selection = &manifest.selection;
         let mut namespaces = if manifest.source.kind == "cluster" {
@@ -52,10 +56,10 @@ impl Scope {
         } else {
             Some(
                 objects
-                    .iter()
-                    .filter_map(|o| match (o.namespace(), o.kind()) {
-                        (Some(ns), _) => Some(ns.to_string()),
-                        (None, "Namespace") if o.group().is_empty() => Some(o.name().to_string()),
+                    .into_iter()
+                    .filter_map(|o| match (&o.namespace, o.kind.as_str()) {
+                        (Some(ns), _) => Some(ns.clone()),
+                        (None, "Namespace") if o.group.is_empty() => Some(o.name.clone()),
                         _ => None,
                     })
                     .collect(),
@@ -171,7 +175,11 @@ mod tests {
     #[test]
     fn a_folder_snapshot_covers_the_namespaces_it_holds_and_no_cluster_scoped_extras() {
         let objects = vec![ingress("shop"), object("Namespace", "v1", None, "blog")];
-        let scope = Scope::of(&manifest("dir", &[]), &objects, &Transform::default());
+        let scope = Scope::of(
+            &manifest("dir", &[]),
+            &objects.iter().map(Object::object_ref).collect::<Vec<_>>(),
+            &Transform::default(),
+        );
         assert!(scope.covers(&ingress("shop")));
         assert!(scope.covers(&ingress("blog")));
         assert!(!scope.covers(&ingress("other")));

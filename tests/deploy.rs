@@ -435,32 +435,6 @@ fn pod_from_cronjob(bed: &Bed, name: &str, service_account: &str) -> PodRun {
     PodRun { root, env, args }
 }
 
-/// RBAC reaches the authorizer through an informer: waits until the ServiceAccount's binding
-/// is in force.
-fn wait_until_allowed(bed: &Bed, service_account: &str) {
-    let user = format!("system:serviceaccount:routevault:{service_account}");
-    for _ in 0..100 {
-        let out = bed.kubectl(
-            CONTEXT,
-            &[
-                "auth",
-                "can-i",
-                "list",
-                "ingresses",
-                "--all-namespaces",
-                "--as",
-                &user,
-            ],
-            None,
-        );
-        if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the role of {service_account} never took effect");
-}
-
 /// An overlay of a shipped kit, as an operator would write one: only the settings of its
 /// generated ConfigMap `config` change (S3 on the bed).
 fn overlay(bed: &Bed, kit: &str, config: &str, store: &str, extra: &[String]) -> tempfile::TempDir {
@@ -549,7 +523,12 @@ fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
         ],
         None,
     );
-    wait_until_allowed(&bed, "routevault");
+    bed.wait_until_allowed(
+        CONTEXT,
+        "system:serviceaccount:routevault:routevault",
+        "list",
+        "ingresses",
+    );
 
     let pod = pod_from_cronjob(&bed, "routevault-snapshot", "routevault");
     let key_mode = fs::metadata(pod.root.path().join("volumes/signing-key/sign.key"))
@@ -714,7 +693,12 @@ fn drift_monitoring_fails_its_job_on_drift_only(bed: &Bed, ws: &Workspace, store
         ],
         None,
     );
-    wait_until_allowed(bed, "routevault-drift");
+    bed.wait_until_allowed(
+        CONTEXT,
+        "system:serviceaccount:routevault:routevault-drift",
+        "list",
+        "ingresses",
+    );
     let pod = pod_from_cronjob(bed, "routevault-drift", "routevault-drift");
     let run = pod.run(bed, None, &[]);
     assert_eq!(

@@ -159,24 +159,7 @@ fn second_build(ws: &Workspace) -> PathBuf {
 }
 
 fn snapshot(ws: &Workspace, dir: &Path, build: &str) -> String {
-    let (store, key, seal) = (ws.store(), ws.sign_key(), ws.seal_pub());
-    ws.run(&[
-        "snapshot",
-        "--from-dir",
-        dir.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--sign-key",
-        key.to_str().unwrap(),
-        "--seal-to",
-        seal.to_str().unwrap(),
-        "--env",
-        "shop",
-        "--build-id",
-        build,
-    ])
-    .ok()
-    .last_line()
+    ws.snapshot_with(dir, "shop", &["--build-id", build])
 }
 
 #[test]
@@ -513,20 +496,8 @@ fn prune_is_refused_up_front_without_delete_permission() {
         ],
         None,
     );
-    let mut allowed = false;
-    for _ in 0..100 {
-        let out = t.bed.kubectl(
-            "a",
-            &["auth", "can-i", "patch", "ingresses", "--as", "limited"],
-            None,
-        );
-        if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
-            allowed = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(allowed, "the role never took effect");
+    t.bed
+        .wait_until_allowed("a", "limited", "patch", "ingresses");
     let unseal = t.ws.seal_key();
     let restore = |extra: &[&str]| {
         let mut args = vec![

@@ -108,9 +108,8 @@ async fn against_cluster(
         service_account_dir: &args.service_account_dir,
     })
     .await?;
-    let objects: Vec<_> = expected.iter().map(|i| i.object.clone()).collect();
-    let scope = Scope::of(&first.artifact.manifest, &objects, transform);
-    let names: BTreeSet<_> = objects.iter().map(|o| o.object_ref()).collect();
+    let names: BTreeSet<_> = expected.iter().map(|i| i.identity.clone()).collect();
+    let scope = Scope::of(&first.artifact.manifest, &names, transform);
     let digester = signer_digester(first, signing_key, &mut warnings);
     let signer = first.artifact.signer.as_ref().map(|k| k.0.clone());
     let (actual, more) = diff::live_items(

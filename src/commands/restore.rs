@@ -127,7 +127,11 @@ impl<'a> Prune<'a> {
         transform: &routevault::transform::Transform,
     ) -> Self {
         Prune {
-            scope: routevault::scope::Scope::of(manifest, objects, transform),
+            scope: routevault::scope::Scope::of(
+                manifest,
+                &objects.iter().map(Object::object_ref).collect::<Vec<_>>(),
+                transform,
+            ),
             snapshot: objects.iter().map(Object::object_ref).collect(),
             manifest,
             options: PruneOptions {

@@ -62,7 +62,11 @@ pub async fn after_restore(
 ) -> anyhow::Result<Vec<ObjectReport>> {
     let (live, _) =
         crate::diff::live_items(connection, scope, manifest, &BTreeSet::new(), None).await?;
-    let live: Vec<Object> = live.into_iter().map(|item| item.object).collect();
+    let live: Vec<Object> = live
+        .into_iter()
+        .filter(|item| !snapshot.contains(&item.identity))
+        .map(|item| item.object())
+        .collect();
     let discovered = crate::k8s::discovery::discover(&connection.client).await?;
     let tiers = candidates(live, snapshot, options);
     Ok(prune(&connection.client, &discovered.served, tiers, options).await)

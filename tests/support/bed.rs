@@ -147,6 +147,32 @@ impl Bed {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits until `user` may `verb` `resource` (RBAC reaches the authorizer through an
+    /// informer, so a new binding takes a moment); panics after 10 s.
+    #[track_caller]
+    pub fn wait_until_allowed(&self, context: &str, user: &str, verb: &str, resource: &str) {
+        for _ in 0..100 {
+            let out = self.kubectl(
+                context,
+                &[
+                    "auth",
+                    "can-i",
+                    verb,
+                    resource,
+                    "--all-namespaces",
+                    "--as",
+                    user,
+                ],
+                None,
+            );
+            if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{user} may still not {verb} {resource}: the binding never took effect");
+    }
+
     /// Applies a scenario folder to a cluster with server-side apply.
     pub fn apply_dir(&self, context: &str, dir: &Path) {
         self.kubectl_ok(

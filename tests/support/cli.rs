@@ -145,23 +145,27 @@ impl Workspace {
 
     /// Snapshots a folder, sealed to the workspace key; returns the id.
     pub fn snapshot(&self, from: &Path, env: &str) -> String {
+        self.snapshot_with(from, env, &[])
+    }
+
+    /// `snapshot` with more options (`--build-id`, `--label`, ...).
+    pub fn snapshot_with(&self, from: &Path, env: &str, extra: &[&str]) -> String {
         let (store, sign_key, seal_pub) = (self.store(), self.sign_key(), self.seal_pub());
-        let run = self
-            .run(&[
-                "snapshot",
-                "--from-dir",
-                from.to_str().unwrap(),
-                "--store",
-                store.to_str().unwrap(),
-                "--sign-key",
-                sign_key.to_str().unwrap(),
-                "--seal-to",
-                seal_pub.to_str().unwrap(),
-                "--env",
-                env,
-            ])
-            .ok();
-        run.last_line()
+        let mut args = vec![
+            "snapshot",
+            "--from-dir",
+            from.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--sign-key",
+            sign_key.to_str().unwrap(),
+            "--seal-to",
+            seal_pub.to_str().unwrap(),
+            "--env",
+            env,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args).ok().last_line()
     }
 
     /// `restore ID --to-dir OUT` with the workspace's trust and unseal key.
