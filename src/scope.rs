@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_folder_snapshot_covers_the_namespaces_it_holds_and_no_cluster_scoped_extras() {
-        let objects = vec![ingress("shop"), object("Namespace", "v1", None, "blog")];
+        let objects = [ingress("shop"), object("Namespace", "v1", None, "blog")];
         let scope = Scope::of(
             &manifest("dir", &[]),
             &objects.iter().map(Object::object_ref).collect::<Vec<_>>(),
