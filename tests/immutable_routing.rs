@@ -584,3 +584,77 @@ fn a_clone_is_checked_against_its_source_snapshot_through_the_same_rewrites() {
         "www.shop.staging.example.com"
     );
 }
+
+#[test]
+fn namespaces_are_pruned_only_when_asked_and_only_in_a_whole_cluster_scope() {
+    let t = Routing::new();
+    t.bed.apply_dir("a", &scenario("storefront"));
+    let (store, key, seal) = (t.ws.store(), t.ws.sign_key(), t.ws.seal_pub());
+    let kubeconfig = t.bed.kubeconfig();
+    let whole =
+        t.ws.run(&[
+            "snapshot",
+            "--cluster",
+            "a",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--sign-key",
+            key.to_str().unwrap(),
+            "--seal-to",
+            seal.to_str().unwrap(),
+            "--env",
+            "shop",
+        ])
+        .ok()
+        .last_line();
+    // A namespace of routing that the snapshot does not know, both applied by routevault (a
+    // Namespace with only a name would record no field manager at all, and be kept).
+    let temp = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: temp\n  labels: {{team: temp}}\n---\n{}",
+        ingress("web", "temp", "temp.example.com")
+    );
+    t.kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "routevault",
+            "-f",
+            "-",
+        ],
+        Some(&temp),
+    );
+    let (code, report) = t.drift(&whole);
+    assert_eq!(code, 1);
+    assert_eq!(
+        differences(&report),
+        vec![
+            ("extra".into(), "Namespace temp".into()),
+            ("extra".into(), "networking.k8s.io/Ingress temp/web".into()),
+        ]
+    );
+
+    let dry = t.restore(&whole, &["--prune", "--dry-run"]);
+    assert_eq!(pruned(&dry), vec!["networking.k8s.io/Ingress temp/web"]);
+    let dry = t.restore(&whole, &["--prune", "--prune-namespaces", "--dry-run"]);
+    assert_eq!(
+        pruned(&dry),
+        vec!["networking.k8s.io/Ingress temp/web", "Namespace temp"],
+        "{dry:#}"
+    );
+    assert!(t.exists(&["ingress", "web", "-n", "temp"]));
+
+    t.restore(&whole, &["--prune", "--prune-namespaces"]);
+    assert!(!t.exists(&["ingress", "web", "-n", "temp"]));
+    // Without a namespace controller on the bed, a deleted Namespace stays Terminating.
+    let phase = t.bed.kubectl(
+        "a",
+        &["get", "namespace", "temp", "-o", "jsonpath={.status.phase}"],
+        None,
+    );
+    let phase = String::from_utf8_lossy(&phase.stdout);
+    assert!(phase.is_empty() || phase == "Terminating", "{phase}");
+    assert!(t.exists(&["namespace", "shop"]));
+}

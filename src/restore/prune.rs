@@ -128,17 +128,16 @@ async fn prune_one(
     };
     let managers = managers_of(&live.metadata);
     if !options.all && !managers.iter().any(|m| m == FIELD_MANAGER) {
+        let why = if managers.is_empty() {
+            // A Namespace applied with nothing but its name owns no field, so records none.
+            "no field manager owns any of its fields, so nothing shows routevault applied it"
+                .to_string()
+        } else {
+            format!("applied by {}, not by routevault", managers.join(", "))
+        };
         return report(
             Outcome::Skipped,
-            format!(
-                "kept: not in the snapshot, but applied by {} and not by routevault; \
-                 --prune-all deletes it",
-                if managers.is_empty() {
-                    "an unknown manager".to_string()
-                } else {
-                    managers.join(", ")
-                }
-            ),
+            format!("kept: not in the snapshot, but {why}; --prune-all deletes it"),
         );
     }
     let params = DeleteParams {
