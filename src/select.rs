@@ -514,6 +514,42 @@ fn warn_missing_services(routing: &[Object], references: &References, warnings: 
     }
 }
 
+/// A referenced ConfigMap as routing uses it: its CA bundle (`ca.crt`) and nothing else, so
+/// the artifact reader's rule (`validate::config_map_problem`) holds; what else it held is
+/// named in a warning (keys only, never values).
+fn ca_bundle_only(mut config_map: Object, warnings: &mut Vec<String>) -> Object {
+    use crate::artifact::validate::CA_BUNDLE_KEY;
+    let identity = config_map.object_ref().to_string();
+    let Some(root) = config_map.0.as_object_mut() else {
+        return config_map;
+    };
+    let mut dropped: Vec<String> = Vec::new();
+    if let Some(binary) = root.remove("binaryData")
+        && let Some(map) = binary.as_object()
+    {
+        dropped.extend(map.keys().map(|k| format!("binaryData.{k}")));
+    }
+    if let Some(Value::Object(data)) = root.get_mut("data") {
+        let others: Vec<String> = data
+            .keys()
+            .filter(|k| *k != CA_BUNDLE_KEY)
+            .cloned()
+            .collect();
+        for key in others {
+            data.remove(&key);
+            dropped.push(format!("data.{key}"));
+        }
+        data.retain(|_, v| v.is_string());
+    }
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "{identity}: only its CA bundle ({CA_BUNDLE_KEY}) is routing data; left out: {}",
+            dropped.join(", ")
+        ));
+    }
+    config_map
+}
+
 /// The ConfigMaps captured routing references (CA bundles); a referenced one the source lacks
 /// is warned about.
 fn referenced_config_maps(
@@ -527,8 +563,8 @@ fn referenced_config_maps(
     for config_map in config_maps {
         let key = key_of(&config_map);
         if references.config_maps.contains_key(&key) {
-            found.insert(key);
-            kept.push(config_map);
+            found.insert(key.clone());
+            kept.push(ca_bundle_only(config_map, warnings));
         } else {
             bump(skipped, 1, "ConfigMap not referenced by captured routing");
         }
@@ -1206,6 +1242,39 @@ mod tests {
     fn secrets_skip_captures_none() {
         let r = refs(&select(sample(), &Selection::default(), SecretsMode::Skip));
         assert!(r.iter().all(|r| !r.starts_with("Secret")));
+    }
+
+    #[test]
+    fn a_referenced_config_map_is_captured_as_its_ca_bundle_only() {
+        let objects = vec![
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+                "metadata": {"name": "tls", "namespace": "shop"},
+                "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "web"}],
+                         "validation": {"hostname": "web.shop",
+                             "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "ca"}]}}}),
+            ),
+            obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "ca", "namespace": "shop"},
+                "data": {"ca.crt": "PEM", "app.properties": "password=hunter2"},
+                "binaryData": {"blob": "AA=="}})),
+        ];
+        let out = select(objects, &Selection::default(), SecretsMode::Sealed);
+        let cm = out
+            .objects
+            .iter()
+            .find(|o| o.kind() == "ConfigMap")
+            .unwrap();
+        assert_eq!(cm.0["data"], json!({"ca.crt": "PEM"}));
+        assert!(cm.0.get("binaryData").is_none());
+        assert_eq!(crate::artifact::validate::object_problem(cm), None);
+        let warning = out
+            .warnings
+            .iter()
+            .find(|w| w.contains("ConfigMap shop/ca"))
+            .unwrap();
+        assert!(warning.contains("data.app.properties") && warning.contains("binaryData.blob"));
+        assert!(!warning.contains("hunter2"));
     }
 
     #[test]

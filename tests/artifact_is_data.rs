@@ -176,23 +176,35 @@ fn non_routing_kinds_are_refused() {
         );
         assert_refused_everywhere(&ws, "not a routing kind");
     }
-    // A ConfigMap is routing data only as a CA bundle that routing in the artifact names.
-    let config_map =
-        || archive::object(2, "v1", "ConfigMap", Some("shop"), "pwn", "data: {a: b}\n");
-    let ws = signed(vec![namespace(1, "shop"), config_map()], false);
+    // A ConfigMap is routing data only as a CA bundle (`ca.crt` alone) that routing in the
+    // artifact names: neither an unreferenced one, nor a referenced one carrying anything else.
+    let config_map = |body: &str| archive::object(2, "v1", "ConfigMap", Some("shop"), "pwn", body);
+    let ca_bundle = "data: {ca.crt: PEM}\n";
+    let ws = signed(vec![namespace(1, "shop"), config_map(ca_bundle)], false);
     assert_refused_everywhere(
         &ws,
         "ConfigMap shop/pwn is not referenced by any routing object",
     );
-    let policy = archive::object(
-        3,
-        "gateway.networking.k8s.io/v1",
-        "BackendTLSPolicy",
-        Some("shop"),
-        "tls",
-        "spec:\n  targetRefs: [{group: \"\", kind: Service, name: web}]\n  validation:\n    hostname: web.shop\n    caCertificateRefs: [{group: \"\", kind: ConfigMap, name: pwn}]\n",
+    let policy = || {
+        archive::object(
+            3,
+            "gateway.networking.k8s.io/v1",
+            "BackendTLSPolicy",
+            Some("shop"),
+            "tls",
+            "spec:\n  targetRefs: [{group: \"\", kind: Service, name: web}]\n  validation:\n    hostname: web.shop\n    caCertificateRefs: [{group: \"\", kind: ConfigMap, name: pwn}]\n",
+        )
+    };
+    let planted = "data: {ca.crt: PEM, nginx.conf: \"load_module x.so;\"}\n";
+    let ws = signed(
+        vec![namespace(1, "shop"), config_map(planted), policy()],
+        false,
     );
-    let ws = signed(vec![namespace(1, "shop"), config_map(), policy], false);
+    assert_refused_everywhere(&ws, "ConfigMap key \"nginx.conf\" is not routing data");
+    let ws = signed(
+        vec![namespace(1, "shop"), config_map(ca_bundle), policy()],
+        false,
+    );
     ws.verify("prod", ID).ok();
 }
 

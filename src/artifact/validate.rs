@@ -55,10 +55,38 @@ pub fn entry_problem(entry: &Entry, include_system: bool) -> Option<String> {
 
 /// Why an object's content is refused, or None. Its identity has been matched to its entry.
 pub fn object_problem(object: &Object) -> Option<String> {
-    if object.group() == CORE && object.kind() == "Secret" {
-        return secret_problem(object);
+    match (object.group(), object.kind()) {
+        (CORE, "Secret") => secret_problem(object),
+        (CORE, "ConfigMap") => config_map_problem(object),
+        _ => None,
     }
-    None
+}
+
+/// The one key a CA bundle ConfigMap holds for routing (Gateway API `caCertificateRefs`).
+pub const CA_BUNDLE_KEY: &str = "ca.crt";
+
+/// ConfigMaps: a CA bundle only — `data` with the single key `ca.crt`, a string, and no
+/// `binaryData` — so that even a signed artifact cannot plant or overwrite configuration.
+pub fn config_map_problem(config_map: &Object) -> Option<String> {
+    if config_map.0.get("binaryData").is_some_and(|v| !v.is_null()) {
+        return Some("a ConfigMap with binaryData is not a CA bundle".into());
+    }
+    match config_map.0.get("data") {
+        Some(Value::Object(map)) => {
+            if let Some(key) = map.keys().find(|k| *k != CA_BUNDLE_KEY) {
+                return Some(format!(
+                    "ConfigMap key {:?} is not routing data (a CA bundle holds only {CA_BUNDLE_KEY:?})",
+                    crate::output::escape(key)
+                ));
+            }
+            if map.values().any(|v| !v.is_string()) {
+                return Some(format!("{CA_BUNDLE_KEY} is not a string"));
+            }
+            None
+        }
+        None | Some(Value::Null) => None,
+        Some(_) => Some("data is not a map of strings".into()),
+    }
 }
 
 /// Secrets: a routing type only (never a service-account token or registry credentials),
@@ -191,6 +219,31 @@ mod tests {
             "kube-dns",
         );
         assert_eq!(entry_problem(&dns, true), None);
+    }
+
+    #[test]
+    fn config_maps_are_ca_bundles_only() {
+        let cm = |body: Value| {
+            let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "ca", "namespace": "shop"}});
+            o.as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
+            Object(o)
+        };
+        assert_eq!(
+            object_problem(&cm(json!({"data": {"ca.crt": "PEM"}}))),
+            None
+        );
+        assert_eq!(object_problem(&cm(json!({}))), None);
+        for bad in [
+            json!({"data": {"ca.crt": "PEM", "nginx.conf": "x"}}),
+            json!({"data": {"ca.crt": 1}}),
+            json!({"binaryData": {"ca.crt": "AA=="}}),
+            json!({"data": ["ca.crt"]}),
+        ] {
+            assert!(object_problem(&cm(bad.clone())).is_some(), "{bad}");
+        }
     }
 
     #[test]
