@@ -309,7 +309,7 @@ pub fn plan(
     } = sort_by_role(objects, selection, &mut skipped);
 
     let mut references = References::of(&routing);
-    admit_granted_secrets(&mut references, &grants, &mut warnings, &mut skipped);
+    admit_granted(&mut references, &grants, &mut warnings, &mut skipped);
     let scoped = !selection.namespaces.is_empty();
     let mut captured = needed_cluster_scoped(cluster_scoped, &references, scoped, &mut skipped);
     // Captured ClusterIssuers need their Secrets too (a CA's key pair, ACME account keys).
@@ -443,30 +443,41 @@ fn sort_by_role(
     sorted
 }
 
-/// Secrets referenced across namespaces count as references only where a ReferenceGrant in
-/// the Secret's namespace allows it, as the Gateway API decides.
-fn admit_granted_secrets(
+/// Gateway API references to Secrets and ConfigMaps in another namespace count as references
+/// only where a ReferenceGrant in the target's namespace allows them, as the Gateway API
+/// decides.
+fn admit_granted(
     references: &mut References,
     grants: &[Object],
     warnings: &mut Vec<String>,
     skipped: &mut BTreeMap<String, usize>,
 ) {
-    for reference in std::mem::take(&mut references.cross_namespace_secrets) {
+    for reference in std::mem::take(&mut references.cross_namespace) {
         if granted(grants, &reference) {
-            references
-                .secrets
+            let targets = match reference.to_kind {
+                "ConfigMap" => &mut references.config_maps,
+                _ => &mut references.secrets,
+            };
+            targets
                 .entry((reference.namespace, reference.name))
                 .or_insert(reference.referrer);
         } else {
             warnings.push(format!(
-                "{} references Secret {}/{} in another namespace, and no ReferenceGrant there \
-                 allows it; the Secret is left out (the Gateway API would refuse it too)",
-                reference.referrer, reference.namespace, reference.name
+                "{} references {} {}/{} in another namespace, and no ReferenceGrant there \
+                 allows it; the {} is left out (the Gateway API would refuse it too)",
+                reference.referrer,
+                reference.to_kind,
+                reference.namespace,
+                reference.name,
+                reference.to_kind
             ));
             bump(
                 skipped,
                 1,
-                "Secret in another namespace without a ReferenceGrant",
+                format!(
+                    "{} in another namespace without a ReferenceGrant",
+                    reference.to_kind
+                ),
             );
         }
     }
@@ -673,27 +684,29 @@ pub fn runtime_owned(object: &Object) -> Option<&'static str> {
 #[derive(Debug, Default)]
 pub struct References {
     pub secrets: BTreeMap<(String, String), String>,
-    /// Gateway API references to a Secret in another namespace, not yet allowed.
-    pub cross_namespace_secrets: Vec<CrossReference>,
+    /// Gateway API references to a Secret or ConfigMap in another namespace, not yet allowed.
+    pub cross_namespace: Vec<CrossReference>,
     pub services: BTreeMap<(String, String), String>,
     pub config_maps: BTreeMap<(String, String), String>,
     pub cluster_scoped: BTreeSet<(String, String)>,
 }
 
-/// A Gateway API object's reference to a Secret in another namespace.
+/// A Gateway API object's reference to a Secret or ConfigMap in another namespace.
 #[derive(Debug, Clone)]
 pub struct CrossReference {
     /// The referring kind (Gateway, ListenerSet): the `from` a grant must name.
     pub from_kind: String,
+    /// `Secret` or `ConfigMap`: the `to` a grant must name.
+    pub to_kind: &'static str,
     pub from_namespace: String,
     pub namespace: String,
     pub name: String,
     pub referrer: String,
 }
 
-/// Whether a ReferenceGrant in the Secret's namespace lets objects of the referring kind in
-/// `from_namespace` refer to it (Gateway API: `from` that kind in that namespace, `to` core
-/// Secret, any name or this one).
+/// Whether a ReferenceGrant in the target's namespace lets objects of the referring kind in
+/// `from_namespace` refer to it (Gateway API: `from` that kind in that namespace, `to` the
+/// core kind, any name or this one).
 pub fn granted(grants: &[Object], reference: &CrossReference) -> bool {
     grants.iter().any(|grant| {
         grant.namespace() == Some(reference.namespace.as_str())
@@ -704,7 +717,7 @@ pub fn granted(grants: &[Object], reference: &CrossReference) -> bool {
             })
             && array(&grant.0, "/spec/to").any(|to| {
                 to["group"].as_str().unwrap_or("").is_empty()
-                    && to["kind"].as_str() == Some("Secret")
+                    && to["kind"].as_str() == Some(reference.to_kind)
                     && to["name"]
                         .as_str()
                         .is_none_or(|name| name == reference.name)
@@ -749,19 +762,26 @@ impl References {
                         .entry((namespace.to_string(), found.name))
                         .or_insert_with(|| referrer.clone());
                 }
-                RefTarget::ConfigMap => {
-                    self.config_maps
-                        .entry((namespace.to_string(), found.name))
-                        .or_insert_with(|| referrer.clone());
-                }
-                RefTarget::Secret if object.group() == GATEWAY && namespace != own_namespace => {
-                    self.cross_namespace_secrets.push(CrossReference {
+                RefTarget::Secret | RefTarget::ConfigMap
+                    if object.group() == GATEWAY && namespace != own_namespace =>
+                {
+                    self.cross_namespace.push(CrossReference {
                         from_kind: object.kind().to_string(),
+                        to_kind: if reference.target == RefTarget::ConfigMap {
+                            "ConfigMap"
+                        } else {
+                            "Secret"
+                        },
                         from_namespace: own_namespace.to_string(),
                         namespace: namespace.to_string(),
                         name: found.name,
                         referrer: referrer.clone(),
                     });
+                }
+                RefTarget::ConfigMap => {
+                    self.config_maps
+                        .entry((namespace.to_string(), found.name))
+                        .or_insert_with(|| referrer.clone());
                 }
                 RefTarget::Secret => {
                     self.secrets
@@ -1308,6 +1328,41 @@ mod tests {
             "namespace made for the secret: {r:?}"
         );
         assert!(!r.contains(&"Secret infra/nope".to_string()));
+    }
+
+    #[test]
+    fn a_gateways_ca_bundle_in_another_namespace_needs_a_grant_to_config_maps() {
+        let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "tenant-a"},
+            "spec": {"gatewayClassName": "c", "listeners": [{"name": "h", "port": 80, "protocol": "HTTP"}],
+                "tls": {"frontend": {"default": {"validation": {"caCertificateRefs": [
+                    {"group": "", "kind": "ConfigMap", "name": "ca", "namespace": "pki"}]}}}}}});
+        let bundle = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "ca", "namespace": "pki"}, "data": {"ca.crt": "PEM"}});
+        let grant = |to_kind: &str| {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                "metadata": {"name": "allow", "namespace": "pki"},
+                "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "tenant-a"}],
+                    "to": [{"group": "", "kind": to_kind}]}})
+        };
+        let captured = |extra: Option<Value>| {
+            let mut objects = vec![Object(gateway.clone()), Object(bundle.clone())];
+            objects.extend(extra.map(Object));
+            let out = select(objects, &Selection::default(), SecretsMode::Sealed);
+            let has = out.objects.iter().any(|o| o.kind() == "ConfigMap");
+            (has, out.warnings)
+        };
+        let (has, warnings) = captured(None);
+        assert!(!has);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("ConfigMap pki/ca") && w.contains("no ReferenceGrant")),
+            "{warnings:?}"
+        );
+        // A grant to Secrets does not cover ConfigMaps.
+        assert!(!captured(Some(grant("Secret"))).0);
+        assert!(captured(Some(grant("ConfigMap"))).0);
     }
 
     #[test]

@@ -206,6 +206,45 @@ fn non_routing_kinds_are_refused() {
         false,
     );
     ws.verify("prod", ID).ok();
+
+    // A Gateway's CA bundle in another namespace counts only with a ReferenceGrant there that
+    // allows ConfigMaps (the Gateway API's rule): without one it is unreferenced.
+    let gateway = || {
+        archive::object(
+            3,
+            "gateway.networking.k8s.io/v1",
+            "Gateway",
+            Some("edge"),
+            "gw",
+            "spec:\n  gatewayClassName: c\n  listeners: [{name: h, port: 80, protocol: HTTP}]\n  tls:\n    frontend:\n      default:\n        validation:\n          caCertificateRefs: [{group: \"\", kind: ConfigMap, name: pwn, namespace: shop}]\n",
+        )
+    };
+    let ws = signed(
+        vec![namespace(1, "shop"), config_map(ca_bundle), gateway()],
+        false,
+    );
+    assert_refused_everywhere(
+        &ws,
+        "ConfigMap shop/pwn is not referenced by any routing object",
+    );
+    let grant = archive::object(
+        4,
+        "gateway.networking.k8s.io/v1beta1",
+        "ReferenceGrant",
+        Some("shop"),
+        "allow-edge",
+        "spec:\n  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: edge}]\n  to: [{group: \"\", kind: ConfigMap}]\n",
+    );
+    let ws = signed(
+        vec![
+            namespace(1, "shop"),
+            config_map(ca_bundle),
+            gateway(),
+            grant,
+        ],
+        false,
+    );
+    ws.verify("prod", ID).ok();
 }
 
 #[test]

@@ -504,6 +504,10 @@ impl<R: Read> Read for CappedReader<R> {
 struct UnreferencedConfigMaps {
     config_maps: std::collections::BTreeMap<(String, String), String>,
     referenced: std::collections::BTreeSet<(String, String)>,
+    /// References from another namespace count only if a ReferenceGrant of the artifact
+    /// allows them, as for a snapshot.
+    cross_namespace: Vec<crate::select::CrossReference>,
+    grants: Vec<Object>,
 }
 
 impl UnreferencedConfigMaps {
@@ -515,15 +519,29 @@ impl UnreferencedConfigMaps {
             );
             self.config_maps.insert(key, path.to_string());
         }
+        if object.group() == crate::catalog::GATEWAY && object.kind() == "ReferenceGrant" {
+            self.grants.push(object.clone());
+        }
         let refs = crate::select::References::of(std::slice::from_ref(object));
         self.referenced.extend(refs.config_maps.into_keys());
+        self.cross_namespace.extend(
+            refs.cross_namespace
+                .into_iter()
+                .filter(|r| r.to_kind == "ConfigMap"),
+        );
     }
 
     /// The first ConfigMap nobody referenced, and its member path.
     fn remaining(&self) -> Option<(String, String)> {
+        let granted: std::collections::BTreeSet<(String, String)> = self
+            .cross_namespace
+            .iter()
+            .filter(|r| crate::select::granted(&self.grants, r))
+            .map(|r| (r.namespace.clone(), r.name.clone()))
+            .collect();
         self.config_maps
             .iter()
-            .find(|(key, _)| !self.referenced.contains(*key))
+            .find(|(key, _)| !self.referenced.contains(*key) && !granted.contains(*key))
             .map(|((ns, name), path)| (format!("ConfigMap {ns}/{name}"), path.clone()))
     }
 }

@@ -109,8 +109,11 @@ pub fn dependencies(object: &Object) -> BTreeSet<String> {
     for (namespace, name) in references.config_maps.keys() {
         needs.insert(format!("ConfigMap {namespace}/{name}"));
     }
-    for cross in &references.cross_namespace_secrets {
-        needs.insert(format!("Secret {}/{}", cross.namespace, cross.name));
+    for cross in &references.cross_namespace {
+        needs.insert(format!(
+            "{} {}/{}",
+            cross.to_kind, cross.namespace, cross.name
+        ));
     }
     for (kind, name) in &references.cluster_scoped {
         if let Some(info) = catalog::KINDS.iter().find(|k| k.kind == kind) {
