@@ -126,13 +126,11 @@ impl<'a> Prune<'a> {
         objects: &[Object],
         transform: &routevault::transform::Transform,
     ) -> Self {
+        let snapshot: std::collections::BTreeSet<_> =
+            objects.iter().map(Object::object_ref).collect();
         Prune {
-            scope: routevault::scope::Scope::of(
-                manifest,
-                &objects.iter().map(Object::object_ref).collect::<Vec<_>>(),
-                transform,
-            ),
-            snapshot: objects.iter().map(Object::object_ref).collect(),
+            scope: routevault::scope::Scope::of(manifest, &snapshot, transform),
+            snapshot,
             manifest,
             options: PruneOptions {
                 all: args.prune_all,
