@@ -31,7 +31,9 @@ pub struct PruneOptions {
 }
 
 /// The live objects (in scope already) that the snapshot does not hold, grouped by tier,
-/// latest tier first; Namespaces only when asked.
+/// latest tier first; Namespaces only when asked. System objects (kube-system, the
+/// `kubernetes` Service, ...) never, whatever the snapshot says: `include_system` is a claim of
+/// the signed manifest, and a stolen signing key must not be able to delete them.
 pub fn candidates(
     live: Vec<Object>,
     snapshot: &BTreeSet<ObjectRef>,
@@ -43,6 +45,14 @@ pub fn candidates(
             continue;
         }
         if object.group().is_empty() && object.kind() == "Namespace" && !options.namespaces {
+            continue;
+        }
+        if crate::catalog::is_system_object(
+            object.group(),
+            object.kind(),
+            object.namespace(),
+            object.name(),
+        ) {
             continue;
         }
         let tier = object.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
@@ -223,5 +233,13 @@ mod tests {
         };
         let tiers = candidates(live, &snapshot, with_namespaces);
         assert_eq!(names(&tiers).last().unwrap(), "Namespace old");
+
+        // System objects are never candidates, even in a scope that includes them.
+        let system = vec![
+            object("Service", "v1", Some("kube-system"), "kube-dns"),
+            object("Service", "v1", Some("default"), "kubernetes"),
+            object("Namespace", "v1", None, "kube-system"),
+        ];
+        assert!(candidates(system, &snapshot, with_namespaces).is_empty());
     }
 }
