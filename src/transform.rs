@@ -43,6 +43,36 @@ pub struct Transform {
     pub keep_node_ports: bool,
 }
 
+/// What `Transform::keep` needs to know of an object: who it is, the cluster-scoped objects
+/// it references and, for a cluster-scoped object, the Secrets it references.
+#[derive(Debug, Clone)]
+pub struct Sketch {
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+    cluster_scoped: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+}
+
+impl Sketch {
+    pub fn of(object: &Object) -> Self {
+        let references = crate::select::References::of(std::slice::from_ref(object));
+        let namespace = object.namespace().map(str::to_string);
+        let secrets = if namespace.is_none() {
+            references.secrets.into_keys().collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            kind: object.kind().to_string(),
+            name: object.name().to_string(),
+            namespace,
+            cluster_scoped: references.cluster_scoped.into_iter().collect(),
+            secrets,
+        }
+    }
+}
+
 /// Parses one `FROM=TO` pair (both sides non-empty), as a command-line value parser.
 pub fn parse_pair(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -104,34 +134,57 @@ impl Transform {
     /// namespaces need: their objects and Namespaces, the cluster-scoped objects they reference
     /// (classes, cluster issuers), and those cluster issuers' Secrets with their Namespace.
     pub fn narrow(&self, objects: Vec<Object>) -> Vec<Object> {
-        if self.only_namespaces.is_empty() {
+        if !self.narrows() {
             return objects;
         }
+        let sketches: Vec<Sketch> = objects.iter().map(Sketch::of).collect();
+        let keep = self.keep(&sketches);
+        objects
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(object, keep)| keep.then_some(object))
+            .collect()
+    }
+
+    /// Whether `narrow` drops anything (`--namespace` was given).
+    pub fn narrows(&self) -> bool {
+        !self.only_namespaces.is_empty()
+    }
+
+    /// `narrow`'s decision for each sketched object (what `selects` let through), so that a
+    /// restore can narrow without holding the objects.
+    pub fn keep(&self, sketches: &[Sketch]) -> Vec<bool> {
         let selected = |ns: &str| self.only_namespaces.iter().any(|n| n == ns);
-        let in_scope = |o: &Object| {
-            o.namespace().is_some_and(selected) || (o.kind() == "Namespace" && selected(o.name()))
+        let in_scope = |o: &Sketch| {
+            o.namespace.as_deref().is_some_and(selected)
+                || (o.kind == "Namespace" && selected(&o.name))
         };
-        let needed =
-            crate::select::References::of(objects.iter().filter(|o| in_scope(o))).cluster_scoped;
-        let is_needed_cluster_object = |o: &Object| {
-            o.namespace().is_none()
-                && o.kind() != "Namespace"
-                && needed.contains(&(o.kind().to_string(), o.name().to_string()))
+        let needed: std::collections::BTreeSet<&(String, String)> = sketches
+            .iter()
+            .filter(|o| in_scope(o))
+            .flat_map(|o| &o.cluster_scoped)
+            .collect();
+        let is_needed_cluster_object = |o: &Sketch| {
+            o.namespace.is_none()
+                && o.kind != "Namespace"
+                && needed.contains(&(o.kind.clone(), o.name.clone()))
         };
-        let issuer_secrets =
-            crate::select::References::of(objects.iter().filter(|o| is_needed_cluster_object(o)))
-                .secrets;
-        let keep = |o: &Object| {
-            in_scope(o)
-                || is_needed_cluster_object(o)
-                || (o.kind() == "Secret"
-                    && issuer_secrets.contains_key(&(
-                        o.namespace().unwrap_or("").to_string(),
-                        o.name().to_string(),
-                    )))
-                || (o.kind() == "Namespace" && issuer_secrets.keys().any(|(ns, _)| ns == o.name()))
-        };
-        objects.into_iter().filter(|o| keep(o)).collect()
+        let issuer_secrets: std::collections::BTreeSet<&(String, String)> = sketches
+            .iter()
+            .filter(|o| is_needed_cluster_object(o))
+            .flat_map(|o| &o.secrets)
+            .collect();
+        sketches
+            .iter()
+            .map(|o| {
+                in_scope(o)
+                    || is_needed_cluster_object(o)
+                    || (o.kind == "Secret"
+                        && issuer_secrets
+                            .contains(&(o.namespace.clone().unwrap_or_default(), o.name.clone())))
+                    || (o.kind == "Namespace" && issuer_secrets.iter().any(|(ns, _)| *ns == o.name))
+            })
+            .collect()
     }
 
     /// Applies every rewrite to one object. Returns a note when the rewrite dropped something

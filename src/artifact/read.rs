@@ -139,14 +139,29 @@ impl VerifiedArtifact {
         &self,
         mut visit: impl FnMut(&Entry, Object) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
+        self.for_each_object_where(None, |_, entry, object| visit(entry, object))
+    }
+
+    /// As [`Self::for_each_object`], with each member's index in the manifest. With `wanted`,
+    /// only the members it accepts are decoded and visited: for a consumer that read the whole
+    /// artifact without it first (a restore reads one tier at a time). Every member's bytes
+    /// are still checked against the manifest, but the check that needs every object
+    /// (ConfigMaps referenced) is left to that first read.
+    // long: one pass over the members with each check in order; splitting it would scatter
+    // the rules a member must pass
+    pub fn for_each_object_where(
+        &self,
+        wanted: Option<&dyn Fn(usize) -> bool>,
+        mut visit: impl FnMut(usize, &Entry, Object) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let what = self.what.as_str();
-        let declared: HashMap<&str, &Entry> = self
-            .manifest
-            .entries
+        let entries = &self.manifest.entries;
+        let declared: HashMap<&str, usize> = entries
             .iter()
-            .map(|e| (e.path.as_str(), e))
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
             .collect();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = vec![false; entries.len()];
         let mut unreferenced = UnreferencedConfigMaps::default();
         let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
         let mut members = Members::new(&mut archive, capped, self.limits, what)?;
@@ -157,12 +172,13 @@ impl VerifiedArtifact {
                 path: path.clone(),
                 reason: reason.into(),
             };
-            let Some(entry) = declared.get(path.as_str()) else {
+            let Some(&index) = declared.get(path.as_str()) else {
                 return Err(hostile("not declared in the manifest").into());
             };
-            if !seen.insert(path.clone()) {
+            if std::mem::replace(&mut seen[index], true) {
                 return Err(hostile("duplicate member").into());
             }
+            let entry = &entries[index];
             if bytes.len() as u64 != entry.size
                 || hex::encode(Sha256::digest(&bytes)) != entry.sha256
             {
@@ -171,6 +187,9 @@ impl VerifiedArtifact {
                     path,
                 }
                 .into());
+            }
+            if wanted.is_some_and(|wanted| !wanted(index)) {
+                continue;
             }
             let object = decode(entry, &bytes, what)?;
             if let Some(problem) = super::validate::object_problem(&object) {
@@ -181,8 +200,10 @@ impl VerifiedArtifact {
                 }
                 .into());
             }
-            unreferenced.note(&object, &path);
-            visit(entry, object)?;
+            if wanted.is_none() {
+                unreferenced.note(&object, &path);
+            }
+            visit(index, entry, object)?;
         }
         if let Some((config_map, path)) = unreferenced.remaining() {
             return Err(VerifyError::NotRouting {
@@ -195,12 +216,7 @@ impl VerifiedArtifact {
             }
             .into());
         }
-        if let Some(missing) = self
-            .manifest
-            .entries
-            .iter()
-            .find(|e| !seen.contains(&e.path))
-        {
+        if let Some(missing) = seen.iter().position(|seen| !seen).map(|i| &entries[i]) {
             return Err(VerifyError::Malformed {
                 what: what.into(),
                 reason: format!(
@@ -498,8 +514,9 @@ impl<R: Read> Read for CappedReader<R> {
 
 /// ConfigMaps are routing data only as what routing references (CA bundles): one that no
 /// object of the artifact references is refused, so a signed artifact cannot plant arbitrary
-/// configuration. Every consumer collects objects before writing or applying, so the refusal
-/// at the end of the read comes before anything is done.
+/// configuration. Every consumer reads the whole artifact before writing or applying anything
+/// (a restore outlines it first, then reads it again tier by tier), so the refusal at the end
+/// of that read comes before anything is done.
 #[derive(Default)]
 struct UnreferencedConfigMaps {
     config_maps: std::collections::BTreeMap<(String, String), String>,

@@ -9,9 +9,9 @@ use anyhow::{Context, bail};
 
 use crate::cli::RestoreArgs;
 use routevault::k8s;
-use routevault::object::Object;
 use routevault::restore::apply::{ObjectReport, Outcome};
 use routevault::restore::prune::{self, PruneOptions};
+use routevault::restore::read::Reading;
 use routevault::restore::{self, ClusterOptions, Folder, Report};
 use routevault::seal::{self, Unsealer};
 
@@ -41,14 +41,16 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         _ => None,
     };
 
-    // Every object is read and checked before anything is written or applied.
-    let (objects, secrets_withheld, notes) = restore::read_objects(
+    // Every object is read and checked before anything is written or applied; only an outline
+    // is kept, and each tier is read again as it is applied.
+    let reading = Reading::outline(
         &opened.artifact,
         unsealer.as_ref(),
-        args.max_object_memory,
         &transform,
+        args.max_object_memory,
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
+    let secrets_withheld = reading.secrets_withheld;
     if args.prune && secrets_withheld > 0 {
         bail!(
             "--prune needs --unseal-key: without it the {secrets_withheld} sealed Secrets of \
@@ -58,16 +60,18 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     }
     let prune = args
         .prune
-        .then(|| Prune::new(&args, &opened.artifact.manifest, &objects, &transform));
+        .then(|| Prune::new(&args, &opened.artifact.manifest, &reading, &transform));
 
     let (target, mut restored) = match folder {
         Some(folder) => {
-            let (dir, restored) = folder.restore(&objects)?;
+            let (dir, restored) = folder
+                .restore(&reading)
+                .with_context(|| format!("writing {what}"))?;
             (dir.display().to_string(), restored)
         }
-        None => into_cluster(&args, objects, prune).await?,
+        None => into_cluster(&args, &reading, prune).await?,
     };
-    restored.warnings.extend(notes);
+    restored.warnings.extend(reading.notes.iter().cloned());
     let report = Report::new(
         &opened,
         target,
@@ -123,11 +127,10 @@ impl<'a> Prune<'a> {
     fn new(
         args: &RestoreArgs,
         manifest: &'a routevault::artifact::Manifest,
-        objects: &[Object],
+        reading: &Reading<'_>,
         transform: &routevault::transform::Transform,
     ) -> Self {
-        let snapshot: std::collections::BTreeSet<_> =
-            objects.iter().map(Object::object_ref).collect();
+        let snapshot = reading.outline.identities.clone();
         Prune {
             scope: routevault::scope::Scope::of(manifest, &snapshot, transform),
             snapshot,
@@ -147,7 +150,7 @@ impl<'a> Prune<'a> {
 /// Returns the target's server and the outcome.
 async fn into_cluster(
     args: &RestoreArgs,
-    objects: Vec<Object>,
+    reading: &Reading<'_>,
     prune: Option<Prune<'_>>,
 ) -> anyhow::Result<(String, restore::Restored)> {
     let connection = k8s::connect_to(&k8s::Target {
@@ -164,7 +167,8 @@ async fn into_cluster(
         skip_missing_kinds: args.skip_missing_kinds,
         prune: prune.is_some(),
     };
-    let mut restored = restore::to_cluster(&connection, objects, options).await?;
+    let mut restored =
+        restore::to_cluster(&connection, reading, options, args.max_object_memory).await?;
     if let Some(prune) = prune {
         let failed = restored.counts().get("failed").copied().unwrap_or(0);
         if failed > 0 {

@@ -17,6 +17,7 @@ use crate::k8s::discovery::ServedKind;
 use crate::k8s::list;
 use crate::k8s::retry::with_retry;
 use crate::object::Object;
+use crate::restore::read::Reading;
 
 pub const FIELD_MANAGER: &str = "routevault";
 
@@ -74,51 +75,44 @@ pub struct ApplyOptions {
     pub existing: Existing,
     pub dry_run: bool,
     pub concurrency: usize,
+    /// The most objects held at once may be estimated to take (`--max-object-memory`).
+    pub max_object_memory: u64,
 }
 
-/// Applies `tiers` (objects grouped by restore tier, already transformed, apiVersions set to
-/// what the target serves) in order. Returns every object's report and each tier's duration.
+/// Applies the objects `reading` outlined, tier by tier in restore order (already rewritten;
+/// apiVersions are set to what the target serves). Each tier is read from the artifact on a
+/// thread of its own while it is applied, with `concurrency` requests in flight and at most
+/// `max_object_memory` (estimated) of objects held. Returns every object's report and each
+/// tier's duration; fails only when the artifact cannot be read again.
 pub async fn apply_tiers(
     client: &Client,
     served: &BTreeMap<(String, String), ServedKind>,
-    tiers: Vec<Vec<Object>>,
+    reading: &Reading<'_>,
     options: ApplyOptions,
-) -> (Vec<ObjectReport>, Vec<(String, u128)>) {
+) -> anyhow::Result<(Vec<ObjectReport>, Vec<(String, u128)>)> {
     let mut reports = Vec::new();
     let mut timings = Vec::new();
     let mut new_namespaces: Vec<String> = Vec::new();
     // Objects that failed or were held back: later objects that need one are held back too.
     let mut failed: BTreeSet<String> = BTreeSet::new();
-    let total: u64 = tiers.iter().map(|t| t.len() as u64).sum();
-    let bar = crate::progress::Progress::new().bar("applying", total);
-    for (tier, objects) in tiers.into_iter().enumerate() {
-        if objects.is_empty() {
+    let sizes = reading.tier_sizes();
+    let bar = crate::progress::Progress::new().bar("applying", sizes.iter().sum::<usize>() as u64);
+    for (tier, size) in sizes.into_iter().enumerate() {
+        if size == 0 {
             continue;
         }
         let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
-        let (objects, held_back) = hold_back_dependents(objects, &failed, tier_name);
-        bar.inc(held_back.len() as u64);
-        failed.extend(held_back.iter().map(|r| r.object.clone()));
-        reports.extend(held_back);
         let started = Instant::now();
-        let new_namespaces_now = new_namespaces.clone();
-        let results: Vec<ObjectReport> = futures::stream::iter(objects)
-            .map(|object| {
-                let kind = served
-                    .get(&(object.group().to_string(), object.kind().to_string()))
-                    .cloned();
-                let new_namespaces = &new_namespaces_now;
-                let bar = &bar;
-                async move {
-                    let report =
-                        apply_one(client, kind, object, tier_name, options, new_namespaces).await;
-                    bar.inc(1);
-                    report
-                }
-            })
-            .buffer_unordered(options.concurrency.max(1))
-            .collect()
-            .await;
+        let context = TierContext {
+            client,
+            served,
+            tier: tier_name,
+            options,
+            new_namespaces: &new_namespaces,
+            failed: &failed,
+            bar: &bar,
+        };
+        let results = apply_streamed(reading, tier, &context)?;
         for report in &results {
             if report.tier == "namespaces" && report.outcome == Outcome::Created {
                 new_namespaces.push(report.object.trim_start_matches("Namespace ").to_string());
@@ -128,49 +122,128 @@ pub async fn apply_tiers(
         failed.extend(
             results
                 .iter()
-                .filter(|r| r.outcome == Outcome::Failed)
+                .filter(|r| r.outcome == Outcome::Failed || held_back(r))
                 .map(|r| r.object.clone()),
         );
         reports.extend(results);
     }
     bar.finish_and_clear();
-    (reports, timings)
+    Ok((reports, timings))
 }
 
-/// Splits a tier into the objects to apply and reports for those held back because something
-/// they need failed (or was itself held back).
-fn hold_back_dependents(
-    objects: Vec<Object>,
-    failed: &BTreeSet<String>,
-    tier: &str,
-) -> (Vec<Object>, Vec<ObjectReport>) {
+/// What every object of one tier is applied with.
+struct TierContext<'a> {
+    client: &'a Client,
+    served: &'a BTreeMap<(String, String), ServedKind>,
+    tier: &'static str,
+    options: ApplyOptions,
+    new_namespaces: &'a [String],
+    failed: &'a BTreeSet<String>,
+    bar: &'a indicatif::ProgressBar,
+}
+
+/// Whether a report is of an object held back for a failed dependency.
+fn held_back(report: &ObjectReport) -> bool {
+    report.outcome == Outcome::Skipped
+        && report
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with(HELD_BACK))
+}
+
+const HELD_BACK: &str = "not attempted: it needs ";
+
+/// Applies one tier while a scoped thread reads it from the artifact. The reader waits for
+/// memory (a semaphore of KiB, weighted by each object's estimated cost) before it hands an
+/// object on, so memory stays bounded however big the tier is.
+fn apply_streamed(
+    reading: &Reading<'_>,
+    tier: usize,
+    context: &TierContext<'_>,
+) -> anyhow::Result<Vec<ObjectReport>> {
+    let budget_kib = (context.options.max_object_memory / 1024).clamp(1, u32::MAX as u64 >> 4);
+    let memory = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<(
+        Object,
+        tokio::sync::OwnedSemaphorePermit,
+    )>(context.options.concurrency.max(1));
+    let runtime = tokio::runtime::Handle::current();
+    // The reader is synchronous (file, zstd, YAML); the apply is async on this runtime.
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let sender = sender;
+                reading.each_in_tier(tier, |object| {
+                    let kib = (crate::restore::memory_cost(&object.0) / 1024 + 1).min(budget_kib);
+                    let permit =
+                        futures::executor::block_on(memory.clone().acquire_many_owned(kib as u32))
+                            .expect("the semaphore is never closed");
+                    // A closed channel means the applier stopped; it reports why.
+                    let _ = sender.blocking_send((object, permit));
+                    Ok(())
+                })
+            });
+            let results = runtime.block_on(apply_received(receiver, context));
+            let read = reader.join().expect("the artifact reader does not panic");
+            read.map(|()| results)
+        })
+    })
+}
+
+async fn apply_received(
+    receiver: tokio::sync::mpsc::Receiver<(Object, tokio::sync::OwnedSemaphorePermit)>,
+    context: &TierContext<'_>,
+) -> Vec<ObjectReport> {
+    let received = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    received
+        .map(|(object, permit)| async move {
+            let report = match hold_back(&object, context.failed, context.tier) {
+                Some(report) => report,
+                None => {
+                    let kind = context
+                        .served
+                        .get(&(object.group().to_string(), object.kind().to_string()))
+                        .cloned();
+                    apply_one(
+                        context.client,
+                        kind,
+                        object,
+                        context.tier,
+                        context.options,
+                        context.new_namespaces,
+                    )
+                    .await
+                }
+            };
+            drop(permit);
+            context.bar.inc(1);
+            report
+        })
+        .buffer_unordered(context.options.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// The report of an object held back because something it needs failed (or was itself held
+/// back), or None to apply it.
+fn hold_back(object: &Object, failed: &BTreeSet<String>, tier: &str) -> Option<ObjectReport> {
     // The common case, nothing failed: no object's dependencies need computing.
     if failed.is_empty() {
-        return (objects, Vec::new());
+        return None;
     }
-    let mut apply = Vec::new();
-    let mut held_back = Vec::new();
-    for object in objects {
-        let missing: Vec<String> = crate::restore::plan::dependencies(&object)
-            .into_iter()
-            .filter(|need| failed.contains(need))
-            .collect();
-        if missing.is_empty() {
-            apply.push(object);
-        } else {
-            held_back.push(ObjectReport {
-                object: object.object_ref().to_string(),
-                tier: tier.to_string(),
-                outcome: Outcome::Skipped,
-                message: Some(format!(
-                    "not attempted: it needs {}, which failed",
-                    missing.join(", ")
-                )),
-                changes: Vec::new(),
-            });
-        }
-    }
-    (apply, held_back)
+    let missing: Vec<String> = crate::restore::plan::dependencies(object)
+        .into_iter()
+        .filter(|need| failed.contains(need))
+        .collect();
+    (!missing.is_empty()).then(|| ObjectReport {
+        object: object.object_ref().to_string(),
+        tier: tier.to_string(),
+        outcome: Outcome::Skipped,
+        message: Some(format!("{HELD_BACK}{}, which failed", missing.join(", "))),
+        changes: Vec::new(),
+    })
 }
 
 async fn apply_one(

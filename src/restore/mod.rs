@@ -6,26 +6,23 @@ pub mod apply;
 pub mod plan;
 pub mod preflight;
 pub mod prune;
+pub mod read;
 pub mod render;
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use serde::Serialize;
 
-use crate::artifact::VerifiedArtifact;
-use crate::error::VerifyError;
 use crate::k8s::Connection;
-use crate::object::Object;
 use crate::open::OpenedSnapshot;
-use crate::seal::Unsealer;
-use crate::transform::Transform;
 use apply::{ApplyOptions, Existing, ObjectReport, Outcome};
-use preflight::{PreflightError, PreflightOptions};
+use preflight::PreflightOptions;
 use render::DirRenderer;
 
 /// The default of `--max-object-memory`: measured, a restore holding objects of this
 /// estimated size peaks below the deploy kit's 512 MiB restore Job limit (docs/performance.md).
+/// A restore holds only the objects in flight (see `read`), so this bounds those, and one
+/// object bigger than it is refused.
 pub const DEFAULT_MAX_OBJECT_MEMORY: u64 = 320 << 20;
 
 /// What one decoded object costs in memory, estimated: its strings' bytes plus 128 bytes per
@@ -44,74 +41,6 @@ pub fn memory_cost(value: &serde_json::Value) -> u64 {
         }
         _ => NODE,
     }
-}
-
-/// Reads every object of `artifact`, unseals what it can, and passes each to `sink` in
-/// artifact order (which is restore order). Returns how many sealed Secrets were withheld
-/// because no unseal key was given.
-/// Fails once the objects read add up to more than `max_memory` (see [`memory_cost`]): the
-/// caller holds them all, and a signed artifact must not be able to exhaust the machine.
-pub fn restore_objects(
-    artifact: &VerifiedArtifact,
-    unsealer: Option<&Unsealer>,
-    max_memory: u64,
-    mut sink: impl FnMut(Object) -> anyhow::Result<()>,
-) -> anyhow::Result<usize> {
-    let mut secrets_withheld = 0;
-    let mut memory = 0u64;
-    artifact.for_each_object(|entry, mut object| {
-        memory += memory_cost(&object.0);
-        if memory > max_memory {
-            return Err(VerifyError::TooMuchMemory {
-                what: artifact.what().into(),
-                limit: max_memory,
-            }
-            .into());
-        }
-        if entry.sealed {
-            match unsealer {
-                Some(unsealer) => unsealer
-                    .unseal_secret(&mut object)
-                    .with_context(|| format!("unsealing {}", entry.describe()))?,
-                None => {
-                    secrets_withheld += 1;
-                    return Ok(());
-                }
-            }
-        }
-        sink(object)
-    })?;
-    Ok(secrets_withheld)
-}
-
-/// Reads every object of `artifact` (see [`restore_objects`]), keeps those `transform`
-/// selects and rewrites them. Returns them, in restore order, how many sealed Secrets were
-/// withheld for want of an unseal key, and the rewrites' notes for the report.
-pub fn read_objects(
-    artifact: &VerifiedArtifact,
-    unsealer: Option<&Unsealer>,
-    max_memory: u64,
-    transform: &Transform,
-) -> anyhow::Result<(Vec<Object>, usize, Vec<String>)> {
-    let mut objects = Vec::new();
-    let mut notes = Vec::new();
-    let withheld = restore_objects(artifact, unsealer, max_memory, |mut object| {
-        if transform.selects(&object) {
-            // A snapshot made from older manifests may hold a removed API version; what
-            // cannot be converted is applied as it is, and the API server names the field.
-            if let Ok(crate::convert::Converted::Converted(note)) =
-                crate::convert::convert(&mut object)
-            {
-                notes.push(note);
-            }
-            objects.push(object);
-        }
-        Ok(())
-    })?;
-    // Narrowed by source names, before the rewrites rename anything.
-    let mut objects = transform.narrow(objects);
-    notes.extend(objects.iter_mut().filter_map(|o| transform.apply(o)));
-    Ok((objects, withheld, notes))
 }
 
 /// How a restore into a cluster behaves.
@@ -145,17 +74,19 @@ impl Restored {
     }
 }
 
-/// Restores `objects` into a cluster: preflight (nothing is applied when it fails), then
-/// server-side apply tier by tier.
+/// Restores the outlined objects of `reading` into a cluster: preflight (nothing is applied
+/// when it fails), then server-side apply tier by tier, each tier read from the artifact as it
+/// is applied, holding at most `max_object_memory` (estimated) of objects at once.
 pub async fn to_cluster(
     connection: &Connection,
-    objects: Vec<Object>,
+    reading: &read::Reading<'_>,
     options: ClusterOptions,
-) -> Result<Restored, PreflightError> {
+    max_object_memory: u64,
+) -> anyhow::Result<Restored> {
     let checked = preflight::preflight(
         &connection.client,
         &connection.server,
-        &objects,
+        &reading.outline,
         PreflightOptions {
             skip_missing_kinds: options.skip_missing_kinds,
             check_permissions: !options.dry_run,
@@ -168,14 +99,10 @@ pub async fn to_cluster(
         existing: options.existing,
         dry_run: options.dry_run,
         concurrency: options.concurrency,
+        max_object_memory,
     };
-    let (reports, tiers) = apply::apply_tiers(
-        &connection.client,
-        &checked.served,
-        plan::tiers(objects),
-        apply_options,
-    )
-    .await;
+    let (reports, tiers) =
+        apply::apply_tiers(&connection.client, &checked.served, reading, apply_options).await?;
     Ok(Restored {
         reports,
         tiers,
@@ -201,26 +128,27 @@ impl Folder {
         }
     }
 
-    /// Writes every object as a file (or names it, for a dry run) and commits the folder.
-    /// Returns the folder and what was written.
+    /// Writes every object of `reading` as a file (or names it, for a dry run), one at a
+    /// time as it is read, and commits the folder. Returns the folder and what was written.
     pub fn restore(
         mut self,
-        objects: &[Object],
-    ) -> Result<(std::path::PathBuf, Restored), render::RenderError> {
+        reading: &read::Reading<'_>,
+    ) -> anyhow::Result<(std::path::PathBuf, Restored)> {
         let mut reports = Vec::new();
-        for object in objects {
-            let file = render::relative_path(object)?;
+        reading.each(|object| {
+            let file = render::relative_path(&object)?;
             if let Folder::Write(renderer) = &mut self {
-                renderer.write(object)?;
+                renderer.write(&object)?;
             }
             reports.push(ObjectReport {
                 object: object.object_ref().to_string(),
-                tier: plan::tier_name(object).to_string(),
+                tier: plan::tier_name(&object).to_string(),
                 outcome: Outcome::Created,
                 message: Some(file.display().to_string()),
                 changes: Vec::new(),
             });
-        }
+            Ok(())
+        })?;
         let dir = match self {
             Folder::Write(renderer) => renderer.commit()?,
             Folder::DryRun(dir) => dir,

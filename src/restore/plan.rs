@@ -7,17 +7,63 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::catalog::{self, RESTORE_TIERS};
 use crate::k8s::access::{Denied, Need};
 use crate::k8s::discovery::ServedKind;
-use crate::object::Object;
+use crate::object::{Object, ObjectRef};
 
 /// A target's served kinds, by (group, kind).
 pub type Served = BTreeMap<(String, String), ServedKind>;
 
-/// The qualified kinds of `objects` that the target does not serve, sorted.
-pub fn missing_kinds(objects: &[Object], served: &Served) -> BTreeSet<String> {
-    objects
+/// What a restore's checks need to know about its objects, gathered as the objects stream
+/// past, so that a restore never holds them all: where they go, what cluster-scoped objects
+/// they reference and bring, and who they are (for `--prune`).
+#[derive(Debug, Default)]
+pub struct Outline {
+    /// (group, kind, namespace) of every object.
+    pub placements: BTreeSet<(String, String, Option<String>)>,
+    /// (kind, name) of the classes and cluster issuers the objects reference.
+    pub cluster_references: BTreeSet<(String, String)>,
+    /// (kind, name) of the cluster-scoped objects themselves.
+    pub cluster_objects: BTreeSet<(String, String)>,
+    pub identities: BTreeSet<ObjectRef>,
+}
+
+impl Outline {
+    pub fn add(&mut self, object: &Object) {
+        let (group, kind) = (object.group().to_string(), object.kind().to_string());
+        let namespace = object.namespace().map(str::to_string);
+        if namespace.is_none() {
+            self.cluster_objects
+                .insert((kind.clone(), object.name().to_string()));
+        }
+        self.placements.insert((group, kind, namespace));
+        self.cluster_references
+            .extend(crate::select::References::of(std::slice::from_ref(object)).cluster_scoped);
+        self.identities.insert(object.object_ref());
+    }
+
+    pub fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
+        let mut outline = Self::default();
+        for object in objects {
+            outline.add(object);
+        }
+        outline
+    }
+
+    pub fn len(&self) -> usize {
+        self.identities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+}
+
+/// The qualified kinds of the outlined objects that the target does not serve, sorted.
+pub fn missing_kinds(outline: &Outline, served: &Served) -> BTreeSet<String> {
+    outline
+        .placements
         .iter()
-        .filter(|o| !served.contains_key(&(o.group().to_string(), o.kind().to_string())))
-        .map(|o| catalog::qualified(o.group(), o.kind()))
+        .filter(|(group, kind, _)| !served.contains_key(&(group.clone(), kind.clone())))
+        .map(|(group, kind, _)| catalog::qualified(group, kind))
         .collect()
 }
 
@@ -40,17 +86,19 @@ pub fn install_advice(missing: &BTreeSet<String>) -> String {
     }
 }
 
-/// Every (resource, namespace) the objects write, as SelfSubjectAccessReviews ask for them.
-pub fn permission_needs(objects: &[Object], served: &Served) -> BTreeSet<Need> {
-    objects
+/// Every (resource, namespace) the outlined objects write, as SelfSubjectAccessReviews ask
+/// for them.
+pub fn permission_needs(outline: &Outline, served: &Served) -> BTreeSet<Need> {
+    outline
+        .placements
         .iter()
-        .filter_map(|o| {
-            let kind = served.get(&(o.group().to_string(), o.kind().to_string()))?;
+        .filter_map(|(group, kind, namespace)| {
+            let kind = served.get(&(group.clone(), kind.clone()))?;
             Some(Need {
                 group: kind.info.group.to_string(),
                 resource: kind.info.plural.to_string(),
                 namespace: if kind.info.namespaced {
-                    o.namespace().map(str::to_string)
+                    namespace.clone()
                 } else {
                     None
                 },
@@ -77,17 +125,12 @@ pub fn denied_summary(denied: &[Denied]) -> String {
         .join("; ")
 }
 
-/// Objects grouped by restore tier, in tier order; unknown kinds go last.
-pub fn tiers(objects: Vec<Object>) -> Vec<Vec<Object>> {
-    let mut tiers: Vec<Vec<Object>> = vec![Vec::new(); RESTORE_TIERS.len()];
-    for object in objects {
-        let tier = object
-            .catalog_kind()
-            .map(|k| k.tier)
-            .unwrap_or(RESTORE_TIERS.len() - 1);
-        tiers[tier].push(object);
-    }
-    tiers
+/// The index in [`RESTORE_TIERS`] of the tier an object is restored in; unknown kinds go last.
+pub fn tier_of(object: &Object) -> usize {
+    object
+        .catalog_kind()
+        .map(|k| k.tier)
+        .unwrap_or(RESTORE_TIERS.len() - 1)
 }
 
 /// What an object needs to exist before it can work, as object references (the form
@@ -207,7 +250,7 @@ mod tests {
                 "web",
             ),
         ];
-        let missing = missing_kinds(&objects, &served(&["Service"]));
+        let missing = missing_kinds(&Outline::of(&objects), &served(&["Service"]));
         assert_eq!(
             missing.iter().cloned().collect::<Vec<_>>(),
             [
@@ -219,7 +262,7 @@ mod tests {
             install_advice(&missing),
             "install cert-manager (its CRDs) and install the Gateway API CRDs"
         );
-        assert!(missing_kinds(&objects[..1], &served(&["Service"])).is_empty());
+        assert!(missing_kinds(&Outline::of(&objects[..1]), &served(&["Service"])).is_empty());
     }
 
     #[test]
@@ -230,7 +273,10 @@ mod tests {
             obj("v1", "Service", Some("a"), "api"),
             obj("networking.k8s.io/v1", "Ingress", Some("b"), "web"),
         ];
-        let needs = permission_needs(&objects, &served(&["Namespace", "Service", "Ingress"]));
+        let needs = permission_needs(
+            &Outline::of(&objects),
+            &served(&["Namespace", "Service", "Ingress"]),
+        );
         let needs: Vec<(String, String, Option<String>)> = needs
             .into_iter()
             .map(|n| (n.group, n.resource, n.namespace))
@@ -272,14 +318,47 @@ mod tests {
 
     #[test]
     fn tiers_follow_the_catalog_order() {
-        let objects = vec![
+        let objects = [
             obj("networking.k8s.io/v1", "Ingress", Some("a"), "web"),
             obj("v1", "Secret", Some("a"), "tls"),
             obj("v1", "Namespace", None, "a"),
         ];
-        let tiers = tiers(objects);
-        let order: Vec<&str> = tiers.iter().flatten().map(|o| o.kind()).collect();
+        let mut ordered: Vec<&Object> = objects.iter().collect();
+        ordered.sort_by_key(|o| tier_of(o));
+        let order: Vec<&str> = ordered.iter().map(|o| o.kind()).collect();
         assert_eq!(order, ["Namespace", "Secret", "Ingress"]);
-        assert_eq!(tier_name(&tiers[0][0]), "namespaces");
+        assert_eq!(tier_name(ordered[0]), "namespaces");
+        assert_eq!(
+            tier_of(&obj("example.com/v1", "Widget", None, "w")),
+            RESTORE_TIERS.len() - 1
+        );
+    }
+
+    #[test]
+    fn an_outline_keeps_what_the_checks_need_and_no_object() {
+        let ingress = Object(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"ingressClassName": "nginx"}}),
+        );
+        let class = obj("networking.k8s.io/v1", "IngressClass", None, "nginx");
+        let outline = Outline::of([&ingress, &class]);
+        assert_eq!(outline.len(), 2);
+        assert!(
+            outline
+                .cluster_references
+                .contains(&("IngressClass".into(), "nginx".into()))
+        );
+        assert!(
+            outline
+                .cluster_objects
+                .contains(&("IngressClass".into(), "nginx".into()))
+        );
+        assert!(outline.placements.contains(&(
+            "networking.k8s.io".into(),
+            "Ingress".into(),
+            Some("shop".into())
+        )));
+        assert!(outline.identities.contains(&ingress.object_ref()));
     }
 }

@@ -3,16 +3,12 @@
 //! target provides, and whether the credentials may write every object. A preflight that fails
 //! leaves the target untouched.
 
-use std::collections::BTreeSet;
-
 use kube::Client;
 use thiserror::Error;
 
-use super::plan::{self, Served};
+use super::plan::{self, Outline, Served};
 use crate::catalog;
 use crate::k8s::{access, discovery, list, retry::with_retry};
-use crate::object::Object;
-use crate::select::References;
 
 #[derive(Debug, Error)]
 pub enum PreflightError {
@@ -65,7 +61,7 @@ pub struct Preflight {
 pub async fn preflight(
     client: &Client,
     server: &str,
-    objects: &[Object],
+    outline: &Outline,
     options: PreflightOptions,
 ) -> Result<Preflight, PreflightError> {
     let discovered =
@@ -82,7 +78,7 @@ pub async fn preflight(
         .collect();
     let mut warnings = Vec::new();
 
-    let missing = plan::missing_kinds(objects, &served);
+    let missing = plan::missing_kinds(outline, &served);
     if !missing.is_empty() && !options.skip_missing_kinds {
         return Err(PreflightError::MissingKinds {
             server: server.to_string(),
@@ -95,10 +91,10 @@ pub async fn preflight(
             .iter()
             .map(|kind| format!("{kind} is not served by the target; its objects are skipped")),
     );
-    warnings.extend(unprovided_references(client, objects, &served).await);
+    warnings.extend(unprovided_references(client, outline, &served).await);
 
     if options.check_permissions {
-        let needs = plan::permission_needs(objects, &served);
+        let needs = plan::permission_needs(outline, &served);
         let verbs: &[&'static str] = if options.prune {
             &access::PRUNE_VERBS
         } else {
@@ -124,17 +120,13 @@ pub async fn preflight(
 /// Classes and cluster issuers that objects reference but neither the snapshot nor the target
 /// provides: the routing would restore but not work. Warnings, since a controller may create
 /// them later; a failed lookup is not a reason to stop either.
-async fn unprovided_references(
-    client: &Client,
-    objects: &[Object],
-    served: &Served,
-) -> Vec<String> {
-    let references = References::of(objects);
-    let in_snapshot: BTreeSet<(&str, &str)> =
-        objects.iter().map(|o| (o.kind(), o.name())).collect();
+async fn unprovided_references(client: &Client, outline: &Outline, served: &Served) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (kind, name) in &references.cluster_scoped {
-        if in_snapshot.contains(&(kind.as_str(), name.as_str())) {
+    for (kind, name) in &outline.cluster_references {
+        if outline
+            .cluster_objects
+            .contains(&(kind.clone(), name.clone()))
+        {
             continue;
         }
         let Some(served_kind) = catalog::KINDS
