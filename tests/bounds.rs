@@ -147,7 +147,9 @@ fn restores_stay_within_the_restore_jobs_memory_whatever_the_artifact_holds() {
     let ws = signed(worst_case(64, 1 << 20));
     restore(&ws, &[]).ok();
     assert_eq!(
-        std::fs::read_dir(ws.path("out/04-services/shop")).unwrap().count(),
+        std::fs::read_dir(ws.path("out/04-services/shop"))
+            .unwrap()
+            .count(),
         64
     );
     let streamed_peak = children_peak_mib();
