@@ -416,9 +416,9 @@ pub struct RestoreArgs {
     pub skip_missing_kinds: bool,
     #[command(flatten)]
     pub transform: TransformArgs,
-    /// Refuse a snapshot whose objects would take more than this many bytes of memory to
-    /// restore (estimated as they are read: text plus 128 bytes per YAML node). The default
-    /// keeps a restore under 512 MiB, the deploy kit's restore Job limit.
+    /// Hold at most this many bytes of objects at once while applying or writing (estimated
+    /// as they are read: text plus 128 bytes per YAML node); one object over it is refused.
+    /// The default keeps a restore under 512 MiB, the deploy kit's restore Job limit.
     #[arg(long, default_value_t = routevault::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY")]
     pub max_object_memory: u64,
     /// The age identity (.seal.key) that unseals Secret data. Without it, no Secrets are written.

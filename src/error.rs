@@ -109,11 +109,15 @@ pub enum VerifyError {
         limit: u64,
     },
     #[error(
-        "artifact {what}: its objects take more than {limit} bytes of memory to restore; \
+        "artifact {what}: {object} would take more than {limit} bytes of memory to restore; \
          refusing (raise --max-object-memory, and the memory limit of the restore Job with it, \
-         only if you expect an environment this large)"
+         only if you expect an object this large)"
     )]
-    TooMuchMemory { what: String, limit: u64 },
+    TooMuchMemory {
+        what: String,
+        object: String,
+        limit: u64,
+    },
     #[error("artifact {what}: entry {path} does not match its recorded digest")]
     DigestMismatch { what: String, path: String },
     #[error(

@@ -33,6 +33,7 @@ pub mod selector;
 pub mod sign;
 pub mod snapshot;
 pub mod source;
+pub mod spool;
 pub mod store;
 pub mod transform;
 pub mod value_digest;

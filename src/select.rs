@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalog::{self, CORE, DISCOVERY, GATEWAY, RefAt, RefForm, RefTarget};
-use crate::object::Object;
+use crate::object::{Object, ObjectRef};
 use crate::selector::LabelSelector;
 
 /// What to do with Secret data.
@@ -79,7 +79,7 @@ pub fn select(objects: Vec<Object>, selection: &Selection, secrets: SecretsMode)
         .partition(|o| o.group() == CORE && o.kind() == "Secret");
     let existing: BTreeSet<(String, String)> = secret_objects.iter().map(key_of).collect();
     let mut plan = plan(others, selection, secrets, Some(&existing));
-    let mut captured = Vec::new();
+    let mut captured: Vec<Object> = Vec::new();
     let mut captured_keys = BTreeSet::new();
     let mut unreferenced = 0;
     for secret in secret_objects {
@@ -93,7 +93,7 @@ pub fn select(objects: Vec<Object>, selection: &Selection, secrets: SecretsMode)
         }
     }
     plan.finish(&captured_keys, unreferenced);
-    captured.extend(plan.objects);
+    captured.extend(plan.objects.drain(..).map(Captured::into_object));
     sort_for_restore(&mut captured);
     Selected {
         objects: captured,
@@ -125,19 +125,56 @@ fn key_of(object: &Object) -> (String, String) {
 
 /// Restore order: by tier, then by identity.
 pub fn sort_for_restore(objects: &mut [Object]) {
-    objects.sort_by(|a, b| {
-        let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
-        (tier(a), a.object_ref()).cmp(&(tier(b), b.object_ref()))
-    });
+    objects.sort_by_cached_key(|o| (tier_of(o.group(), o.kind()), o.object_ref()));
+}
+
+fn tier_of(group: &str, kind: &str) -> usize {
+    catalog::KINDS
+        .iter()
+        .find(|k| k.group == group && k.kind == kind)
+        .map_or(usize::MAX, |k| k.tier)
+}
+
+/// A captured object: held whole, or (routing objects of a source that spools them) by its
+/// identity and the source's handle on its body.
+#[derive(Debug)]
+pub enum Captured<B> {
+    Object(Object),
+    Held(ObjectRef, B),
+}
+
+impl<B> Captured<B> {
+    /// The restore tier (catalog order; unknown kinds last).
+    pub fn tier(&self) -> usize {
+        match self {
+            Captured::Object(o) => tier_of(o.group(), o.kind()),
+            Captured::Held(id, _) => tier_of(&id.group, &id.kind),
+        }
+    }
+
+    fn identity(&self) -> ObjectRef {
+        match self {
+            Captured::Object(o) => o.object_ref(),
+            Captured::Held(id, _) => id.clone(),
+        }
+    }
+}
+
+impl Captured<Object> {
+    pub fn into_object(self) -> Object {
+        match self {
+            Captured::Object(object) | Captured::Held(_, object) => object,
+        }
+    }
 }
 
 /// Selection without Secrets: what a source that streams Secrets (a live cluster, where
 /// Secrets are the bulk) decides before reading them. `wants_secret` then decides each Secret
 /// as it arrives, and `finish` records what was missing.
 #[derive(Debug)]
-pub struct Plan {
+pub struct Plan<B = Object> {
     /// Every captured object but Secrets, in restore order.
-    pub objects: Vec<Object>,
+    pub objects: Vec<Captured<B>>,
     /// Secrets the captured objects reference, each with its first referrer.
     pub secret_refs: BTreeMap<(String, String), String>,
     pub warnings: Vec<String>,
@@ -149,7 +186,7 @@ pub struct Plan {
     selection: Selection,
 }
 
-impl Plan {
+impl<B> Plan<B> {
     /// Whether the Secret `namespace/name` is to be captured.
     pub fn wants_secret(&self, namespace: &str, name: &str) -> bool {
         self.secrets != SecretsMode::Skip
@@ -208,14 +245,10 @@ impl Plan {
     fn namespaces_to_capture(
         &mut self,
         mut namespaces: BTreeMap<String, Object>,
-        captured: &[Object],
+        mut held: BTreeSet<String>,
+        admitting: &[LabelSelector],
         existing_secrets: Option<&BTreeSet<(String, String)>>,
     ) -> Vec<Object> {
-        let mut held: BTreeSet<String> = captured
-            .iter()
-            .filter_map(|o| o.namespace().map(str::to_string))
-            .collect();
-        let admitting = admission_selectors(captured);
         for (name, namespace) in &namespaces {
             let mut labels = namespace.label_map();
             // The API server sets this label on every Namespace; normalisation drops it.
@@ -297,7 +330,23 @@ pub fn plan(
     secrets: SecretsMode,
     existing_secrets: Option<&BTreeSet<(String, String)>>,
 ) -> Plan {
-    let mut skipped = BTreeMap::new();
+    let mut sorted = Sorted::default();
+    for object in objects {
+        sorted
+            .add(object, selection, Ok::<Object, std::convert::Infallible>)
+            .unwrap_or_else(|never| match never {});
+    }
+    plan_sorted(sorted, selection, secrets, existing_secrets)
+}
+
+/// [`plan`] of objects sorted by role as they arrived (see [`Sorted::add`]), so that a source
+/// need not hold its routing objects whole.
+pub fn plan_sorted<B>(
+    sorted: Sorted<B>,
+    selection: &Selection,
+    secrets: SecretsMode,
+    existing_secrets: Option<&BTreeSet<(String, String)>>,
+) -> Plan<B> {
     let mut warnings = Vec::new();
     let Sorted {
         namespaces,
@@ -306,9 +355,17 @@ pub fn plan(
         grants,
         cluster_scoped,
         routing,
-    } = sort_by_role(objects, selection, &mut skipped);
+        mut skipped,
+    } = sorted;
+    let Routing {
+        mut references,
+        services,
+        selectorless_services,
+        admission,
+        namespaces: routing_namespaces,
+        held,
+    } = routing;
 
-    let mut references = References::of(&routing);
     admit_granted(&mut references, &grants, &mut warnings, &mut skipped);
     let scoped = !selection.namespaces.is_empty();
     let mut captured = needed_cluster_scoped(cluster_scoped, &references, scoped, &mut skipped);
@@ -316,15 +373,18 @@ pub fn plan(
     for (key, referrer) in References::of(&captured).secrets {
         references.secrets.entry(key).or_insert(referrer);
     }
-    warn_missing_services(&routing, &references, &mut warnings);
-    captured.extend(hand_managed_slices(slices, &routing, &mut skipped));
+    warn_missing_services(&services, &references, &mut warnings);
+    captured.extend(hand_managed_slices(
+        slices,
+        &selectorless_services,
+        &mut skipped,
+    ));
     captured.extend(referenced_config_maps(
         config_maps,
         &references,
         &mut warnings,
         &mut skipped,
     ));
-    captured.extend(routing);
 
     let mut plan = Plan {
         objects: Vec::new(),
@@ -336,37 +396,104 @@ pub fn plan(
         selection: selection.clone(),
     };
 
-    let held = plan.namespaces_to_capture(namespaces, &captured, existing_secrets);
-    captured.extend(held);
-    sort_for_restore(&mut captured);
-    plan.objects = captured;
+    let mut holding = routing_namespaces;
+    holding.extend(
+        captured
+            .iter()
+            .filter_map(|o| o.namespace().map(str::to_string)),
+    );
+    let held_namespaces =
+        plan.namespaces_to_capture(namespaces, holding, &admission, existing_secrets);
+    let mut objects: Vec<Captured<B>> = captured
+        .into_iter()
+        .chain(held_namespaces)
+        .map(Captured::Object)
+        .chain(held.into_iter().map(|(id, body)| Captured::Held(id, body)))
+        .collect();
+    objects.sort_by_cached_key(|c| (c.tier(), c.identity()));
+    plan.objects = objects;
     plan
 }
 
-/// The namespace selectors of captured Gateways: listeners' `allowedRoutes` and the
+/// The namespace selectors of a captured Gateway: listeners' `allowedRoutes` and the
 /// Gateway's `allowedListeners` (ListenerSets), where `from: Selector`.
-fn admission_selectors(objects: &[Object]) -> Vec<LabelSelector> {
+fn admission_selectors(gateway: &Object) -> Vec<LabelSelector> {
     let mut selectors = Vec::new();
-    for gateway in objects
-        .iter()
-        .filter(|o| o.group() == GATEWAY && o.kind() == "Gateway")
-    {
-        let mut namespaces = values_at(&gateway.0, "/spec/listeners/*/allowedRoutes/namespaces");
-        namespaces.extend(values_at(&gateway.0, "/spec/allowedListeners/namespaces"));
-        for spec in namespaces {
-            if spec["from"] == "Selector"
-                && let Some(selector) = LabelSelector::from_object(&spec["selector"])
-            {
-                selectors.push(selector);
-            }
+    let mut namespaces = values_at(&gateway.0, "/spec/listeners/*/allowedRoutes/namespaces");
+    namespaces.extend(values_at(&gateway.0, "/spec/allowedListeners/namespaces"));
+    for spec in namespaces {
+        if spec["from"] == "Selector"
+            && let Some(selector) = LabelSelector::from_object(&spec["selector"])
+        {
+            selectors.push(selector);
         }
     }
     selectors
 }
 
-/// A source's objects by the role they play in selection.
-#[derive(Default)]
-struct Sorted {
+/// The namespaced routing objects the selection chose, reduced as they arrive to what
+/// selection needs of them: their references and a few facts. Their bodies stay with the
+/// source (`B`: the object itself for a folder, a handle on a spooled copy for a cluster).
+#[derive(Debug)]
+pub struct Routing<B> {
+    references: References,
+    services: BTreeSet<(String, String)>,
+    /// Services without a selector: their EndpointSlices are captured.
+    selectorless_services: BTreeSet<(String, String)>,
+    /// Namespace selectors of Gateways (see [`admission_selectors`]).
+    admission: Vec<LabelSelector>,
+    namespaces: BTreeSet<String>,
+    held: Vec<(ObjectRef, B)>,
+}
+
+impl<B> Default for Routing<B> {
+    fn default() -> Self {
+        Self {
+            references: References::default(),
+            services: BTreeSet::new(),
+            selectorless_services: BTreeSet::new(),
+            admission: Vec::new(),
+            namespaces: BTreeSet::new(),
+            held: Vec::new(),
+        }
+    }
+}
+
+impl<B> Routing<B> {
+    fn add<E>(
+        &mut self,
+        object: Object,
+        hold: impl FnOnce(Object) -> Result<B, E>,
+    ) -> Result<(), E> {
+        self.references.extend_with(&object);
+        if object.group() == CORE && object.kind() == "Service" {
+            let key = key_of(&object);
+            let selectorless = object
+                .0
+                .pointer("/spec/selector")
+                .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()));
+            if selectorless {
+                self.selectorless_services.insert(key.clone());
+            }
+            self.services.insert(key);
+        }
+        if object.group() == GATEWAY && object.kind() == "Gateway" {
+            self.admission.extend(admission_selectors(&object));
+        }
+        if let Some(namespace) = object.namespace() {
+            self.namespaces.insert(namespace.to_string());
+        }
+        let identity = object.object_ref();
+        self.held.push((identity, hold(object)?));
+        Ok(())
+    }
+}
+
+/// A source's objects by the role they play in selection, sorted one at a time as they
+/// arrive: everything but namespaced routing objects is held whole (few, and selection needs
+/// them whole); routing objects are reduced to [`Routing`].
+#[derive(Debug)]
+pub struct Sorted<B> {
     namespaces: BTreeMap<String, Object>,
     slices: Vec<Object>,
     /// ConfigMaps: captured only when referenced.
@@ -376,19 +503,35 @@ struct Sorted {
     grants: Vec<Object>,
     cluster_scoped: Vec<Object>,
     /// Namespaced routing objects the selection chose.
-    routing: Vec<Object>,
+    routing: Routing<B>,
+    /// Why objects were left out, with counts.
+    skipped: BTreeMap<String, usize>,
 }
 
-/// Drops what is never captured or not selected (counted in `skipped`) and sorts the rest by
-/// role.
-fn sort_by_role(
-    objects: Vec<Object>,
-    selection: &Selection,
-    skipped: &mut BTreeMap<String, usize>,
-) -> Sorted {
-    let selector = selection.selector.as_ref();
-    let mut sorted = Sorted::default();
-    for object in objects {
+impl<B> Default for Sorted<B> {
+    fn default() -> Self {
+        Self {
+            namespaces: BTreeMap::new(),
+            slices: Vec::new(),
+            config_maps: Vec::new(),
+            grants: Vec::new(),
+            cluster_scoped: Vec::new(),
+            routing: Routing::default(),
+            skipped: BTreeMap::new(),
+        }
+    }
+}
+
+impl<B> Sorted<B> {
+    /// Drops what is never captured or not selected (counted) and sorts the rest by role;
+    /// `hold` makes what is kept of a namespaced routing object's body.
+    pub fn add<E>(
+        &mut self,
+        object: Object,
+        selection: &Selection,
+        hold: impl FnOnce(Object) -> Result<B, E>,
+    ) -> Result<(), E> {
+        let skipped = &mut self.skipped;
         let (group, kind) = (object.group(), object.kind());
         if catalog::NEVER_CAPTURED.contains(&(group, kind)) {
             let qualified = catalog::qualified(group, kind);
@@ -397,19 +540,19 @@ fn sort_by_role(
                 1,
                 format!("runtime state, recreated by cert-manager: {qualified}"),
             );
-            continue;
+            return Ok(());
         }
         if let Some(reason) = runtime_owned(&object) {
             bump(skipped, 1, reason);
-            continue;
+            return Ok(());
         }
         let Some(info) = object.catalog_kind() else {
             let qualified = catalog::qualified(group, kind);
             bump(skipped, 1, format!("not a routing kind: {qualified}"));
-            continue;
+            return Ok(());
         };
         if (info.group, info.kind) == (GATEWAY, "ReferenceGrant") {
-            sorted.grants.push(object.clone());
+            self.grants.push(object.clone());
         }
         if !selection.include_system && is_system(&object) {
             let own = object.namespace().is_none()
@@ -421,26 +564,32 @@ fn sort_by_role(
                  --include-system captures them"
             };
             bump(skipped, 1, reason);
-            continue;
+            return Ok(());
         }
         if info.namespaced && !namespace_selected(object.namespace(), selection) {
             bump(skipped, 1, "outside the selected namespaces");
-            continue;
+            return Ok(());
         }
+        let selector = selection.selector.as_ref();
         match (info.group, info.kind) {
             (CORE, "Namespace") => {
-                sorted.namespaces.insert(object.name().to_string(), object);
+                self.namespaces.insert(object.name().to_string(), object);
             }
-            (DISCOVERY, "EndpointSlice") => sorted.slices.push(object),
-            (CORE, "ConfigMap") => sorted.config_maps.push(object),
+            (DISCOVERY, "EndpointSlice") => self.slices.push(object),
+            (CORE, "ConfigMap") => self.config_maps.push(object),
             _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
                 bump(skipped, 1, "not matched by the label selector");
             }
-            _ if info.namespaced => sorted.routing.push(object),
-            _ => sorted.cluster_scoped.push(object),
+            _ if info.namespaced => self.routing.add(object, hold)?,
+            _ => self.cluster_scoped.push(object),
         }
+        Ok(())
     }
-    sorted
+
+    /// Counts objects the source left out itself (controllers' runtime objects).
+    pub fn skip(&mut self, reason: &str, count: usize) {
+        bump(&mut self.skipped, count, reason);
+    }
 }
 
 /// Gateway API references to Secrets and ConfigMaps in another namespace count as references
@@ -509,12 +658,11 @@ fn needed_cluster_scoped(
 }
 
 /// Warns about Services that routing references but the source lacks.
-fn warn_missing_services(routing: &[Object], references: &References, warnings: &mut Vec<String>) {
-    let services: BTreeSet<(String, String)> = routing
-        .iter()
-        .filter(|o| o.group() == CORE && o.kind() == "Service")
-        .map(key_of)
-        .collect();
+fn warn_missing_services(
+    services: &BTreeSet<(String, String)>,
+    references: &References,
+    warnings: &mut Vec<String>,
+) {
     for (key, referrer) in &references.services {
         if !services.contains(key) {
             warnings.push(format!(
@@ -595,20 +743,9 @@ fn referenced_config_maps(
 /// recreates the others).
 fn hand_managed_slices(
     slices: Vec<Object>,
-    routing: &[Object],
+    selectorless: &BTreeSet<(String, String)>,
     skipped: &mut BTreeMap<String, usize>,
 ) -> Vec<Object> {
-    let selectorless: BTreeSet<(String, String)> = routing
-        .iter()
-        .filter(|o| {
-            o.group() == CORE
-                && o.kind() == "Service"
-                && o.0
-                    .pointer("/spec/selector")
-                    .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
-        })
-        .map(key_of)
-        .collect();
     let mut kept = Vec::new();
     for slice in slices {
         let labels = slice.labels();
@@ -735,15 +872,20 @@ impl References {
     pub fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
         let mut refs = Self::default();
         for object in objects {
-            let (group, kind) = (object.group(), object.kind());
-            for reference in catalog::REFERENCES
-                .iter()
-                .filter(|r| r.group == group && r.kind == kind)
-            {
-                refs.add(object, reference);
-            }
+            refs.extend_with(object);
         }
         refs
+    }
+
+    /// Adds `object`'s references (earlier referrers stay first).
+    pub fn extend_with(&mut self, object: &Object) {
+        let (group, kind) = (object.group(), object.kind());
+        for reference in catalog::REFERENCES
+            .iter()
+            .filter(|r| r.group == group && r.kind == kind)
+        {
+            self.add(object, reference);
+        }
     }
 
     fn add(&mut self, object: &Object, reference: &catalog::Reference) {

@@ -133,6 +133,7 @@ fn restores_stay_within_the_restore_jobs_memory_whatever_the_artifact_holds() {
     let ws = signed(worst_case(1, 1 << 20));
     let run = restore(&ws, &["--max-object-memory", "4000000"]).code(3);
     assert!(run.stderr.contains("--max-object-memory"), "{}", run.stderr);
+    assert!(run.stderr.contains("Service shop/s0"), "{}", run.stderr);
     assert!(!ws.path("out").exists());
     let refused_peak = children_peak_mib();
 

@@ -118,7 +118,7 @@ fn check_target(args: &RestoreArgs) -> anyhow::Result<()> {
 /// What `--prune` deletes: the objects of `scope` that `snapshot` does not name.
 struct Prune<'a> {
     scope: routevault::scope::Scope,
-    snapshot: std::collections::BTreeSet<routevault::object::ObjectRef>,
+    snapshot: &'a std::collections::BTreeSet<routevault::object::ObjectRef>,
     manifest: &'a routevault::artifact::Manifest,
     options: PruneOptions,
 }
@@ -127,12 +127,12 @@ impl<'a> Prune<'a> {
     fn new(
         args: &RestoreArgs,
         manifest: &'a routevault::artifact::Manifest,
-        reading: &Reading<'_>,
+        reading: &'a Reading<'_>,
         transform: &routevault::transform::Transform,
     ) -> Self {
-        let snapshot = reading.outline.identities.clone();
+        let snapshot = &reading.outline.identities;
         Prune {
-            scope: routevault::scope::Scope::of(manifest, &snapshot, transform),
+            scope: routevault::scope::Scope::of(manifest, snapshot, transform),
             snapshot,
             manifest,
             options: PruneOptions {
@@ -181,7 +181,7 @@ async fn into_cluster(
                 &connection,
                 &prune.scope,
                 prune.manifest,
-                &prune.snapshot,
+                prune.snapshot,
                 prune.options,
             )
             .await

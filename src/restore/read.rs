@@ -120,6 +120,7 @@ impl<'a> Reading<'a> {
         if super::memory_cost(&object.0) > self.max_object_memory {
             return Err(VerifyError::TooMuchMemory {
                 what: self.artifact.what().into(),
+                object: format!("{} ({})", entry.describe(), entry.path),
                 limit: self.max_object_memory,
             }
             .into());

@@ -1,8 +1,10 @@
 //! Reads routing from a live cluster. Everything but Secrets is listed first (kinds
-//! concurrently, paginated) and normalised on arrival; selection then decides which Secrets
-//! routing references, and those are streamed namespace by namespace, so Secret data — the bulk
-//! of a cluster's routing bytes — never accumulates in memory, and Secrets in namespaces that
-//! routing does not use are never read at all. Objects reach `sink` in restore order.
+//! concurrently, paginated), normalised and sorted by role on arrival: namespaced routing
+//! objects — the bulk — go to a spool file (`spool`), and selection keeps only their
+//! references and identities, so memory does not grow with their bodies. Selection then
+//! decides which Secrets routing references, and those are streamed namespace by namespace,
+//! so Secret data never accumulates in memory either, and Secrets in namespaces that routing
+//! does not use are never read at all. Objects reach `sink` in restore order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +21,8 @@ use crate::k8s::list::list_pages;
 use crate::k8s::retry::with_retry;
 use crate::normalize::normalize;
 use crate::object::Object;
-use crate::select::{self, Plan, SecretsMode, Selection};
+use crate::select::{self, Captured, Plan, SecretsMode, Selection, Sorted};
+use crate::spool::{Slot, Spool, SpoolReader};
 
 /// How many kinds are listed at once.
 const LIST_CONCURRENCY: usize = 4;
@@ -56,36 +59,34 @@ pub async fn capture(
 
     let mut schemas = crate::k8s::schema::served_schemas(&connection.client, &others).await;
     let progress = crate::progress::Progress::new();
-    let listed: Vec<(String, Vec<Object>, BTreeMap<&'static str, usize>)> =
-        futures::stream::iter(others)
-            .map(|kind| {
-                let schema = schemas.by_kind.get(&kind.info.qualified());
-                list_kind(connection, kind, schema, selection, page_size, &progress)
-            })
-            .buffer_unordered(LIST_CONCURRENCY)
-            .try_collect()
-            .await?;
-    let mut objects = Vec::new();
-    let mut runtime_owned: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for (kind, found, owned) in listed {
-        let owned_count: usize = owned.values().sum();
-        tracing::info!(kind = %kind, objects = found.len() + owned_count, "listed");
-        objects.extend(found);
-        for (reason, count) in owned {
-            *runtime_owned.entry(reason).or_insert(0) += count;
-        }
+    let arrivals = std::sync::Mutex::new(Arrivals {
+        sorted: Sorted::default(),
+        spool: Spool::new().context("creating a temporary file for the capture")?,
+    });
+    let listed: Vec<(String, usize)> = futures::stream::iter(others)
+        .map(|kind| {
+            let schema = schemas.by_kind.get(&kind.info.qualified());
+            list_kind(
+                connection, kind, schema, selection, page_size, &progress, &arrivals,
+            )
+        })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (kind, count) in listed {
+        tracing::info!(kind = %kind, objects = count, "listed");
     }
+    let Arrivals { sorted, spool } = arrivals.into_inner().expect("no lister panicked");
+    let spool = spool
+        .finish()
+        .context("writing the capture's temporary file")?;
 
-    let mut plan: Plan = select::plan(objects, selection, secrets, None);
-    for (reason, count) in runtime_owned {
-        *plan.skipped.entry(reason.into()).or_insert(0) += count;
-    }
+    let mut plan: Plan<Slot> = select::plan_sorted(sorted, selection, secrets, None);
     let objects = std::mem::take(&mut plan.objects);
-    let tier = |o: &Object| o.catalog_kind().map(|k| k.tier).unwrap_or(usize::MAX);
-    let (before, after): (Vec<Object>, Vec<Object>) =
-        objects.into_iter().partition(|o| tier(o) < SECRET_TIER);
-    for object in before {
-        sink(object)?;
+    let (before, after): (Vec<_>, Vec<_>) =
+        objects.into_iter().partition(|c| c.tier() < SECRET_TIER);
+    for captured in before {
+        emit(&spool, captured, sink)?;
     }
     let mut streamed = StreamedSecrets::default();
     if let (Some(kind), false) = (
@@ -94,8 +95,8 @@ pub async fn capture(
     ) {
         streamed = stream_secrets(connection, &kind, &mut plan, page_size, &progress, sink).await?;
     }
-    for object in after {
-        sink(object)?;
+    for captured in after {
+        emit(&spool, captured, sink)?;
     }
     for namespace in plan.namespaces_of_secrets(&streamed.captured) {
         sink(namespace)?;
@@ -110,6 +111,26 @@ pub async fn capture(
             .collect(),
         skipped: plan.skipped,
     })
+}
+
+/// Hands one captured object to `sink`, reading a spooled one back first.
+fn emit(
+    spool: &SpoolReader,
+    captured: Captured<Slot>,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match captured {
+        Captured::Object(object) => sink(object),
+        Captured::Held(identity, slot) => sink(spool.get(slot).with_context(|| {
+            format!("reading {identity} back from the capture's temporary file")
+        })?),
+    }
+}
+
+/// What listing has sorted so far, and the spool holding routing objects' bodies.
+struct Arrivals {
+    sorted: Sorted<Slot>,
+    spool: Spool,
 }
 
 fn log_absent_kinds(discovered: &discovery::Discovered) {
@@ -158,7 +179,7 @@ struct StreamedSecrets {
 async fn stream_secrets(
     connection: &Connection,
     kind: &ServedKind,
-    plan: &mut Plan,
+    plan: &mut Plan<Slot>,
     page_size: u32,
     progress: &crate::progress::Progress,
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
@@ -207,9 +228,10 @@ async fn stream_secrets(
 }
 
 /// Lists one kind (in each selected namespace, or cluster-wide), normalising objects as they
-/// arrive (and stripping the CRD's schema defaults inside atomic lists, given its schema) and
-/// dropping controllers' runtime objects (judged by owner references, which normalisation
-/// removes). Returns the kind's name, its objects, and how many were dropped for each reason.
+/// arrive (and stripping the CRD's schema defaults inside atomic lists, given its schema),
+/// counting controllers' runtime objects (judged by owner references, which normalisation
+/// removes) as left out, and sorting the rest by role into `arrivals`. Returns the kind's name
+/// and how many objects it listed.
 async fn list_kind(
     connection: &Connection,
     kind: ServedKind,
@@ -217,7 +239,8 @@ async fn list_kind(
     selection: &Selection,
     page_size: u32,
     progress: &crate::progress::Progress,
-) -> anyhow::Result<(String, Vec<Object>, BTreeMap<&'static str, usize>)> {
+    arrivals: &std::sync::Mutex<Arrivals>,
+) -> anyhow::Result<(String, usize)> {
     let namespaces: Vec<Option<&str>> = if kind.info.namespaced && !selection.namespaces.is_empty()
     {
         selection
@@ -235,10 +258,8 @@ async fn list_kind(
         .as_ref()
         .filter(|_| select::label_selector_applies(kind.info))
         .map(|s| s.to_string());
-    let mut objects = Vec::new();
-    // Controllers' runtime objects are judged before normalisation strips owner references.
-    let mut runtime_owned: BTreeMap<&'static str, usize> = BTreeMap::new();
     let counter = progress.counter(kind.info.kind);
+    let mut count = 0;
     for namespace in namespaces {
         let selector = server_selector.as_deref();
         list_pages(
@@ -249,17 +270,23 @@ async fn list_kind(
             selector,
             |page| {
                 counter.inc(page.len() as u64);
+                count += page.len();
+                // Never held across an await: pages arrive one at a time per kind.
+                let mut arrivals = arrivals.lock().expect("no lister panicked");
+                let Arrivals { sorted, spool } = &mut *arrivals;
                 for item in page {
                     let object = Object(item);
                     if let Some(reason) = select::runtime_owned(&object) {
-                        *runtime_owned.entry(reason).or_insert(0) += 1;
-                    } else {
-                        let mut normalized = normalize(&object);
-                        if let Some(schema) = schema {
-                            crate::defaults::strip_atomic_defaults(&mut normalized.0, schema);
-                        }
-                        objects.push(normalized);
+                        sorted.skip(reason, 1);
+                        continue;
                     }
+                    let mut normalized = normalize(&object);
+                    if let Some(schema) = schema {
+                        crate::defaults::strip_atomic_defaults(&mut normalized.0, schema);
+                    }
+                    sorted
+                        .add(normalized, selection, |o| spool.put(&o))
+                        .context("writing to the capture's temporary file")?;
                 }
                 Ok::<_, anyhow::Error>(())
             },
@@ -267,5 +294,5 @@ async fn list_kind(
         .await?;
     }
     counter.finish();
-    Ok((kind.info.qualified(), objects, runtime_owned))
+    Ok((kind.info.qualified(), count))
 }
