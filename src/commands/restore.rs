@@ -32,14 +32,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let opened =
         super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let what = opened.what();
-    let unsealer = match (
-        &opened.artifact.manifest.sealing,
-        &identities,
-        &args.unseal_key,
-    ) {
-        (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
-        _ => None,
-    };
+    let unsealer = unsealer_for(&opened, identities.as_deref(), &args)?;
 
     // Every object is read and checked before anything is written or applied; only an outline
     // is kept, and each tier is read again as it is applied.
@@ -97,6 +90,24 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The unsealer of `--unseal-key` for a sealed snapshot (None: nothing sealed, or no key).
+fn unsealer_for(
+    opened: &routevault::open::OpenedSnapshot,
+    identities: Option<&[routevault::seal::Identity]>,
+    args: &RestoreArgs,
+) -> anyhow::Result<Option<Unsealer>> {
+    Ok(
+        match (
+            &opened.artifact.manifest.sealing,
+            identities,
+            &args.unseal_key,
+        ) {
+            (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
+            _ => None,
+        },
+    )
 }
 
 /// A restore writes to a cluster; it never picks one implicitly (no current context, no pod

@@ -40,20 +40,13 @@ impl Outline {
         self.identities.insert(object.object_ref());
     }
 
+    #[cfg(test)]
     pub fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
         let mut outline = Self::default();
         for object in objects {
             outline.add(object);
         }
         outline
-    }
-
-    pub fn len(&self) -> usize {
-        self.identities.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.identities.is_empty()
     }
 }
 
@@ -343,7 +336,7 @@ mod tests {
         );
         let class = obj("networking.k8s.io/v1", "IngressClass", None, "nginx");
         let outline = Outline::of([&ingress, &class]);
-        assert_eq!(outline.len(), 2);
+        assert_eq!(outline.identities.len(), 2);
         assert!(
             outline
                 .cluster_references
