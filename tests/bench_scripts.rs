@@ -142,3 +142,45 @@ fn the_diff_bench_finds_the_cluster_in_sync() {
         ran.stdout
     );
 }
+
+#[test]
+fn the_velero_bench_compares_both_tools_on_the_same_data() {
+    // Builds Velero and its AWS plugin once per pin (cached beside the bed's servers).
+    let out = tempfile::tempdir().unwrap();
+    let ran = bench("velero", &["302"], &[("ROUTEVAULT_BENCH_OUT", out.path())]);
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("velero.json")).unwrap()).unwrap();
+    // 2 namespaces of 50 Ingresses, Services and TLS Secrets, each restored by both tools.
+    assert_eq!(results["expected_restored"], 300, "{results}");
+    assert_eq!(results["routevault"]["restored"], 300, "{results}");
+    assert_eq!(results["velero"]["restored"], 300, "{results}");
+    assert_eq!(results["velero"]["restore_phase"], "Completed", "{results}");
+    // The point of the comparison: Velero stores Secret data as the cluster serves it.
+    assert_eq!(
+        results["velero"]["secret_key_readable_in_bucket"], true,
+        "{results}"
+    );
+    assert_eq!(
+        results["routevault"]["secret_key_readable_in_bucket"], false,
+        "{results}"
+    );
+    for tool in ["velero", "routevault"] {
+        assert!(
+            results[tool]["stored_bytes"]
+                .as_u64()
+                .is_some_and(|b| b > 0),
+            "{tool}: {results}"
+        );
+        assert!(
+            results[tool]["restore_rss_mb"]
+                .as_u64()
+                .is_some_and(|b| b > 0),
+            "{tool}: {results}"
+        );
+    }
+    assert!(
+        ran.stdout.contains("| backup / snapshot |"),
+        "{}",
+        ran.stdout
+    );
+}

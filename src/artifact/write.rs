@@ -36,6 +36,9 @@ pub struct FinishedArtifact {
     pub size: u64,
 }
 
+/// The input each zstd worker compresses at a time (see `ArtifactWriter::new`).
+const ZSTD_JOB_SIZE: u32 = 1 << 20;
+
 impl ArtifactWriter {
     /// Starts an artifact whose temporary files live in `work_dir` (same filesystem as where
     /// it will be stored is best, but not required). `level` is the zstd level.
@@ -47,6 +50,10 @@ impl ArtifactWriter {
             .unwrap_or(1);
         if threads > 1 {
             body.multithread(threads)?;
+            // Each worker's job is 4x the window by default (8 MiB at level 3), and the
+            // buffers of all jobs made up about 50 MB of a snapshot's peak memory; 1 MiB jobs
+            // keep both cores busy and cost a fraction of a percent of compression.
+            body.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
         }
         Ok(Self {
             body,

@@ -82,12 +82,6 @@ pub enum ApiError {
          can be listed"
     )]
     ContinueExpired { what: String },
-    #[error("re-encoding an object listed from {what}: {source}")]
-    Encode {
-        what: String,
-        #[source]
-        source: serde_json::Error,
-    },
 }
 
 /// A connected client and the API server URL it talks to.

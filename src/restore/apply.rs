@@ -113,19 +113,20 @@ pub async fn apply_tiers(
             bar: &bar,
         };
         let results = apply_streamed(reading, tier, &context)?;
-        for report in &results {
+        for (report, _) in &results {
             if report.tier == "namespaces" && report.outcome == Outcome::Created {
                 new_namespaces.push(report.object.trim_start_matches("Namespace ").to_string());
             }
         }
         timings.push((tier_name.to_string(), started.elapsed().as_millis()));
+        // What failed, and what was held back for it, holds back what needs it in later tiers.
         failed.extend(
             results
                 .iter()
-                .filter(|r| r.outcome == Outcome::Failed || held_back(r))
-                .map(|r| r.object.clone()),
+                .filter(|(report, held_back)| *held_back || report.outcome == Outcome::Failed)
+                .map(|(report, _)| report.object.clone()),
         );
-        reports.extend(results);
+        reports.extend(results.into_iter().map(|(report, _)| report));
     }
     bar.finish_and_clear();
     Ok((reports, timings))
@@ -142,16 +143,8 @@ struct TierContext<'a> {
     bar: &'a indicatif::ProgressBar,
 }
 
-/// Whether a report is of an object held back for a failed dependency.
-fn held_back(report: &ObjectReport) -> bool {
-    report.outcome == Outcome::Skipped
-        && report
-            .message
-            .as_deref()
-            .is_some_and(|m| m.starts_with(HELD_BACK))
-}
-
-const HELD_BACK: &str = "not attempted: it needs ";
+/// One object's report, and whether it was held back for a failed dependency.
+type TierReport = (ObjectReport, bool);
 
 /// Applies one tier while a scoped thread reads it from the artifact. The reader waits for
 /// memory (a semaphore of KiB, weighted by each object's estimated cost) before it hands an
@@ -160,7 +153,7 @@ fn apply_streamed(
     reading: &Reading<'_>,
     tier: usize,
     context: &TierContext<'_>,
-) -> anyhow::Result<Vec<ObjectReport>> {
+) -> anyhow::Result<Vec<TierReport>> {
     let budget_kib = (context.options.max_object_memory / 1024).clamp(1, u32::MAX as u64 >> 4);
     let memory = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
     let (sender, receiver) = tokio::sync::mpsc::channel::<(
@@ -193,20 +186,20 @@ fn apply_streamed(
 async fn apply_received(
     receiver: tokio::sync::mpsc::Receiver<(Object, tokio::sync::OwnedSemaphorePermit)>,
     context: &TierContext<'_>,
-) -> Vec<ObjectReport> {
+) -> Vec<TierReport> {
     let received = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     });
     received
         .map(|(object, permit)| async move {
             let report = match hold_back(&object, context.failed, context.tier) {
-                Some(report) => report,
+                Some(report) => (report, true),
                 None => {
                     let kind = context
                         .served
                         .get(&(object.group().to_string(), object.kind().to_string()))
                         .cloned();
-                    apply_one(
+                    let report = apply_one(
                         context.client,
                         kind,
                         object,
@@ -214,7 +207,8 @@ async fn apply_received(
                         context.options,
                         context.new_namespaces,
                     )
-                    .await
+                    .await;
+                    (report, false)
                 }
             };
             drop(permit);
@@ -241,7 +235,10 @@ fn hold_back(object: &Object, failed: &BTreeSet<String>, tier: &str) -> Option<O
         object: object.object_ref().to_string(),
         tier: tier.to_string(),
         outcome: Outcome::Skipped,
-        message: Some(format!("{HELD_BACK}{}, which failed", missing.join(", "))),
+        message: Some(format!(
+            "not attempted: it needs {}, which failed",
+            missing.join(", ")
+        )),
         changes: Vec::new(),
     })
 }

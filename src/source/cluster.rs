@@ -2,8 +2,8 @@
 //! concurrently, paginated), normalised and sorted by role on arrival: namespaced routing
 //! objects — the bulk — go to a spool file (`spool`), and selection keeps only their
 //! references and identities, so memory does not grow with their bodies. Selection then
-//! decides which Secrets routing references, and those are streamed namespace by namespace,
-//! so Secret data never accumulates in memory either, and Secrets in namespaces that routing
+//! decides which Secrets routing references, and those are streamed from several namespaces
+//! at once, a page at a time, so Secret data never accumulates in memory either, and Secrets in namespaces that routing
 //! does not use are never read at all. Objects reach `sink` in restore order.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,9 +15,10 @@ use kube::Api;
 
 use crate::artifact::SourceInfo;
 use crate::catalog::CORE;
+use crate::k8s::ApiError;
 use crate::k8s::Connection;
 use crate::k8s::discovery::{self, ServedKind};
-use crate::k8s::list::list_pages;
+use crate::k8s::list::{Pager, list_pages};
 use crate::k8s::retry::with_retry;
 use crate::normalize::normalize;
 use crate::object::Object;
@@ -26,6 +27,8 @@ use crate::spool::{Slot, Spool, SpoolReader};
 
 /// How many kinds are listed at once.
 const LIST_CONCURRENCY: usize = 4;
+/// How many namespaces' Secrets are listed at once: each namespace is a request of its own.
+const SECRET_NAMESPACES_AT_ONCE: usize = 8;
 /// The tier Secrets are restored in; objects before it are written before Secrets stream.
 const SECRET_TIER: usize = 3;
 
@@ -174,8 +177,10 @@ struct StreamedSecrets {
     unreferenced: usize,
 }
 
-/// Lists Secrets namespace by namespace (only namespaces that routing references), handing
-/// the wanted ones to `sink` as they arrive, so Secret data never accumulates.
+/// Lists Secrets in the namespaces that routing references (never elsewhere),
+/// `SECRET_NAMESPACES_AT_ONCE` namespaces at a time, handing the wanted ones to `sink` as their
+/// pages arrive: at most one page per namespace being listed is held, so Secret data never
+/// accumulates.
 async fn stream_secrets(
     connection: &Connection,
     kind: &ServedKind,
@@ -188,34 +193,33 @@ async fn stream_secrets(
     let mut streamed = StreamedSecrets::default();
     let mut seen = 0;
     let counter = progress.counter("Secret");
-    for namespace in namespaces {
-        list_pages(
-            &connection.client,
-            kind,
-            Some(&namespace),
-            page_size,
-            None,
-            |page| {
-                seen += page.len();
-                counter.inc(page.len() as u64);
-                for item in page {
-                    let object = Object(item);
-                    let key = (
-                        object.namespace().unwrap_or("").to_string(),
-                        object.name().to_string(),
-                    );
-                    let wanted = plan.wants_secret(&key.0, &key.1);
-                    if plan.accepts_secret(&object) {
-                        sink(normalize(&object))?;
-                        streamed.captured.insert(key);
-                    } else if !wanted {
-                        streamed.unreferenced += 1;
-                    }
-                }
-                Ok::<_, anyhow::Error>(())
-            },
-        )
-        .await?;
+    let pages = futures::stream::iter(&namespaces)
+        .map(|namespace| {
+            let pager = Pager::new(&connection.client, kind, Some(namespace), page_size, None);
+            Box::pin(futures::stream::try_unfold(pager, |mut pager| async move {
+                Ok::<_, ApiError>(pager.next_page().await?.map(|page| (page, pager)))
+            }))
+        })
+        .flatten_unordered(SECRET_NAMESPACES_AT_ONCE);
+    futures::pin_mut!(pages);
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        seen += page.len();
+        counter.inc(page.len() as u64);
+        for item in page {
+            let object = Object(item);
+            let key = (
+                object.namespace().unwrap_or("").to_string(),
+                object.name().to_string(),
+            );
+            let wanted = plan.wants_secret(&key.0, &key.1);
+            if plan.accepts_secret(&object) {
+                sink(normalize(&object))?;
+                streamed.captured.insert(key);
+            } else if !wanted {
+                streamed.unreferenced += 1;
+            }
+        }
     }
     counter.finish();
     tracing::info!(
