@@ -10,12 +10,6 @@ use cli::{Cli, LogFormat};
 use routevault::error::{DifferencesFound, EXIT_OK, EXIT_USAGE, diff_exit_code_for, exit_code_for};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: a capture or restore allocates and frees millions of
-/// small JSON nodes and strings, and glibc's malloc spent about a quarter of a snapshot's CPU
-/// on them (perf, 30,000 objects; docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // Like every Unix filter: when the reader of stdout goes away (`| head`), stop quietly
     // instead of panicking on the failed write. Rust ignores SIGPIPE by default.

@@ -669,6 +669,51 @@ fn hostile_control_a_well_formed_handmade_archive_is_accepted() {
     assert!(out.join("00-namespaces/fine.yaml").exists());
 }
 
+/// A signed artifact whose first member is `path` with `data` declared as `declared` bytes.
+fn hostile_first_member(path: &[u8], data: &[u8], declared: u64) -> Workspace {
+    let ws = Workspace::new();
+    let bytes = archive::build_with_first(path, data, declared, &[]);
+    archive::store_signed(&ws.store(), "prod", HOSTILE_ID, &bytes, &ws.sign_key());
+    ws
+}
+
+fn manifest_json() -> Vec<u8> {
+    let data = archive::namespace_yaml("fine");
+    let entries = vec![archive::entry("objects/000001.yaml", "fine", &data)];
+    serde_json::to_vec(&archive::manifest("prod", HOSTILE_ID, entries)).unwrap()
+}
+
+#[test]
+fn hostile_manifest_that_is_not_json() {
+    let data = b"{\"format\": routevault";
+    let ws = hostile_first_member(b"manifest.json", data, data.len() as u64);
+    assert_refused(&ws, "prod", HOSTILE_ID, "manifest.json does not parse");
+}
+
+#[test]
+fn hostile_manifest_shorter_than_its_header_says() {
+    // The manifest is read as a stream: a member cut short must not pass for a parse error
+    // of a whole one, nor be accepted because what arrived happens to be complete JSON.
+    let json = manifest_json();
+    let ws = hostile_first_member(b"manifest.json", &json, json.len() as u64 + 4096);
+    assert_refused(&ws, "prod", HOSTILE_ID, "member manifest.json is truncated");
+    let cut = &json[..json.len() / 2];
+    let ws = hostile_first_member(b"manifest.json", cut, json.len() as u64);
+    assert_refused(&ws, "prod", HOSTILE_ID, "member manifest.json is truncated");
+}
+
+#[test]
+fn hostile_archive_that_does_not_start_with_the_manifest() {
+    let json = manifest_json();
+    let ws = hostile_first_member(b"objects/manifest.json", &json, json.len() as u64);
+    assert_refused(
+        &ws,
+        "prod",
+        HOSTILE_ID,
+        "first member is \"objects/manifest.json\"",
+    );
+}
+
 #[test]
 fn hostile_dot_dot_path() {
     let data = archive::namespace_yaml("evil");

@@ -2,7 +2,8 @@
 //! stay dynamic JSON: a backup must not drop fields that a compiled-in API version does not
 //! know. Pages are decoded straight into `serde_json::Value` — not through `DynamicObject`,
 //! whose typed metadata and flattened body cost a second decode and a re-encode per object
-//! (most of a snapshot's CPU at scale). Items come back with their `apiVersion` and `kind` set
+//! (with Secrets listed from several namespaces at once, a snapshot of 30,000 objects went
+//! from 3.7 s to 2.4 s; docs/performance.md). Items come back with their `apiVersion` and `kind` set
 //! (list responses leave them out). An expired continue token (410) restarts the list; items
 //! already delivered are not delivered twice.
 

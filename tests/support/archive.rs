@@ -87,6 +87,14 @@ fn header(path: &[u8], size: u64, kind: tar::EntryType, link: &[u8]) -> [u8; 512
 
 /// A tar stream (manifest first, then `members`), zstd-compressed.
 pub fn build(manifest: &Manifest, members: &[Member]) -> Vec<u8> {
+    let manifest = serde_json::to_vec(manifest).unwrap();
+    build_with_first(b"manifest.json", &manifest, manifest.len() as u64, members)
+}
+
+/// A tar stream whose first member is `path` holding `data` under a header that declares
+/// `declared` bytes, then `members`, zstd-compressed. A first member that declares more than
+/// it holds ends the stream right after its data (a truncated archive).
+pub fn build_with_first(path: &[u8], data: &[u8], declared: u64, members: &[Member]) -> Vec<u8> {
     let mut tar = Vec::new();
     let file = |tar: &mut Vec<u8>, path: &[u8], data: &[u8]| {
         tar.extend_from_slice(&header(
@@ -98,11 +106,12 @@ pub fn build(manifest: &Manifest, members: &[Member]) -> Vec<u8> {
         tar.extend_from_slice(data);
         tar.resize(tar.len().div_ceil(512) * 512, 0);
     };
-    file(
-        &mut tar,
-        b"manifest.json",
-        &serde_json::to_vec(manifest).unwrap(),
-    );
+    if declared > data.len() as u64 {
+        tar.extend_from_slice(&header(path, declared, tar::EntryType::Regular, b""));
+        tar.extend_from_slice(data);
+        return compress(&tar);
+    }
+    file(&mut tar, path, data);
     for member in members {
         match member {
             Member::File { path, data } => file(&mut tar, path, data),
@@ -112,8 +121,12 @@ pub fn build(manifest: &Manifest, members: &[Member]) -> Vec<u8> {
         }
     }
     tar.extend_from_slice(&[0u8; 1024]);
+    compress(&tar)
+}
+
+fn compress(tar: &[u8]) -> Vec<u8> {
     let mut encoder = zstd::Encoder::new(Vec::new(), 3).unwrap();
-    encoder.write_all(&tar).unwrap();
+    encoder.write_all(tar).unwrap();
     encoder.finish().unwrap()
 }
 
