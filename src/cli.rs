@@ -487,6 +487,8 @@ pub struct DiffArgs {
     /// the snapshot's keyed digests without unsealing (the snapshot job's own key).
     #[arg(long, env = "ROUTEVAULT_DIFF_SIGN_KEY")]
     pub sign_key: Option<PathBuf>,
+    /// The most one snapshot object may take in memory, in bytes (as for restore); one object
+    /// over it is refused.
     #[arg(long, default_value_t = routevault::restore::DEFAULT_MAX_OBJECT_MEMORY, env = "ROUTEVAULT_MAX_OBJECT_MEMORY", hide_short_help = true)]
     pub max_object_memory: u64,
     #[arg(

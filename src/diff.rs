@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::artifact::VerifiedArtifact;
-use crate::drift::{self, Comparison, Item, Mode};
+use crate::drift::{self, Comparison, Item, Mode, Side, SideWriter};
 use crate::k8s::Connection;
 use crate::object::{Object, ObjectRef};
 use crate::open::OpenedSnapshot;
@@ -23,84 +23,87 @@ use crate::value_digest::ValueDigester;
 /// The page size of the live capture (the snapshot command's default).
 const PAGE_SIZE: u32 = 500;
 
-/// A snapshot's objects as a restore through `transform` would write them, as comparison
-/// items, with the rewrites' notes. Sealed Secrets are unsealed when `unsealer` is given;
-/// otherwise their values are known by the manifest's digests under the snapshot's signer.
-pub fn snapshot_items(
+/// A snapshot's objects as a restore through `transform` would write them, as one side of
+/// a comparison, with the rewrites' notes. Sealed Secrets are unsealed when `unsealer` is
+/// given; otherwise their values are known by the manifest's digests under the snapshot's
+/// signer. Objects are read one at a time (twice with `--namespace`, as a restore does), and
+/// one object estimated over `max_object_memory` is refused.
+pub fn snapshot_side(
     artifact: &VerifiedArtifact,
     unsealer: Option<&Unsealer>,
     transform: &Transform,
-    max_memory: u64,
-) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+    max_object_memory: u64,
+) -> anyhow::Result<(Side, Vec<String>)> {
     // Unverified (--insecure-skip-verify): nobody vouches for which key made the digests, so
     // they are not used at all.
-    let signer = artifact.signer.as_ref().map(|k| k.0.clone());
+    let signer = artifact.signer.as_ref().map(|k| k.0.as_str()).unwrap_or("");
     let no_digests = BTreeMap::new();
-    let mut objects = Vec::new();
-    // The digests of still-sealed Secrets, by their identity in the snapshot.
-    let mut sealed: BTreeMap<ObjectRef, BTreeMap<String, String>> = BTreeMap::new();
+    let keep = crate::restore::read::narrowing(artifact, transform)?;
+    let mut side = SideWriter::new().context("creating a temporary file for the comparison")?;
     let mut notes = Vec::new();
-    let mut memory = 0u64;
-    artifact.for_each_object(|entry, mut object| {
-        memory += crate::restore::memory_cost(&object.0);
-        if memory > max_memory {
-            anyhow::bail!(
-                "{} holds more objects than --max-object-memory {max_memory} bytes allows",
-                artifact.what()
-            );
+    artifact.for_each_object_where(None, |index, entry, mut object| {
+        if keep.as_ref().is_some_and(|keep| !keep[index]) {
+            return Ok(());
+        }
+        if crate::restore::memory_cost(&object.0) > max_object_memory {
+            return Err(crate::error::VerifyError::TooMuchMemory {
+                what: artifact.what().into(),
+                object: format!("{} ({})", entry.describe(), entry.path),
+                limit: max_object_memory,
+            }
+            .into());
         }
         if !transform.selects(&object) {
             return Ok(());
         }
+        let mut still_sealed = false;
         if entry.sealed {
             match unsealer {
                 Some(unsealer) => unsealer
                     .unseal_secret(&mut object)
                     .with_context(|| format!("unsealing {}", entry.describe()))?,
-                None => {
-                    sealed.insert(object.object_ref(), entry.value_digests.clone());
-                }
+                None => still_sealed = true,
             }
         }
         if let Ok(crate::convert::Converted::Converted(note)) = crate::convert::convert(&mut object)
         {
             notes.push(note);
         }
-        objects.push(object);
+        notes.extend(transform.apply(&mut object));
+        let item = match (still_sealed, artifact.signer.is_some()) {
+            (true, true) => Item::sealed(object, &entry.value_digests, signer),
+            (true, false) => Item::sealed(object, &no_digests, ""),
+            (false, _) => Item::plaintext(object, None),
+        };
+        side.push(item)
+            .context("writing the comparison's temporary file")?;
         Ok(())
     })?;
-    let mut items = Vec::new();
-    for mut object in transform.narrow(objects) {
-        let source = object.object_ref();
-        notes.extend(transform.apply(&mut object));
-        items.push(match (sealed.get(&source), &signer) {
-            (Some(digests), Some(signer)) => Item::sealed(object, digests, signer),
-            (Some(_), None) => Item::sealed(object, &no_digests, ""),
-            (None, _) => Item::plaintext(object, None),
-        });
-    }
-    Ok((items, notes))
+    let side = side
+        .finish()
+        .context("writing the comparison's temporary file")?;
+    Ok((side, notes))
 }
 
 /// The live routing of the cluster in `scope` (plus any object `expected` names, so that a
 /// cluster-scoped object of the snapshot is compared even where the scope has no such
-/// extras), captured as a snapshot of it would be. With `digester` (from the signing key of
-/// the snapshot's signer) live Secret values also get that key's digests, so they compare with
-/// sealed values without unsealing.
-pub async fn live_items(
+/// extras), captured as a snapshot of it would be, as one side of a comparison. With
+/// `digester` (from the signing key of the snapshot's signer) live Secret values also get that
+/// key's digests, so they compare with sealed values without unsealing.
+pub async fn live_side(
     connection: &Connection,
     scope: &Scope,
     snapshot: &crate::artifact::Manifest,
     expected: &BTreeSet<ObjectRef>,
     digester: Option<(&ValueDigester, &str)>,
-) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+) -> anyhow::Result<(Side, Vec<String>)> {
     let selection = scope.live_selection(&snapshot.selection);
     let secrets = match snapshot.secrets {
         SecretsMode::Skip => SecretsMode::Skip,
         // Read to compute witnesses; never kept or written.
         _ => SecretsMode::Plaintext,
     };
-    let mut items = Vec::new();
+    let mut side = SideWriter::new().context("creating a temporary file for the comparison")?;
     let capture = crate::source::cluster::capture(
         connection,
         &selection,
@@ -108,7 +111,8 @@ pub async fn live_items(
         PAGE_SIZE,
         &mut |object: Object| {
             if scope.covers(&object) || expected.contains(&object.object_ref()) {
-                items.push(Item::plaintext(object, digester));
+                side.push(Item::plaintext(object, digester))
+                    .context("writing the comparison's temporary file")?;
             }
             Ok(())
         },
@@ -120,7 +124,10 @@ pub async fn live_items(
             connection.server
         )
     })?;
-    Ok((items, capture.warnings))
+    let side = side
+        .finish()
+        .context("writing the comparison's temporary file")?;
+    Ok((side, capture.warnings))
 }
 
 /// Who made a snapshot, for the report.

@@ -1,17 +1,20 @@
-//! Pure comparison of two sets of normalised routing objects: a snapshot against a live
+//! Comparison of two sets of normalised routing objects: a snapshot against a live
 //! cluster (drift), or one snapshot against another (what a build changed). Objects are matched
 //! by identity; a changed object lists its changed fields, old → new. Secret values never
 //! appear: each side gives a witness per value (a hash of the plaintext kept in memory only, or
 //! the snapshot's keyed digest), and the report says only that a value changed, or that it could
-//! not be compared.
+//! not be compared. Each side's object texts wait in an unlinked spool file (`Side`); the
+//! comparison itself is pure logic over them.
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::object::{Object, ObjectRef};
+use crate::spool::{Slot, Spool, SpoolReader};
 
 /// What can be known about one Secret value without holding it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,14 +46,12 @@ impl ValueWitness {
     }
 }
 
-/// One object of a side, with the witnesses of its Secret values by data key. The object is
-/// held as canonical JSON (serde_json's maps are sorted): a tenth of the memory of its tree,
-/// and two objects are equal exactly when their texts are, so only objects that differ are
-/// parsed again to find the fields.
+/// One object of a side as it is read, with the witnesses of its Secret values by data key
+/// (the values themselves already taken out). A [`SideWriter`] keeps it as a [`Kept`].
 #[derive(Debug, Clone)]
 pub struct Item {
     pub identity: ObjectRef,
-    text: String,
+    object: Object,
     pub values: BTreeMap<String, ValueWitness>,
 }
 
@@ -58,14 +59,9 @@ impl Item {
     fn new(object: Object, values: BTreeMap<String, ValueWitness>) -> Self {
         Self {
             identity: object.object_ref(),
-            text: serde_json::to_string(&object.0).expect("a JSON value always serialises"),
+            object,
             values,
         }
-    }
-
-    /// The object (without its Secret data).
-    pub fn object(&self) -> Object {
-        Object(serde_json::from_str(&self.text).expect("written by Item::new"))
     }
 
     /// An object whose Secret data (if any) is plaintext base64: witnesses are computed and
@@ -106,6 +102,75 @@ impl Item {
             })
             .collect();
         Self::new(object, values)
+    }
+}
+
+/// One object of a side as a comparison keeps it: its canonical JSON (serde_json's maps are
+/// sorted, so two objects are equal exactly when their texts are) lives in the side's spool
+/// file, and memory holds only its identity, the text's hash and where it is, so that `diff`'s
+/// memory does not grow with the objects' bodies (issue 16). Only objects whose hashes differ
+/// are read back and parsed to find the fields.
+#[derive(Debug)]
+pub struct Kept {
+    pub identity: ObjectRef,
+    hash: [u8; 32],
+    slot: Slot,
+    pub values: BTreeMap<String, ValueWitness>,
+}
+
+/// Writes one side's items as they are read.
+pub struct SideWriter {
+    items: Vec<Kept>,
+    spool: Spool,
+}
+
+impl SideWriter {
+    pub fn new() -> io::Result<Self> {
+        Ok(Self {
+            items: Vec::new(),
+            spool: Spool::new()?,
+        })
+    }
+
+    pub fn push(&mut self, item: Item) -> io::Result<()> {
+        let text = serde_json::to_vec(&item.object.0).map_err(io::Error::other)?;
+        let slot = self.spool.put_bytes(&text)?;
+        self.items.push(Kept {
+            identity: item.identity,
+            hash: Sha256::digest(&text).into(),
+            slot,
+            values: item.values,
+        });
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<Side> {
+        Ok(Side {
+            items: self.items,
+            texts: self.spool.finish()?,
+        })
+    }
+}
+
+/// One side of a comparison: its kept items, and the spool holding their texts.
+pub struct Side {
+    pub items: Vec<Kept>,
+    texts: SpoolReader,
+}
+
+impl Side {
+    /// A side of items already in memory (tests, and small sides).
+    pub fn of(items: Vec<Item>) -> io::Result<Self> {
+        let mut writer = SideWriter::new()?;
+        for item in items {
+            writer.push(item)?;
+        }
+        writer.finish()
+    }
+
+    /// The object (without its Secret data) of one of this side's items.
+    pub fn object(&self, item: &Kept) -> io::Result<Object> {
+        self.texts.get(item.slot)
     }
 }
 
@@ -230,20 +295,24 @@ impl Comparison {
 }
 
 /// Compares `expected` (the snapshot, or the first snapshot) with `actual` (the live objects
-/// in scope, or the second snapshot).
-pub fn compare(expected: Vec<Item>, actual: Vec<Item>, mode: Mode) -> Comparison {
+/// in scope, or the second snapshot). Fails only when a spooled text cannot be read back.
+pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Comparison> {
     let (gone, new) = match mode {
         Mode::Cluster => (State::Missing, State::Extra),
         Mode::Snapshots => (State::Removed, State::Added),
     };
-    let mut actual: BTreeMap<ObjectRef, Item> = actual
+    let Side {
+        items: actual_items,
+        texts: actual_texts,
+    } = actual;
+    let mut remaining: BTreeMap<ObjectRef, Kept> = actual_items
         .into_iter()
         .map(|item| (item.identity.clone(), item))
         .collect();
     let mut comparison = Comparison::default();
-    for item in expected {
+    for item in &expected.items {
         let identity = item.identity.clone();
-        let Some(other) = actual.remove(&identity) else {
+        let Some(other) = remaining.remove(&identity) else {
             comparison.differences.push(ObjectDrift {
                 object: identity.to_string(),
                 identity,
@@ -253,10 +322,10 @@ pub fn compare(expected: Vec<Item>, actual: Vec<Item>, mode: Mode) -> Comparison
             continue;
         };
         let mut changes = Vec::new();
-        if item.text != other.text {
+        if item.hash != other.hash {
             field_changes(
-                &item.object().0,
-                &other.object().0,
+                &expected.object(item)?.0,
+                &actual_texts.get(other.slot)?.0,
                 &mut String::new(),
                 &mut changes,
             );
@@ -273,7 +342,7 @@ pub fn compare(expected: Vec<Item>, actual: Vec<Item>, mode: Mode) -> Comparison
             });
         }
     }
-    for (identity, _) in actual {
+    for (identity, _) in remaining {
         comparison.differences.push(ObjectDrift {
             object: identity.to_string(),
             identity,
@@ -286,7 +355,7 @@ pub fn compare(expected: Vec<Item>, actual: Vec<Item>, mode: Mode) -> Comparison
             .cmp(&tier_of(&b.identity))
             .then(a.identity.cmp(&b.identity))
     });
-    comparison
+    Ok(comparison)
 }
 
 fn tier_of(identity: &ObjectRef) -> usize {
@@ -412,11 +481,21 @@ mod tests {
         )
     }
 
-    fn plain(objects: Vec<Object>) -> Vec<Item> {
-        objects
-            .into_iter()
-            .map(|o| Item::plaintext(o, None))
-            .collect()
+    fn plain(objects: Vec<Object>) -> Side {
+        side(
+            objects
+                .into_iter()
+                .map(|o| Item::plaintext(o, None))
+                .collect(),
+        )
+    }
+
+    fn side(items: Vec<Item>) -> Side {
+        Side::of(items).unwrap()
+    }
+
+    fn compare(expected: Side, actual: Side, mode: Mode) -> Comparison {
+        super::compare(expected, actual, mode).unwrap()
     }
 
     #[test]
@@ -530,7 +609,7 @@ mod tests {
         };
         let a = Item::sealed(secret("tls", "x"), &digests("c1", "k1"), "signer-1");
         let b = Item::sealed(secret("tls", "y"), &digests("c1", "k2"), "signer-1");
-        let c = compare(vec![a.clone()], vec![b], Mode::Snapshots);
+        let c = compare(side(vec![a.clone()]), side(vec![b]), Mode::Snapshots);
         let paths: Vec<&str> = c.differences[0]
             .changes
             .iter()
@@ -542,11 +621,11 @@ mod tests {
         // Another signer's digests, or none (an older artifact), cannot be compared: counted,
         // not reported as a change.
         let other = Item::sealed(secret("tls", "x"), &digests("c9", "k9"), "signer-2");
-        let c = compare(vec![a.clone()], vec![other], Mode::Snapshots);
+        let c = compare(side(vec![a.clone()]), side(vec![other]), Mode::Snapshots);
         assert!(c.differences.is_empty());
         assert_eq!(c.values_not_compared, 2);
         let live = Item::plaintext(secret("tls", "x"), None);
-        let c = compare(vec![a], vec![live], Mode::Cluster);
+        let c = compare(side(vec![a]), side(vec![live]), Mode::Cluster);
         assert_eq!(c.values_not_compared, 2);
     }
 
@@ -563,7 +642,7 @@ mod tests {
             "id",
         );
         let live = Item::plaintext(secret("tls", "OTHER"), Some((&digester, "id")));
-        let c = compare(vec![sealed], vec![live], Mode::Cluster);
+        let c = compare(side(vec![sealed]), side(vec![live]), Mode::Cluster);
         assert_eq!(c.values_not_compared, 0);
         let paths: Vec<&str> = c.differences[0]
             .changes
@@ -571,6 +650,16 @@ mod tests {
             .map(|f| f.path.as_str())
             .collect();
         assert_eq!(paths, vec![r#"data["tls.key"]"#]);
+    }
+
+    #[test]
+    fn a_side_keeps_no_secret_value_even_in_its_spool() {
+        let side = plain(vec![secret("tls", "PRIVATE-KEY")]);
+        let kept = &side.items[0];
+        assert_eq!(kept.values.len(), 2);
+        let object = side.object(kept).unwrap();
+        assert_eq!(object.0.get("data"), None, "{object:?}");
+        assert_eq!(object.name(), "tls");
     }
 
     #[test]

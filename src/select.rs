@@ -123,12 +123,16 @@ fn key_of(object: &Object) -> (String, String) {
     )
 }
 
+/// The tier Secrets are restored in; a source that streams Secrets writes the objects of
+/// earlier tiers before them.
+pub const SECRET_TIER: usize = 3;
+
 /// Restore order: by tier, then by identity.
 pub fn sort_for_restore(objects: &mut [Object]) {
     objects.sort_by_cached_key(|o| (tier_of(o.group(), o.kind()), o.object_ref()));
 }
 
-fn tier_of(group: &str, kind: &str) -> usize {
+pub fn tier_of(group: &str, kind: &str) -> usize {
     catalog::KINDS
         .iter()
         .find(|k| k.group == group && k.kind == kind)
@@ -1139,6 +1143,11 @@ mod tests {
     /// One object per kind of reference in the catalog's real-world shapes (cert-manager's
     /// CA, ACME and DNS-01 issuer docs, ingress-nginx's auth annotations, Gateway API v1.6
     /// ListenerSet, backend TLS and routes): every Secret, Service and class they need is found.
+    #[test]
+    fn secrets_are_restored_in_the_secret_tier() {
+        assert_eq!(tier_of(CORE, "Secret"), SECRET_TIER);
+    }
+
     #[test]
     fn catalog_references_find_what_real_routing_needs() {
         // long: one table of real-world shapes, read top to bottom against the assertions.

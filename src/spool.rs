@@ -1,7 +1,8 @@
 //! An unlinked temporary file holding objects as compact JSON while selection decides what a
 //! capture keeps, so that a capture's memory does not grow with the objects' bodies (issue 16:
-//! flat memory). The file is never visible on disk (unlinked from the start) and only ever
-//! holds routing objects a snapshot stores anyway — never Secrets, which stream.
+//! flat memory), and `diff`'s sides while they are compared. The file is never visible on
+//! disk (unlinked from the start) and only ever holds routing objects a snapshot stores anyway
+//! — never Secret data: Secrets stream, and `diff` keeps only witnesses of their values.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -33,8 +34,13 @@ impl Spool {
 
     pub fn put(&mut self, object: &Object) -> io::Result<Slot> {
         let bytes = serde_json::to_vec(&object.0).map_err(io::Error::other)?;
+        self.put_bytes(&bytes)
+    }
+
+    /// Writes an object already serialised as JSON.
+    pub fn put_bytes(&mut self, bytes: &[u8]) -> io::Result<Slot> {
         let len = u32::try_from(bytes.len()).map_err(io::Error::other)?;
-        self.writer.write_all(&bytes)?;
+        self.writer.write_all(bytes)?;
         let slot = Slot {
             offset: self.written,
             len,

@@ -109,7 +109,7 @@ impl VerifiedArtifact {
             // Parsed straight from the tar stream: the manifest lists every object, and its
             // text held whole beside the parsed entries was a third of a large restore's peak.
             let (_, manifest) = members
-                .next_member_with(Cap::Manifest, |path, member| {
+                .next_member_with(Cap::Manifest, |path, _, member| {
                     if path != format::MANIFEST_PATH {
                         return Err(MemberRead::Refused(format!(
                             "first member is {path:?}, not {}",
@@ -428,8 +428,10 @@ impl<'a> Members<'a> {
     /// The next member's path and contents, or None at the end of the archive. Its declared
     /// size is checked against `cap` before anything is read.
     fn next_member(&mut self, cap: Cap) -> Result<Option<(String, Vec<u8>)>, VerifyError> {
-        self.next_member_with(cap, |_, member| {
-            let mut bytes = Vec::new();
+        self.next_member_with(cap, |_, declared, member| {
+            // The declared size is capped already; at most 1 MiB is reserved up front either
+            // way, so a lying header costs nothing.
+            let mut bytes = Vec::with_capacity(declared.min(1 << 20) as usize);
             member.read_to_end(&mut bytes).map_err(MemberRead::Io)?;
             Ok(bytes)
         })
@@ -437,7 +439,7 @@ impl<'a> Members<'a> {
 
     /// Passes over the manifest (checked when the artifact was opened) without holding it.
     fn skip_manifest(&mut self) -> Result<(), VerifyError> {
-        self.next_member_with(Cap::Manifest, |_, manifest| {
+        self.next_member_with(Cap::Manifest, |_, _, manifest| {
             io::copy(manifest, &mut io::sink()).map_err(MemberRead::Io)
         })?;
         Ok(())
@@ -450,7 +452,7 @@ impl<'a> Members<'a> {
     fn next_member_with<T>(
         &mut self,
         cap: Cap,
-        read: impl FnOnce(&str, &mut dyn Read) -> Result<T, MemberRead>,
+        read: impl FnOnce(&str, u64, &mut dyn Read) -> Result<T, MemberRead>,
     ) -> Result<Option<(String, T)>, VerifyError> {
         let mut member = match self.entries.next() {
             None => return Ok(None),
@@ -501,7 +503,7 @@ impl<'a> Members<'a> {
             inner: (&mut member).take(size),
             read: 0,
         };
-        let result = match read(&path, &mut counted) {
+        let result = match read(&path, size, &mut counted) {
             // A parse that fails on a member shorter than declared fails for its shortness:
             // read what is left of it to tell the two apart.
             Err(MemberRead::Parse(e)) if !e.is_io() => {

@@ -53,7 +53,8 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
                 super::open_snapshot(&args.store, &args.env.env, spec, &args.trust).await?;
             let (actual, more) = items_of(&second, &args, identities.as_deref(), &transform)?;
             warnings.extend(more);
-            let comparison = drift::compare(expected, actual, Mode::Snapshots);
+            let comparison = drift::compare(expected, actual, Mode::Snapshots)
+                .context("comparing the two snapshots")?;
             let mut report = Report::new(
                 Mode::Snapshots,
                 SnapshotInfo::of(&first),
@@ -95,7 +96,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
 async fn against_cluster(
     args: &DiffArgs,
     first: &OpenedSnapshot,
-    expected: Vec<drift::Item>,
+    expected: drift::Side,
     signing_key: Option<&ed25519_dalek::SigningKey>,
     transform: &Transform,
     mut warnings: Vec<String>,
@@ -108,11 +109,11 @@ async fn against_cluster(
         service_account_dir: &args.service_account_dir,
     })
     .await?;
-    let names: BTreeSet<_> = expected.iter().map(|i| i.identity.clone()).collect();
+    let names: BTreeSet<_> = expected.items.iter().map(|i| i.identity.clone()).collect();
     let scope = Scope::of(&first.artifact.manifest, &names, transform);
     let digester = signer_digester(first, signing_key, &mut warnings);
     let signer = first.artifact.signer.as_ref().map(|k| k.0.clone());
-    let (actual, more) = diff::live_items(
+    let (actual, more) = diff::live_side(
         &connection,
         &scope,
         &first.artifact.manifest,
@@ -121,7 +122,8 @@ async fn against_cluster(
     )
     .await?;
     warnings.extend(more);
-    let comparison = drift::compare(expected, actual, Mode::Cluster);
+    let comparison =
+        drift::compare(expected, actual, Mode::Cluster).context("comparing with the cluster")?;
     let mut report = Report::new(
         Mode::Cluster,
         SnapshotInfo::of(first),
@@ -140,7 +142,7 @@ fn items_of(
     args: &DiffArgs,
     identities: Option<&[Identity]>,
     transform: &Transform,
-) -> anyhow::Result<(Vec<drift::Item>, Vec<String>)> {
+) -> anyhow::Result<(drift::Side, Vec<String>)> {
     let unsealer = match (
         &opened.artifact.manifest.sealing,
         identities,
@@ -149,7 +151,7 @@ fn items_of(
         (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
         _ => None,
     };
-    diff::snapshot_items(
+    diff::snapshot_side(
         &opened.artifact,
         unsealer.as_ref(),
         transform,

@@ -12,9 +12,8 @@ use crate::cli::SnapshotArgs;
 use routevault::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
 use routevault::artifact::{ArtifactWriter, Manifest, SourceInfo};
 use routevault::k8s;
-use routevault::normalize::normalize;
 use routevault::seal::{self, Sealer};
-use routevault::select::{self, SecretsMode, Selection};
+use routevault::select::{SecretsMode, Selection};
 use routevault::sign;
 use routevault::snapshot::{self, ArtifactSink};
 use routevault::source;
@@ -210,30 +209,19 @@ async fn capture(
     sink: &mut ArtifactSink<'_>,
 ) -> anyhow::Result<Captured> {
     if let Some(from_dir) = &args.from_dir {
-        let read = source::dir::read(from_dir)
-            .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
-        let converted = read.warnings;
-        let selected = select::select(read.objects, selection, args.secrets);
-        for object in &selected.objects {
-            sink.add(normalize(object))?;
-        }
+        let captured = source::dir::capture(from_dir, selection, args.secrets, &mut |object| {
+            Ok(sink.add(object)?)
+        })
+        .with_context(|| format!("reading manifests from {}", from_dir.display()))?;
         let info = SourceInfo {
             kind: "dir".into(),
             path: Some(from_dir.display().to_string()),
             ..Default::default()
         };
-        let mut warnings = converted;
-        warnings.extend(selected.warnings);
-        warnings.extend(
-            selected
-                .objects
-                .iter()
-                .filter_map(routevault::normalize::allocation_warning),
-        );
         return Ok(Captured {
             source: info,
-            warnings,
-            skipped: selected.skipped,
+            warnings: captured.warnings,
+            skipped: captured.skipped,
         });
     }
     let connection = k8s::connect_to(&k8s::Target {

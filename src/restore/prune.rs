@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::Context;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{DeleteParams, Preconditions};
@@ -71,12 +72,14 @@ pub async fn after_restore(
     options: PruneOptions,
 ) -> anyhow::Result<Vec<ObjectReport>> {
     let (live, _) =
-        crate::diff::live_items(connection, scope, manifest, &BTreeSet::new(), None).await?;
+        crate::diff::live_side(connection, scope, manifest, &BTreeSet::new(), None).await?;
     let live: Vec<Object> = live
-        .into_iter()
+        .items
+        .iter()
         .filter(|item| !snapshot.contains(&item.identity))
-        .map(|item| item.object())
-        .collect();
+        .map(|item| live.object(item))
+        .collect::<std::io::Result<_>>()
+        .context("reading the live routing back from the comparison's temporary file")?;
     let discovered = crate::k8s::discovery::discover(&connection.client).await?;
     let tiers = candidates(live, snapshot, options);
     Ok(prune(&connection.client, &discovered.served, tiers, options).await)

@@ -65,11 +65,7 @@ impl<'a> Reading<'a> {
             secrets_withheld: 0,
             notes: Vec::new(),
         };
-        let keep = if transform.narrows() {
-            Some(reading.narrowed()?)
-        } else {
-            None
-        };
+        let keep = narrowing(artifact, transform)?;
         let mut tiers = vec![None; entries];
         let (mut outline, mut withheld, mut notes) = (Outline::default(), 0, Vec::new());
         artifact.for_each_object_where(None, |index, entry, object| {
@@ -92,27 +88,6 @@ impl<'a> Reading<'a> {
         reading.secrets_withheld = withheld;
         reading.notes = notes;
         Ok(reading)
-    }
-
-    /// `--namespace`'s narrowing, decided on sketches of the selected objects: which entries
-    /// to keep.
-    fn narrowed(&self) -> anyhow::Result<Vec<bool>> {
-        let mut sketched: Vec<(usize, Sketch)> = Vec::new();
-        self.artifact
-            .for_each_object_where(None, |index, _entry, mut object| {
-                if self.transform.selects(&object) {
-                    // References are read in the served shape, as the rewrite will see them.
-                    let _ = crate::convert::convert(&mut object);
-                    sketched.push((index, Sketch::of(&object)));
-                }
-                Ok(())
-            })?;
-        let sketches: Vec<Sketch> = sketched.iter().map(|(_, s)| s.clone()).collect();
-        let mut keep = vec![false; self.artifact.manifest.entries.len()];
-        for ((index, _), kept) in sketched.iter().zip(self.transform.keep(&sketches)) {
-            keep[*index] = kept;
-        }
-        Ok(keep)
     }
 
     /// Unseals (when a key was given), selects, converts and rewrites one member.
@@ -190,4 +165,31 @@ impl<'a> Reading<'a> {
                 }
             })
     }
+}
+
+/// `--namespace`'s narrowing (none without it), decided on sketches of the selected objects
+/// in a pass of its own: which manifest entries to keep. Shared with `diff`, which compares
+/// what a restore would write.
+pub fn narrowing(
+    artifact: &VerifiedArtifact,
+    transform: &Transform,
+) -> anyhow::Result<Option<Vec<bool>>> {
+    if !transform.narrows() {
+        return Ok(None);
+    }
+    let mut sketched: Vec<(usize, Sketch)> = Vec::new();
+    artifact.for_each_object_where(None, |index, _entry, mut object| {
+        if transform.selects(&object) {
+            // References are read in the served shape, as the rewrite will see them.
+            let _ = crate::convert::convert(&mut object);
+            sketched.push((index, Sketch::of(&object)));
+        }
+        Ok(())
+    })?;
+    let sketches: Vec<Sketch> = sketched.iter().map(|(_, s)| s.clone()).collect();
+    let mut keep = vec![false; artifact.manifest.entries.len()];
+    for ((index, _), kept) in sketched.iter().zip(transform.keep(&sketches)) {
+        keep[*index] = kept;
+    }
+    Ok(Some(keep))
 }

@@ -29,8 +29,6 @@ use crate::spool::{Slot, Spool, SpoolReader};
 const LIST_CONCURRENCY: usize = 4;
 /// How many namespaces' Secrets are listed at once: each namespace is a request of its own.
 const SECRET_NAMESPACES_AT_ONCE: usize = 8;
-/// The tier Secrets are restored in; objects before it are written before Secrets stream.
-const SECRET_TIER: usize = 3;
 
 /// What a capture found besides the objects.
 #[derive(Debug)]
@@ -86,8 +84,9 @@ pub async fn capture(
 
     let mut plan: Plan<Slot> = select::plan_sorted(sorted, selection, secrets, None);
     let objects = std::mem::take(&mut plan.objects);
-    let (before, after): (Vec<_>, Vec<_>) =
-        objects.into_iter().partition(|c| c.tier() < SECRET_TIER);
+    let (before, after): (Vec<_>, Vec<_>) = objects
+        .into_iter()
+        .partition(|c| c.tier() < select::SECRET_TIER);
     for captured in before {
         emit(&spool, captured, sink)?;
     }

@@ -1,16 +1,22 @@
 //! Reads a folder of manifests: `*.yaml`, `*.yml` and `*.json`, recursively, in path order;
 //! multi-document files and `kind: List` are expanded. Hidden files and folders (`.git`) are
-//! skipped. Every error names the file and the document number.
+//! skipped. Every error names the file and the document number. A snapshot reads the folder
+//! through [`capture`], which holds one file at a time and never holds Secrets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::catalog::CORE;
 use crate::convert::Converted;
+use crate::normalize::{allocation_warning, normalize};
 use crate::object::{Object, ObjectRef, is_valid_name, is_valid_namespace};
+use crate::select::{self, Captured, SecretsMode, Selection, Sorted};
+use crate::spool::{Slot, Spool, SpoolReader};
 use crate::yaml;
 
 #[derive(Debug, Error)]
@@ -55,39 +61,222 @@ pub struct DirObjects {
 /// a default context.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// Reads every object of the folder, whole (tests and small folders; a snapshot streams
+/// with [`capture`]).
 pub fn read(root: &Path) -> Result<DirObjects, DirError> {
+    let mut out = DirObjects::default();
+    let walked = walk(root, |_, object| {
+        out.objects.push(object);
+        Ok(())
+    })?;
+    out.files = walked.files;
+    out.documents = walked.documents;
+    out.warnings = walked.warnings;
+    Ok(out)
+}
+
+/// What walking a folder found besides its objects.
+#[derive(Debug, Default)]
+struct Walked {
+    files: usize,
+    documents: usize,
+    warnings: Vec<String>,
+}
+
+/// Where an object was found: the file's index in path order and its document number.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    file: usize,
+    document: usize,
+}
+
+/// Hands every object of the folder to `visit` in path order, one file at a time, refusing
+/// routing objects defined twice. Holds one file's objects and each routing object's identity
+/// with where it was found, never the folder.
+fn walk(
+    root: &Path,
+    mut visit: impl FnMut(Found, Object) -> Result<(), DirError>,
+) -> Result<Walked, DirError> {
+    let files = manifest_files(root)?;
+    let mut walked = Walked::default();
+    let mut seen: HashMap<ObjectRef, Found> = HashMap::new();
+    for (file, path) in files.iter().enumerate() {
+        walked.files += 1;
+        let parsed = parse_file(path, &read_text(path)?)?;
+        walked.documents += parsed.documents;
+        walked.warnings.extend(parsed.warnings);
+        for (document, object) in parsed.objects {
+            let here = Found { file, document };
+            if object.catalog_kind().is_some()
+                && let Some(first) = seen.insert(object.object_ref(), here)
+            {
+                let at =
+                    |f: Found| format!("{} (document {})", files[f.file].display(), f.document);
+                return Err(DirError::Duplicate {
+                    object: object.object_ref().to_string(),
+                    first: at(first),
+                    second: at(here),
+                });
+            }
+            visit(here, object)?;
+        }
+    }
+    Ok(walked)
+}
+
+/// The folder's manifest files, in path order.
+fn manifest_files(root: &Path) -> Result<Vec<PathBuf>, DirError> {
     if !root.is_dir() {
         return Err(DirError::NotAFolder { path: root.into() });
     }
     let mut files = Vec::new();
     collect_files(root, &mut files)?;
     files.sort();
-    let mut out = DirObjects::default();
-    let mut seen: HashMap<ObjectRef, String> = HashMap::new();
-    for path in files {
-        out.files += 1;
-        let text = fs::read_to_string(&path).map_err(|source| DirError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let parsed = parse_file(&path, &text)?;
-        out.documents += parsed.documents;
-        out.warnings.extend(parsed.warnings);
-        for (number, object) in parsed.objects {
-            let here = format!("{} (document {number})", path.display());
-            if object.catalog_kind().is_some()
-                && let Some(first) = seen.insert(object.object_ref(), here.clone())
-            {
-                return Err(DirError::Duplicate {
-                    object: object.object_ref().to_string(),
-                    first,
-                    second: here,
-                });
+    Ok(files)
+}
+
+fn read_text(path: &Path) -> Result<String, DirError> {
+    fs::read_to_string(path).map_err(|source| DirError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
+/// What a snapshot of a folder found besides the objects.
+#[derive(Debug, Default)]
+pub struct DirCapture {
+    pub warnings: Vec<String>,
+    pub skipped: BTreeMap<String, usize>,
+}
+
+/// Reads the folder as a snapshot captures it: selected (`select`'s rules) and normalised,
+/// handed to `sink` in restore order, Secrets in their tier. Memory does not grow with the
+/// folder: routing objects wait in a spool file as the cluster capture's do, and Secrets are
+/// not held at all — the first pass notes where each one is, and once selection has decided
+/// which ones routing references, only the files holding those are read again.
+pub fn capture(
+    root: &Path,
+    selection: &Selection,
+    secrets: SecretsMode,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<DirCapture> {
+    let mut sorted: Sorted<Slot> = Sorted::default();
+    let mut spool = Spool::new().context("creating a temporary file for the capture")?;
+    let mut found_secrets: Vec<((String, String), usize)> = Vec::new();
+    let walked = walk(root, |found, object| {
+        if object.group() == CORE && object.kind() == "Secret" {
+            let key = (
+                object.namespace().unwrap_or_default().to_string(),
+                object.name().to_string(),
+            );
+            found_secrets.push((key, found.file));
+            return Ok(());
+        }
+        sorted.add(object, selection, |object| {
+            spool.put(&object).map_err(|source| DirError::Read {
+                path: "the capture's temporary file".into(),
+                source,
+            })
+        })
+    })?;
+    let spool = spool
+        .finish()
+        .context("writing the capture's temporary file")?;
+    let existing: BTreeSet<(String, String)> =
+        found_secrets.iter().map(|(k, _)| k.clone()).collect();
+    let mut plan = select::plan_sorted(sorted, selection, secrets, Some(&existing));
+    let mut warnings = Vec::new();
+    let mut emit = |object: Object, warnings: &mut Vec<String>| {
+        warnings.extend(allocation_warning(&object));
+        sink(normalize(&object))
+    };
+    let objects = std::mem::take(&mut plan.objects);
+    let (before, after): (Vec<_>, Vec<_>) = objects
+        .into_iter()
+        .partition(|c| c.tier() < select::SECRET_TIER);
+    for captured in before {
+        emit(read_back(&spool, captured)?, &mut warnings)?;
+    }
+    let captured_secrets = secrets_of(root, &mut plan, found_secrets, &mut |secret| {
+        emit(secret, &mut warnings)
+    })?;
+    for captured in after {
+        emit(read_back(&spool, captured)?, &mut warnings)?;
+    }
+    plan.finish(&captured_secrets.captured, captured_secrets.unreferenced);
+    // As a reader meets them: conversions while reading, selection, then the objects'.
+    let mut all = walked.warnings;
+    all.extend(plan.warnings);
+    all.extend(warnings);
+    Ok(DirCapture {
+        warnings: all,
+        skipped: plan.skipped,
+    })
+}
+
+fn read_back(spool: &SpoolReader, captured: Captured<Slot>) -> anyhow::Result<Object> {
+    match captured {
+        Captured::Object(object) => Ok(object),
+        Captured::Held(identity, slot) => spool
+            .get(slot)
+            .with_context(|| format!("reading {identity} back from the capture's temporary file")),
+    }
+}
+
+#[derive(Default)]
+struct CapturedSecrets {
+    captured: BTreeSet<(String, String)>,
+    unreferenced: usize,
+}
+
+/// The Secrets the plan wants, read again from the files that hold them, one file at a time.
+fn secrets_of(
+    root: &Path,
+    plan: &mut select::Plan<Slot>,
+    found: Vec<((String, String), usize)>,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<CapturedSecrets> {
+    let mut out = CapturedSecrets::default();
+    let mut wanted: BTreeMap<usize, BTreeSet<(String, String)>> = BTreeMap::new();
+    for (key, file) in found {
+        if plan.wants_secret(&key.0, &key.1) {
+            wanted.entry(file).or_default().insert(key);
+        } else {
+            out.unreferenced += 1;
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let files = manifest_files(root)?;
+    for (file, mut keys) in wanted {
+        let path = files.get(file).ok_or_else(|| changed(root))?;
+        for (_, secret) in parse_file(path, &read_text(path)?)?.objects {
+            let key = (
+                secret.namespace().unwrap_or_default().to_string(),
+                secret.name().to_string(),
+            );
+            if !(secret.group() == CORE && secret.kind() == "Secret" && keys.remove(&key)) {
+                continue;
             }
-            out.objects.push(object);
+            if plan.accepts_secret(&secret) {
+                out.captured.insert(key);
+                sink(secret)?;
+            }
+        }
+        if !keys.is_empty() {
+            return Err(changed(root));
         }
     }
     Ok(out)
+}
+
+fn changed(root: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} changed while it was read (a file or a Secret in it is gone); nothing was stored: \
+         snapshot it again once it is still",
+        root.display()
+    )
 }
 
 /// The objects of one manifest file, each with the number of the document it came from.
@@ -332,6 +521,122 @@ mod tests {
         assert!(
             err.contains("a.yaml") && err.contains("b.yaml") && err.contains("Service s/web"),
             "{err}"
+        );
+    }
+
+    fn captured(dir: &Path, secrets: SecretsMode) -> (Vec<Object>, DirCapture) {
+        let mut objects = Vec::new();
+        let capture = capture(dir, &Selection::default(), secrets, &mut |o| {
+            objects.push(o);
+            Ok(())
+        })
+        .unwrap();
+        (objects, capture)
+    }
+
+    /// The streamed capture chooses, normalises, warns and counts exactly as selecting the
+    /// whole folder at once does, on every scenario of the repository.
+    #[test]
+    fn capture_matches_selecting_the_whole_folder_on_every_scenario() {
+        let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut compared = 0;
+        for entry in fs::read_dir(&scenarios).unwrap() {
+            let dir = entry.unwrap().path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for secrets in [SecretsMode::Sealed, SecretsMode::Skip] {
+                let whole = read(&dir).unwrap();
+                let selected = select::select(whole.objects, &Selection::default(), secrets);
+                let mut expected: Vec<Object> = selected.objects.iter().map(normalize).collect();
+                expected.sort_by_key(Object::object_ref);
+                let (mut streamed, capture) = captured(&dir, secrets);
+                // Restore order: tiers never go backwards.
+                let tiers: Vec<usize> = streamed
+                    .iter()
+                    .map(|o| select::tier_of(o.group(), o.kind()))
+                    .collect();
+                assert!(tiers.is_sorted(), "{}: {tiers:?}", dir.display());
+                streamed.sort_by_key(Object::object_ref);
+                assert_eq!(streamed, expected, "{}", dir.display());
+                assert_eq!(capture.skipped, selected.skipped, "{}", dir.display());
+                let mut warnings = whole.warnings;
+                warnings.extend(selected.warnings);
+                warnings.extend(selected.objects.iter().filter_map(allocation_warning));
+                assert_eq!(capture.warnings, warnings, "{}", dir.display());
+            }
+            compared += 1;
+        }
+        assert!(compared >= 4, "only {compared} scenarios found");
+    }
+
+    fn routing_with_secrets(dir: &Path) {
+        write(
+            dir,
+            "ingress.yaml",
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n\
+             spec:\n  tls: [{hosts: [a.example], secretName: web-tls}]\n  rules: [{host: a.example}]\n",
+        );
+        write(
+            dir,
+            "secrets.yaml",
+            "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: web-tls, namespace: shop}\n\
+             data: {tls.crt: Q0VSVA==, tls.key: S0VZ}\n---\n\
+             apiVersion: v1\nkind: Secret\ntype: Opaque\nmetadata: {name: db-password, namespace: shop}\n\
+             data: {password: aHVudGVyMg==}\n",
+        );
+    }
+
+    #[test]
+    fn capture_keeps_only_referenced_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        routing_with_secrets(dir.path());
+        let (objects, capture) = captured(dir.path(), SecretsMode::Sealed);
+        let refs: Vec<String> = objects.iter().map(|o| o.object_ref().to_string()).collect();
+        assert_eq!(
+            refs,
+            vec![
+                "Namespace shop",
+                "Secret shop/web-tls",
+                "networking.k8s.io/Ingress shop/web"
+            ]
+        );
+        assert_eq!(
+            capture
+                .skipped
+                .get("Secret not referenced by captured routing (data minimisation)"),
+            Some(&1),
+            "{:?}",
+            capture.skipped
+        );
+    }
+
+    /// A Secret gone from its file between the two passes (the folder changed while it was read)
+    /// fails the capture, naming the folder, rather than storing routing without its Secret.
+    #[test]
+    fn a_folder_changed_while_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        routing_with_secrets(dir.path());
+        let secrets = dir.path().join("secrets.yaml");
+        let err = capture(
+            dir.path(),
+            &Selection::default(),
+            SecretsMode::Sealed,
+            &mut |_| {
+                fs::write(
+                    &secrets,
+                    "apiVersion: v1\nkind: Secret\nmetadata: {name: other, namespace: shop}\n",
+                )
+                .unwrap();
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains("changed while it was read"), "{message}");
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
         );
     }
 }
