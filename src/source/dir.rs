@@ -149,27 +149,65 @@ pub struct DirCapture {
     pub skipped: BTreeMap<String, usize>,
 }
 
+/// How much Secret data (estimated as `restore::memory_cost` does) a folder's capture holds
+/// while selection decides; Secrets beyond it are read again from their files instead. Most
+/// folders (a build's manifests) fit and are read once; a huge one costs a second parse of
+/// the files holding Secrets, not memory.
+pub const SECRETS_HELD_BYTES: u64 = 32 << 20;
+
+/// A Secret met on the first pass: held, or known by the file it is in.
+enum FoundSecret {
+    Held((String, String), Object),
+    InFile((String, String), usize),
+}
+
+impl FoundSecret {
+    fn key(&self) -> &(String, String) {
+        match self {
+            FoundSecret::Held(key, _) | FoundSecret::InFile(key, _) => key,
+        }
+    }
+}
+
 /// Reads the folder as a snapshot captures it: selected (`select`'s rules) and normalised,
 /// handed to `sink` in restore order, Secrets in their tier. Memory does not grow with the
 /// folder: routing objects wait in a spool file as the cluster capture's do, and Secrets are
-/// not held at all — the first pass notes where each one is, and once selection has decided
-/// which ones routing references, only the files holding those are read again.
+/// held only up to [`SECRETS_HELD_BYTES`] — past it, the first pass notes where each one is,
+/// and once selection has decided which ones routing references, only the files holding
+/// those are read again. Secrets are never written to the spool.
 pub fn capture(
     root: &Path,
     selection: &Selection,
     secrets: SecretsMode,
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<DirCapture> {
+    capture_holding(root, selection, secrets, SECRETS_HELD_BYTES, sink)
+}
+
+/// [`capture`] holding at most `secrets_held` bytes of Secrets.
+pub fn capture_holding(
+    root: &Path,
+    selection: &Selection,
+    secrets: SecretsMode,
+    secrets_held: u64,
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<DirCapture> {
     let mut sorted: Sorted<Slot> = Sorted::default();
     let mut spool = Spool::new().context("creating a temporary file for the capture")?;
-    let mut found_secrets: Vec<((String, String), usize)> = Vec::new();
+    let mut found_secrets: Vec<FoundSecret> = Vec::new();
+    let mut held = 0u64;
     let walked = walk(root, |found, object| {
         if object.group() == CORE && object.kind() == "Secret" {
             let key = (
                 object.namespace().unwrap_or_default().to_string(),
                 object.name().to_string(),
             );
-            found_secrets.push((key, found.file));
+            held += crate::restore::memory_cost(&object.0);
+            found_secrets.push(if held <= secrets_held {
+                FoundSecret::Held(key, object)
+            } else {
+                FoundSecret::InFile(key, found.file)
+            });
             return Ok(());
         }
         sorted.add(object, selection, |object| {
@@ -183,7 +221,7 @@ pub fn capture(
         .finish()
         .context("writing the capture's temporary file")?;
     let existing: BTreeSet<(String, String)> =
-        found_secrets.iter().map(|(k, _)| k.clone()).collect();
+        found_secrets.iter().map(|f| f.key().clone()).collect();
     let mut plan = select::plan_sorted(sorted, selection, secrets, Some(&existing));
     let mut warnings = Vec::new();
     let mut emit = |object: Object, warnings: &mut Vec<String>| {
@@ -229,20 +267,32 @@ struct CapturedSecrets {
     unreferenced: usize,
 }
 
-/// The Secrets the plan wants, read again from the files that hold them, one file at a time.
+/// The Secrets the plan wants: those held, then those read again from the files that hold
+/// them, one file at a time.
 fn secrets_of(
     root: &Path,
     plan: &mut select::Plan<Slot>,
-    found: Vec<((String, String), usize)>,
+    found: Vec<FoundSecret>,
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<CapturedSecrets> {
     let mut out = CapturedSecrets::default();
     let mut wanted: BTreeMap<usize, BTreeSet<(String, String)>> = BTreeMap::new();
-    for (key, file) in found {
-        if plan.wants_secret(&key.0, &key.1) {
-            wanted.entry(file).or_default().insert(key);
-        } else {
+    for secret in found {
+        let key = secret.key();
+        if !plan.wants_secret(&key.0, &key.1) {
             out.unreferenced += 1;
+            continue;
+        }
+        match secret {
+            FoundSecret::Held(key, secret) => {
+                if plan.accepts_secret(&secret) {
+                    out.captured.insert(key);
+                    sink(secret)?;
+                }
+            }
+            FoundSecret::InFile(key, file) => {
+                wanted.entry(file).or_default().insert(key);
+            }
         }
     }
     if wanted.is_empty() {
@@ -524,9 +574,9 @@ mod tests {
         );
     }
 
-    fn captured(dir: &Path, secrets: SecretsMode) -> (Vec<Object>, DirCapture) {
+    fn captured(dir: &Path, secrets: SecretsMode, held: u64) -> (Vec<Object>, DirCapture) {
         let mut objects = Vec::new();
-        let capture = capture(dir, &Selection::default(), secrets, &mut |o| {
+        let capture = capture_holding(dir, &Selection::default(), secrets, held, &mut |o| {
             objects.push(o);
             Ok(())
         })
@@ -535,7 +585,8 @@ mod tests {
     }
 
     /// The streamed capture chooses, normalises, warns and counts exactly as selecting the
-    /// whole folder at once does, on every scenario of the repository.
+    /// whole folder at once does, on every scenario of the repository — with every Secret
+    /// held, with none held (each read again from its file), and with some of each.
     #[test]
     fn capture_matches_selecting_the_whole_folder_on_every_scenario() {
         let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -545,12 +596,18 @@ mod tests {
             if !dir.is_dir() {
                 continue;
             }
-            for secrets in [SecretsMode::Sealed, SecretsMode::Skip] {
+            let modes = [
+                (SecretsMode::Sealed, SECRETS_HELD_BYTES),
+                (SecretsMode::Sealed, 0),
+                (SecretsMode::Sealed, 6000),
+                (SecretsMode::Skip, 0),
+            ];
+            for (secrets, held) in modes {
                 let whole = read(&dir).unwrap();
                 let selected = select::select(whole.objects, &Selection::default(), secrets);
                 let mut expected: Vec<Object> = selected.objects.iter().map(normalize).collect();
                 expected.sort_by_key(Object::object_ref);
-                let (mut streamed, capture) = captured(&dir, secrets);
+                let (mut streamed, capture) = captured(&dir, secrets, held);
                 // Restore order: tiers never go backwards.
                 let tiers: Vec<usize> = streamed
                     .iter()
@@ -591,7 +648,7 @@ mod tests {
     fn capture_keeps_only_referenced_secrets() {
         let dir = tempfile::tempdir().unwrap();
         routing_with_secrets(dir.path());
-        let (objects, capture) = captured(dir.path(), SecretsMode::Sealed);
+        let (objects, capture) = captured(dir.path(), SecretsMode::Sealed, 0);
         let refs: Vec<String> = objects.iter().map(|o| o.object_ref().to_string()).collect();
         assert_eq!(
             refs,
@@ -618,10 +675,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         routing_with_secrets(dir.path());
         let secrets = dir.path().join("secrets.yaml");
-        let err = capture(
+        let err = capture_holding(
             dir.path(),
             &Selection::default(),
             SecretsMode::Sealed,
+            0,
             &mut |_| {
                 fs::write(
                     &secrets,
