@@ -431,6 +431,21 @@ pub struct RestoreArgs {
     /// --prune-all; never Namespaces unless --prune-namespaces. With --dry-run, lists them.
     #[arg(long, env = "ROUTEVAULT_PRUNE", conflicts_with = "to_dir")]
     pub prune: bool,
+    /// After applying, watch until the restored routing is live — Certificates and issuers
+    /// Ready, Gateways Programmed, routes Accepted with ResolvedRefs for every parent,
+    /// Ingresses with a load-balancer address — and report when each tier went live (the
+    /// recovery time). Fails after TIMEOUT (default 10m), naming each object not live and
+    /// why. Also counts CertificateRequests created meanwhile (re-issued certificates).
+    #[arg(
+        long,
+        value_name = "TIMEOUT",
+        num_args = 0..=1,
+        default_missing_value = "10m",
+        value_parser = routevault::duration::Age::parse,
+        env = "ROUTEVAULT_WAIT",
+        conflicts_with_all = ["to_dir", "dry_run"]
+    )]
+    pub wait: Option<routevault::duration::Age>,
     /// With --prune, also delete in-scope objects that other tools applied (kubectl, Helm,
     /// controllers' users): everything routing in scope that the snapshot does not hold.
     #[arg(long, requires = "prune")]

@@ -24,6 +24,7 @@ pub mod open;
 pub mod output;
 pub mod progress;
 pub mod prune;
+pub mod readiness;
 pub mod redact;
 pub mod restore;
 pub mod scope;

@@ -12,7 +12,7 @@ use routevault::k8s;
 use routevault::restore::apply::{ObjectReport, Outcome};
 use routevault::restore::prune::{self, PruneOptions};
 use routevault::restore::read::Reading;
-use routevault::restore::{self, ClusterOptions, Folder, Report};
+use routevault::restore::{self, ClusterOptions, Folder, Report, wait};
 use routevault::seal::{self, Unsealer};
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
@@ -62,7 +62,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("writing {what}"))?;
             (dir.display().to_string(), restored)
         }
-        None => into_cluster(&args, &reading, prune).await?,
+        None => into_cluster(&args, &reading, prune, started).await?,
     };
     restored.warnings.extend(reading.notes.iter().cloned());
     let report = Report::new(
@@ -83,6 +83,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
             "{failed} objects of {what} failed to restore (see the report); fix the cause and run the same restore again: it converges"
         );
     }
+    check_live(&report, &what)?;
     if secrets_withheld > 0 && args.to_dir.is_none() && !args.dry_run {
         // Routing without its TLS Secrets is not restored routing.
         bail!(
@@ -91,6 +92,34 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Fails a `--wait` that timed out, naming the objects not live (the first [`MAX_NAMED`]).
+fn check_live(report: &Report, what: &str) -> anyhow::Result<()> {
+    let Some(waited) = report.wait.as_ref().filter(|w| !w.ready) else {
+        return Ok(());
+    };
+    let lines = waited.not_ready_lines();
+    let shown = lines.len().min(MAX_NAMED);
+    let mut message = format!(
+        "{} restored objects of {what} were not live after {}s:\n  {}",
+        lines.len(),
+        waited.timeout_s,
+        lines[..shown].join("\n  ")
+    );
+    if lines.len() > shown {
+        message.push_str(&format!(
+            "\n  and {} more (see -o json)",
+            lines.len() - shown
+        ));
+    }
+    bail!(
+        "{message}\nthe routing is applied; fix the cause (a controller not running, an issuer \
+         not ready) and wait again with the same restore: it converges"
+    )
+}
+
+/// How many objects not live a failed `--wait` names in its error (all are in the report).
+const MAX_NAMED: usize = 20;
 
 /// The unsealer of `--unseal-key` for a sealed snapshot (None: nothing sealed, or no key).
 fn unsealer_for(
@@ -163,6 +192,7 @@ async fn into_cluster(
     args: &RestoreArgs,
     reading: &Reading<'_>,
     prune: Option<Prune<'_>>,
+    started: Instant,
 ) -> anyhow::Result<(String, restore::Restored)> {
     let connection = k8s::connect_to(&k8s::Target {
         kubeconfig: args.kubeconfig.as_deref(),
@@ -177,6 +207,13 @@ async fn into_cluster(
         concurrency: args.concurrency as usize,
         skip_missing_kinds: args.skip_missing_kinds,
         prune: prune.is_some(),
+        wait: args.wait.is_some(),
+    };
+    // Counted before anything is applied: what cert-manager creates from here on is an
+    // issuance the restore caused.
+    let requests_before = match args.wait {
+        Some(_) => wait::certificate_request_uids(&connection.client).await,
+        None => None,
     };
     let mut restored =
         restore::to_cluster(&connection, reading, options, args.max_object_memory).await?;
@@ -184,7 +221,8 @@ async fn into_cluster(
         let failed = restored.counts().get("failed").copied().unwrap_or(0);
         if failed > 0 {
             restored.warnings.push(format!(
-                "--prune was not carried out: {failed} objects failed to restore; fix them and                  run the same restore again"
+                "--prune was not carried out: {failed} objects failed to restore; fix them and \
+                 run the same restore again"
             ));
         } else {
             let started = Instant::now();
@@ -203,7 +241,68 @@ async fn into_cluster(
                 .push(("prune".into(), started.elapsed().as_millis()));
         }
     }
+    if let Some(timeout) = &args.wait {
+        wait_until_live(
+            &connection,
+            reading,
+            &mut restored,
+            requests_before,
+            timeout,
+            started,
+        )
+        .await?;
+    }
     Ok((connection.server, restored))
+}
+
+/// `--wait`: watches the restored objects that have a readiness until they are live or the
+/// timeout passes, and adds the wait's report. Objects that failed to apply are not waited
+/// for (the restore fails on them anyway).
+async fn wait_until_live(
+    connection: &k8s::Connection,
+    reading: &Reading<'_>,
+    restored: &mut restore::Restored,
+    requests_before: Option<std::collections::BTreeSet<String>>,
+    timeout: &routevault::duration::Age,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let applied_ms = started.elapsed().as_millis();
+    let failed: std::collections::BTreeSet<&str> = restored
+        .reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .map(|r| r.object.as_str())
+        .collect();
+    let identities = reading
+        .outline
+        .identities
+        .iter()
+        .filter(|i| !failed.contains(i.to_string().as_str()))
+        .cloned()
+        .collect();
+    let timeout = timeout.duration.unsigned_abs();
+    let discovered = k8s::discovery::discover(&connection.client).await?;
+    let objects = wait::wait_until_live(
+        &connection.client,
+        &discovered.served,
+        wait::waited(&identities),
+        started,
+        timeout,
+    )
+    .await?;
+    let requests_after = wait::certificate_request_uids(&connection.client).await;
+    let created = requests_before
+        .zip(requests_after)
+        .map(|(before, after)| after.difference(&before).count());
+    if let Some(created) = created.filter(|n| *n > 0) {
+        restored.warnings.push(format!(
+            "cert-manager created {created} CertificateRequests during the restore: \
+             certificates were issued again (a restored Secret missing, expired or not matching \
+             its Certificate); watch the issuer's rate limits"
+        ));
+    }
+    restored.wait = Some(wait::report(objects, timeout, applied_ms, created));
+    Ok(())
 }
 
 fn print_text(report: &Report, what: &str) {
@@ -256,7 +355,36 @@ fn print_text(report: &Report, what: &str) {
     for t in &report.tiers {
         println!("  tier {:<16} {} ms", t.tier, t.ms);
     }
+    if let Some(waited) = &report.wait {
+        print_wait(waited);
+    }
     for w in &report.warnings {
         println!("warning: {w}");
+    }
+}
+
+fn print_wait(waited: &wait::WaitReport) {
+    match waited.ready_ms {
+        Some(ms) => println!(
+            "live: {} objects ready {} ms after the restore began (applied at {} ms)",
+            waited.objects.len(),
+            ms,
+            waited.applied_ms
+        ),
+        None => println!(
+            "NOT live after {}s: {} of {} objects not ready",
+            waited.timeout_s,
+            waited.not_ready,
+            waited.objects.len()
+        ),
+    }
+    for tier in &waited.tiers {
+        let when = tier
+            .ready_ms
+            .map_or("not ready".to_string(), |ms| format!("ready at {ms} ms"));
+        println!("  tier {:<16} {} objects {when}", tier.tier, tier.objects);
+    }
+    if let Some(created) = waited.certificate_requests_created {
+        println!("  CertificateRequests created: {created}");
     }
 }

@@ -31,6 +31,8 @@ pub struct Denied {
 
 /// The verbs a restore uses on every resource it writes.
 pub const RESTORE_VERBS: [&str; 3] = ["get", "create", "patch"];
+/// With `--wait`: watch the restored objects' status across the cluster.
+pub const WAIT_VERBS: [&str; 2] = ["list", "watch"];
 /// With `--prune`: also read every object in scope and delete what the snapshot lacks.
 pub const PRUNE_VERBS: [&str; 5] = ["get", "create", "patch", "list", "delete"];
 

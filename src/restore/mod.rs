@@ -8,6 +8,7 @@ pub mod preflight;
 pub mod prune;
 pub mod read;
 pub mod render;
+pub mod wait;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,8 @@ pub struct ClusterOptions {
     pub skip_missing_kinds: bool,
     /// `--prune` follows: the preflight also checks list and delete.
     pub prune: bool,
+    /// `--wait` follows: the preflight also checks list and watch of the waited kinds.
+    pub wait: bool,
 }
 
 /// What a restore did, object by object.
@@ -61,6 +64,8 @@ pub struct Restored {
     /// Milliseconds per tier, in restore order (cluster restores only).
     pub tiers: Vec<(String, u128)>,
     pub warnings: Vec<String>,
+    /// What `--wait` saw.
+    pub wait: Option<wait::WaitReport>,
 }
 
 impl Restored {
@@ -91,6 +96,7 @@ pub async fn to_cluster(
             skip_missing_kinds: options.skip_missing_kinds,
             check_permissions: !options.dry_run,
             prune: options.prune,
+            wait: options.wait,
             concurrency: options.concurrency,
         },
     )
@@ -107,6 +113,7 @@ pub async fn to_cluster(
         reports,
         tiers,
         warnings: checked.warnings,
+        wait: None,
     })
 }
 
@@ -176,6 +183,9 @@ pub struct Report {
     /// Time to routing restored, and per tier.
     pub total_ms: u128,
     pub tiers: Vec<TierTiming>,
+    /// `--wait`: when the routing went live, object by object and tier by tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<wait::WaitReport>,
     pub objects: Vec<ObjectReport>,
 }
 
@@ -214,6 +224,7 @@ impl Report {
                 .into_iter()
                 .map(|(tier, ms)| TierTiming { tier, ms })
                 .collect(),
+            wait: restored.wait,
             objects: restored.reports,
         }
     }

@@ -100,6 +100,25 @@ pub fn permission_needs(outline: &Outline, served: &Served) -> BTreeSet<Need> {
         .collect()
 }
 
+/// What `restore --wait` watches: every restored kind that has a readiness, across the
+/// cluster (one watch per kind).
+pub fn wait_needs(outline: &Outline, served: &Served) -> BTreeSet<Need> {
+    permission_needs(outline, served)
+        .into_iter()
+        .filter(|need| {
+            served.values().any(|k| {
+                k.info.group == need.group
+                    && k.info.plural == need.resource
+                    && crate::readiness::is_waited_kind(k.info.group, k.info.kind)
+            })
+        })
+        .map(|need| Need {
+            namespace: None,
+            ..need
+        })
+        .collect()
+}
+
 /// Denied permissions summarised per resource: `ingresses.networking.k8s.io (create, patch)`.
 pub fn denied_summary(denied: &[Denied]) -> String {
     let mut by_resource: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -256,6 +275,37 @@ mod tests {
             "install cert-manager (its CRDs) and install the Gateway API CRDs"
         );
         assert!(missing_kinds(&Outline::of(&objects[..1]), &served(&["Service"])).is_empty());
+    }
+
+    #[test]
+    fn a_wait_watches_each_kind_with_a_readiness_across_the_cluster() {
+        let objects = [
+            obj("v1", "Service", Some("a"), "web"),
+            obj("networking.k8s.io/v1", "Ingress", Some("a"), "web"),
+            obj("networking.k8s.io/v1", "Ingress", Some("b"), "web"),
+            obj("cert-manager.io/v1", "Certificate", Some("b"), "web"),
+        ];
+        let needs = wait_needs(
+            &Outline::of(&objects),
+            &served(&["Service", "Ingress", "Certificate"]),
+        );
+        let resources: Vec<(&str, &str, Option<&str>)> = needs
+            .iter()
+            .map(|n| {
+                (
+                    n.group.as_str(),
+                    n.resource.as_str(),
+                    n.namespace.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            resources,
+            [
+                ("cert-manager.io", "certificates", None),
+                ("networking.k8s.io", "ingresses", None)
+            ]
+        );
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct PreflightOptions {
     pub check_permissions: bool,
     /// Also check the verbs `--prune` needs (list, delete).
     pub prune: bool,
+    /// Also check what `--wait` needs (list and watch of the waited kinds, cluster-wide).
+    pub wait: bool,
     pub concurrency: usize,
 }
 
@@ -100,13 +102,25 @@ pub async fn preflight(
         } else {
             &access::RESTORE_VERBS
         };
-        let denied = access::denied(client, &needs, verbs, options.concurrency)
+        let mut denied = access::denied(client, &needs, verbs, options.concurrency)
             .await
             .map_err(|source| PreflightError::Api {
                 what: "asking which objects the credentials may write",
                 server: server.to_string(),
                 source,
             })?;
+        if options.wait {
+            let watched = plan::wait_needs(outline, &served);
+            denied.extend(
+                access::denied(client, &watched, &access::WAIT_VERBS, options.concurrency)
+                    .await
+                    .map_err(|source| PreflightError::Api {
+                        what: "asking whether the credentials may watch the restored routing",
+                        server: server.to_string(),
+                        source,
+                    })?,
+            );
+        }
         if !denied.is_empty() {
             return Err(PreflightError::Denied {
                 server: server.to_string(),

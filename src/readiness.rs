@@ -1,0 +1,428 @@
+//! Whether a restored routing object is live, read from the status its controller publishes:
+//! cert-manager's Certificates, Issuers and ClusterIssuers `Ready`; Gateways `Programmed`;
+//! routes `Accepted` and `ResolvedRefs` for each parent they name; Ingresses with a
+//! load-balancer address. A condition counts only when it was written for the object's
+//! current generation: after a restore updates an object, its old `Ready` says nothing about
+//! the new spec. Pure: `restore --wait` feeds it the objects its watches see.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{CERT_MANAGER, GATEWAY, NETWORKING};
+
+/// Where an object stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Readiness {
+    Ready,
+    /// Not live yet: the condition (or what is missing) and its reason and message.
+    Pending {
+        condition: String,
+        reason: String,
+        message: String,
+    },
+}
+
+impl Readiness {
+    fn pending(condition: &str, reason: &str, message: impl Into<String>) -> Self {
+        Readiness::Pending {
+            condition: condition.into(),
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Readiness::Ready)
+    }
+}
+
+const ROUTES: [&str; 5] = ["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
+
+/// Whether objects of this kind have a readiness `restore --wait` waits for; the others are
+/// live once the API server has stored them.
+pub fn is_waited_kind(group: &str, kind: &str) -> bool {
+    match group {
+        CERT_MANAGER => matches!(kind, "Certificate" | "Issuer" | "ClusterIssuer"),
+        GATEWAY => kind == "Gateway" || ROUTES.contains(&kind),
+        NETWORKING => kind == "Ingress",
+        _ => false,
+    }
+}
+
+/// The readiness of `object` (a kind for which [`is_waited_kind`] holds) from its status.
+pub fn readiness(object: &Value) -> Readiness {
+    let group = object["apiVersion"]
+        .as_str()
+        .and_then(|v| v.split_once('/'))
+        .map_or("", |(group, _)| group);
+    let kind = object["kind"].as_str().unwrap_or_default();
+    match (group, kind) {
+        (CERT_MANAGER, _) => condition_true(object, &object["status"]["conditions"], "Ready"),
+        (GATEWAY, "Gateway") => {
+            condition_true(object, &object["status"]["conditions"], "Programmed")
+        }
+        (GATEWAY, route) if ROUTES.contains(&route) => route_readiness(object),
+        (NETWORKING, "Ingress") => ingress_readiness(object),
+        _ => Readiness::Ready,
+    }
+}
+
+fn generation(object: &Value) -> Option<i64> {
+    object["metadata"]["generation"].as_i64()
+}
+
+/// `wanted` is `True` in `conditions`, written for the object's current generation.
+fn condition_true(object: &Value, conditions: &Value, wanted: &str) -> Readiness {
+    let Some(condition) = conditions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == wanted)
+    else {
+        return Readiness::pending(
+            wanted,
+            "NoCondition",
+            format!("no {wanted} condition yet (is its controller running?)"),
+        );
+    };
+    if let (Some(observed), Some(current)) =
+        (condition["observedGeneration"].as_i64(), generation(object))
+        && observed < current
+    {
+        return Readiness::pending(
+            wanted,
+            "Stale",
+            format!("{wanted} was written for generation {observed}, the object is at {current}"),
+        );
+    }
+    if condition["status"] == "True" {
+        return Readiness::Ready;
+    }
+    Readiness::pending(
+        wanted,
+        condition["reason"].as_str().unwrap_or("Unknown"),
+        condition["message"].as_str().unwrap_or_default(),
+    )
+}
+
+/// A route is live when, for every parent it names, some controller has accepted it there and
+/// resolved its references.
+fn route_readiness(route: &Value) -> Readiness {
+    let namespace = route["metadata"]["namespace"].as_str().unwrap_or_default();
+    let statuses = route["status"]["parents"].as_array();
+    for parent in route["spec"]["parentRefs"].as_array().into_iter().flatten() {
+        let wanted = ParentKey::of(parent, namespace);
+        let mine: Vec<&Value> = statuses
+            .into_iter()
+            .flatten()
+            .filter(|s| ParentKey::of(&s["parentRef"], namespace) == wanted)
+            .collect();
+        if mine.is_empty() {
+            return Readiness::pending(
+                "Accepted",
+                "NoParentStatus",
+                format!(
+                    "no controller has reported on parent {} yet (is its Gateway's controller running?)",
+                    wanted.describe()
+                ),
+            );
+        }
+        let mut first_problem = None;
+        let live = mine.iter().any(|status| {
+            for condition in ["Accepted", "ResolvedRefs"] {
+                if let Readiness::Pending {
+                    condition,
+                    reason,
+                    message,
+                } = condition_true(route, &status["conditions"], condition)
+                {
+                    first_problem.get_or_insert(Readiness::Pending {
+                        condition,
+                        reason,
+                        message: format!("parent {}: {message}", wanted.describe()),
+                    });
+                    return false;
+                }
+            }
+            true
+        });
+        if !live {
+            return first_problem.expect("a status that is not live has a problem");
+        }
+    }
+    Readiness::Ready
+}
+
+/// A parent reference with the Gateway API's defaults filled in, for matching a route's
+/// `spec.parentRefs` with its `status.parents`.
+#[derive(Debug, PartialEq, Eq)]
+struct ParentKey<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    section: Option<&'a str>,
+    port: Option<i64>,
+}
+
+impl<'a> ParentKey<'a> {
+    fn of(reference: &'a Value, route_namespace: &'a str) -> Self {
+        ParentKey {
+            group: reference["group"].as_str().unwrap_or(GATEWAY),
+            kind: reference["kind"].as_str().unwrap_or("Gateway"),
+            namespace: reference["namespace"].as_str().unwrap_or(route_namespace),
+            name: reference["name"].as_str().unwrap_or_default(),
+            section: reference["sectionName"].as_str(),
+            port: reference["port"].as_i64(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("{} {}/{}", self.kind, self.namespace, self.name);
+        if let Some(section) = self.section {
+            text.push_str(&format!(" section {section}"));
+        }
+        if let Some(port) = self.port {
+            text.push_str(&format!(" port {port}"));
+        }
+        text
+    }
+}
+
+fn ingress_readiness(ingress: &Value) -> Readiness {
+    let published = ingress["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .is_some_and(|addresses| {
+            addresses
+                .iter()
+                .any(|a| a["ip"].is_string() || a["hostname"].is_string())
+        });
+    if published {
+        return Readiness::Ready;
+    }
+    let class = ingress["spec"]["ingressClassName"]
+        .as_str()
+        .unwrap_or("(the default class)");
+    Readiness::pending(
+        "LoadBalancer",
+        "NoAddress",
+        format!(
+            "no load-balancer address published yet (is the controller of IngressClass {class} \
+             running, and does it publish status?)"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Shapes as cert-manager v1.21 writes them (`kubectl get certificate -o yaml` after
+    // issuance; docs: cert-manager.io/docs/usage/certificate/#inspecting-certificate-status).
+    fn certificate(status: Value, generation: i64) -> Value {
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+               "metadata": {"name": "web", "namespace": "shop", "generation": generation},
+               "spec": {"secretName": "web-tls", "issuerRef": {"name": "ca", "kind": "Issuer"}},
+               "status": status})
+    }
+
+    #[test]
+    fn a_certificate_is_ready_only_with_ready_true_for_its_generation() {
+        let ready = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "Ready",
+            "message": "Certificate is up to date and has not expired", "observedGeneration": 1}],
+            "notAfter": "2027-02-25T00:00:00Z"});
+        assert!(readiness(&certificate(ready.clone(), 1)).is_ready());
+        // Written for an earlier spec: says nothing about this one.
+        assert_eq!(
+            readiness(&certificate(ready, 2)),
+            Readiness::pending(
+                "Ready",
+                "Stale",
+                "Ready was written for generation 1, the object is at 2"
+            )
+        );
+        let issuing = json!({"conditions": [{"type": "Ready", "status": "False",
+            "reason": "DoesNotExist", "message": "Issuing certificate as Secret does not exist",
+            "observedGeneration": 1}, {"type": "Issuing", "status": "True"}]});
+        assert_eq!(
+            readiness(&certificate(issuing, 1)),
+            Readiness::pending(
+                "Ready",
+                "DoesNotExist",
+                "Issuing certificate as Secret does not exist"
+            )
+        );
+        let Readiness::Pending { reason, .. } = readiness(&certificate(json!(null), 1)) else {
+            panic!("no status is not ready");
+        };
+        assert_eq!(reason, "NoCondition");
+    }
+
+    #[test]
+    fn issuers_and_cluster_issuers_wait_for_ready() {
+        for kind in ["Issuer", "ClusterIssuer"] {
+            assert!(is_waited_kind(CERT_MANAGER, kind));
+            let issuer = json!({"apiVersion": "cert-manager.io/v1", "kind": kind,
+                "metadata": {"name": "ca", "generation": 1},
+                "status": {"conditions": [{"type": "Ready", "status": "False",
+                    "reason": "ErrGetKeyPair", "message": "Error getting keypair for CA issuer: secrets \"ca-key-pair\" not found",
+                    "observedGeneration": 1}]}});
+            let Readiness::Pending {
+                reason, message, ..
+            } = readiness(&issuer)
+            else {
+                panic!("{kind} without its key pair is not ready");
+            };
+            assert_eq!(reason, "ErrGetKeyPair");
+            assert!(message.contains("ca-key-pair"));
+        }
+    }
+
+    // Gateway API v1.4 status shapes (gateway-api conformance reports, GEP-1364 conditions).
+    #[test]
+    fn a_gateway_is_ready_when_programmed() {
+        let gateway = |programmed: &str| {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "edge", "namespace": "infra", "generation": 3},
+                "status": {"conditions": [
+                    {"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": 3},
+                    {"type": "Programmed", "status": programmed, "reason": "Pending",
+                     "message": "waiting for an address", "observedGeneration": 3}]}})
+        };
+        assert!(readiness(&gateway("True")).is_ready());
+        assert_eq!(
+            readiness(&gateway("False")),
+            Readiness::pending("Programmed", "Pending", "waiting for an address")
+        );
+    }
+
+    fn route(parents: Value, statuses: Value) -> Value {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "shop", "namespace": "shop", "generation": 1},
+            "spec": {"parentRefs": parents, "hostnames": ["shop.example.com"]},
+            "status": {"parents": statuses}})
+    }
+
+    fn parent_status(parent: Value, accepted: &str, resolved: &str) -> Value {
+        json!({"parentRef": parent, "controllerName": "traefik.io/gateway-controller",
+            "conditions": [
+                {"type": "Accepted", "status": accepted, "reason": "NotAllowedByListeners",
+                 "message": "no listener admits the route", "observedGeneration": 1},
+                {"type": "ResolvedRefs", "status": resolved, "reason": "BackendNotFound",
+                 "message": "service shop/web not found", "observedGeneration": 1}]})
+    }
+
+    #[test]
+    fn a_route_is_ready_when_every_parent_accepted_it_and_resolved_its_refs() {
+        let edge = json!({"name": "edge", "namespace": "infra"});
+        let internal = json!({"name": "internal", "namespace": "infra", "sectionName": "https"});
+        // The status repeats the reference with its defaults spelled out.
+        let edge_status = json!({"group": "gateway.networking.k8s.io", "kind": "Gateway",
+            "name": "edge", "namespace": "infra"});
+        let both = route(
+            json!([edge, internal]),
+            json!([
+                parent_status(edge_status.clone(), "True", "True"),
+                parent_status(internal.clone(), "True", "True")
+            ]),
+        );
+        assert!(readiness(&both).is_ready());
+
+        let one_missing = route(
+            json!([edge, internal]),
+            json!([parent_status(edge_status.clone(), "True", "True")]),
+        );
+        let Readiness::Pending {
+            reason, message, ..
+        } = readiness(&one_missing)
+        else {
+            panic!("a parent without status is not ready");
+        };
+        assert_eq!(reason, "NoParentStatus");
+        assert!(
+            message.contains("Gateway infra/internal section https"),
+            "{message}"
+        );
+
+        let unresolved = route(
+            json!([edge]),
+            json!([parent_status(edge_status.clone(), "True", "False")]),
+        );
+        assert_eq!(
+            readiness(&unresolved),
+            Readiness::pending(
+                "ResolvedRefs",
+                "BackendNotFound",
+                "parent Gateway infra/edge: service shop/web not found"
+            )
+        );
+        let refused = route(
+            json!([edge]),
+            json!([parent_status(edge_status, "False", "True")]),
+        );
+        let Readiness::Pending { condition, .. } = readiness(&refused) else {
+            panic!("a route its Gateway refused is not ready");
+        };
+        assert_eq!(condition, "Accepted");
+    }
+
+    #[test]
+    fn a_route_in_its_parents_namespace_matches_a_status_without_namespace() {
+        let same = route(
+            json!([{"name": "edge"}]),
+            json!([parent_status(
+                json!({"name": "edge", "namespace": "shop"}),
+                "True",
+                "True"
+            )]),
+        );
+        assert!(readiness(&same).is_ready());
+        let other_gateway = route(
+            json!([{"name": "edge"}]),
+            json!([parent_status(
+                json!({"name": "edge", "namespace": "infra"}),
+                "True",
+                "True"
+            )]),
+        );
+        assert!(!readiness(&other_gateway).is_ready());
+    }
+
+    #[test]
+    fn an_ingress_is_ready_with_an_address() {
+        let ingress = |status: Value| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop", "generation": 1},
+                "spec": {"ingressClassName": "traefik"}, "status": status})
+        };
+        assert!(
+            readiness(&ingress(
+                json!({"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}})
+            ))
+            .is_ready()
+        );
+        assert!(
+            readiness(&ingress(
+                json!({"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}})
+            ))
+            .is_ready()
+        );
+        let Readiness::Pending { message, .. } = readiness(&ingress(json!({"loadBalancer": {}})))
+        else {
+            panic!("no address is not ready");
+        };
+        assert!(message.contains("IngressClass traefik"), "{message}");
+    }
+
+    #[test]
+    fn only_routing_kinds_with_a_status_are_waited_for() {
+        assert!(is_waited_kind(GATEWAY, "HTTPRoute"));
+        assert!(is_waited_kind(NETWORKING, "Ingress"));
+        assert!(!is_waited_kind(NETWORKING, "IngressClass"));
+        assert!(!is_waited_kind("", "Service"));
+        assert!(!is_waited_kind("", "Secret"));
+        assert!(!is_waited_kind(GATEWAY, "ReferenceGrant"));
+    }
+}
