@@ -159,7 +159,8 @@ pub struct Side {
 }
 
 impl Side {
-    /// A side of items already in memory (tests, and small sides).
+    /// A side of items already in memory.
+    #[cfg(test)]
     pub fn of(items: Vec<Item>) -> io::Result<Self> {
         let mut writer = SideWriter::new()?;
         for item in items {

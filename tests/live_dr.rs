@@ -300,6 +300,15 @@ fn a_restore_waits_until_its_routing_is_live_and_reports_when() {
     );
     let warnings = report["warnings"].to_string();
     assert!(warnings.contains("1 CertificateRequests"), "{warnings}");
+
+    // The same restore again over routing that is already live: every object is recognised
+    // in the watch's initial list (whose items of built-in kinds, the Ingress, carry no
+    // apiVersion or kind), so the wait ends at once, nothing re-issued.
+    let (code, again, stderr) = finish(drill.start_restore("30s"));
+    assert_eq!(code, 0, "{again:#}\n{stderr}");
+    assert_eq!(again["wait"]["ready"], true, "{again:#}");
+    assert_eq!(again["wait"]["certificate_requests_created"], 0);
+    assert_eq!(waited_objects(&again).len(), WAITED.len());
 }
 
 #[test]

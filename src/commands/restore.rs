@@ -379,9 +379,9 @@ fn print_wait(waited: &wait::WaitReport) {
         ),
     }
     for tier in &waited.tiers {
-        let when = tier
-            .ready_ms
-            .map_or("not ready".to_string(), |ms| format!("ready at {ms} ms"));
+        let when = tier.ready_ms.map_or("not all ready".to_string(), |ms| {
+            format!("ready at {ms} ms")
+        });
         println!("  tier {:<16} {} objects {when}", tier.tier, tier.objects);
     }
     if let Some(created) = waited.certificate_requests_created {

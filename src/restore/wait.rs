@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::Client;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
 use kube::discovery::ApiResource;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -176,10 +176,20 @@ pub async fn wait_until_live(
         }
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &served_kind.resource);
         let label = served_kind.describe();
+        // Items of a LIST of a built-in kind (Ingress) come without apiVersion and kind, and
+        // the watch starts with one: name them, or an object already live when the wait
+        // begins would never be recognised.
+        let types = TypeMeta {
+            api_version: served_kind.resource.api_version.clone(),
+            kind: served_kind.resource.kind.clone(),
+        };
         streams.push(
             watcher::watcher(api, watcher::Config::default())
                 .default_backoff()
-                .map(move |event| (label.clone(), event))
+                .map(move |event| {
+                    let event = event.map(|e| e.modify(|o| o.types = Some(types.clone())));
+                    (label.clone(), event)
+                })
                 .boxed(),
         );
     }
