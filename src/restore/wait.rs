@@ -174,24 +174,7 @@ pub async fn wait_until_live(
                 },
             );
         }
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &served_kind.resource);
-        let label = served_kind.describe();
-        // Items of a LIST of a built-in kind (Ingress) come without apiVersion and kind, and
-        // the watch starts with one: name them, or an object already live when the wait
-        // begins would never be recognised.
-        let types = TypeMeta {
-            api_version: served_kind.resource.api_version.clone(),
-            kind: served_kind.resource.kind.clone(),
-        };
-        streams.push(
-            watcher::watcher(api, watcher::Config::default())
-                .default_backoff()
-                .map(move |event| {
-                    let event = event.map(|e| e.modify(|o| o.types = Some(types.clone())));
-                    (label.clone(), event)
-                })
-                .boxed(),
-        );
+        streams.push(watch(client, served_kind));
     }
     let mut pending: BTreeSet<ObjectRef> = states.keys().cloned().collect();
     let mut events = futures::stream::select_all(streams);
@@ -232,6 +215,29 @@ pub async fn wait_until_live(
     bar.finish();
     Ok(states.into_values().collect())
 }
+
+/// Events of `kind` across the cluster, each with the kind's description.
+fn watch(client: &Client, kind: &ServedKind) -> Watch {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource);
+    let label = kind.describe();
+    // Items of a LIST of a built-in kind (Ingress) come without apiVersion and kind, and the
+    // watch starts with one: name them, or an object already live when the wait begins would
+    // never be recognised.
+    let types = TypeMeta {
+        api_version: kind.resource.api_version.clone(),
+        kind: kind.resource.kind.clone(),
+    };
+    watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map(move |event| {
+            let event = event.map(|e| e.modify(|o| o.types = Some(types.clone())));
+            (label.clone(), event)
+        })
+        .boxed()
+}
+
+type Watch =
+    futures::stream::BoxStream<'static, (String, Result<Event<DynamicObject>, watcher::Error>)>;
 
 /// The server's message when a watch was refused for want of permission.
 fn forbidden(error: &watcher::Error) -> Option<String> {
