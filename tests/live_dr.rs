@@ -349,3 +349,67 @@ fn a_wait_that_times_out_names_each_object_not_live_and_why() {
     // Applied all the same: the wait failed, not the restore.
     assert_eq!(report["counts"]["created"].as_u64(), Some(12), "{report:#}");
 }
+
+/// A restore with failed objects does not wait (the Ingress held back by the failed Service
+/// would never go live): it says so and fails at once for the failures.
+#[test]
+fn a_restore_with_failed_objects_does_not_wait() {
+    let bed = Bed::start(BedSpec {
+        clusters: &["a"],
+        s3: false,
+        crds: false,
+    });
+    let ws = Workspace::new();
+    let folder = ws.path("routing");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("routing.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n\
+         spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 30124}]}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n\
+         spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n",
+    )
+    .unwrap();
+    let id = ws.snapshot(&folder, "shop");
+    // The node port is taken on the target: the Service fails, its Ingress is held back.
+    bed.kubectl_ok(
+        "a",
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: taken, namespace: default}\n\
+             spec: {type: NodePort, selector: {app: x}, ports: [{port: 80, nodePort: 30124}]}\n",
+        ),
+    );
+    let kubeconfig = bed.kubeconfig().display().to_string();
+    let (store, trust) = (ws.store(), ws.sign_pub());
+    let run = ws.run_env(
+        &[
+            "restore",
+            &id,
+            "--cluster",
+            "a",
+            "--env",
+            "shop",
+            "--store",
+            store.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--keep-node-ports",
+            "--wait",
+            "20s",
+            "-o",
+            "json",
+        ],
+        &[("ROUTEVAULT_RESTORE_KUBECONFIG", kubeconfig.as_str())],
+    );
+    assert_ne!(run.code, 0, "{}", run.all());
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report.get("wait"), None, "{report:#}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("--wait was not carried out: 1 objects failed"),
+        "{report:#}"
+    );
+}

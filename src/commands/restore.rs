@@ -241,7 +241,14 @@ async fn into_cluster(
                 .push(("prune".into(), started.elapsed().as_millis()));
         }
     }
-    if let Some(timeout) = &args.wait {
+    let failed = restored.counts().get("failed").copied().unwrap_or(0);
+    if args.wait.is_some() && failed > 0 {
+        // The restore fails on them anyway, and what they hold back would never go live.
+        restored.warnings.push(format!(
+            "--wait was not carried out: {failed} objects failed to restore; fix them and run \
+             the same restore again"
+        ));
+    } else if let Some(timeout) = &args.wait {
         wait_until_live(
             &connection,
             reading,
@@ -256,8 +263,7 @@ async fn into_cluster(
 }
 
 /// `--wait`: watches the restored objects that have a readiness until they are live or the
-/// timeout passes, and adds the wait's report. Objects that failed to apply are not waited
-/// for (the restore fails on them anyway).
+/// timeout passes, and adds the wait's report. Called only when every object applied.
 async fn wait_until_live(
     connection: &k8s::Connection,
     reading: &Reading<'_>,
@@ -267,25 +273,12 @@ async fn wait_until_live(
     started: Instant,
 ) -> anyhow::Result<()> {
     let applied_ms = started.elapsed().as_millis();
-    let failed: std::collections::BTreeSet<&str> = restored
-        .reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .map(|r| r.object.as_str())
-        .collect();
-    let identities = reading
-        .outline
-        .identities
-        .iter()
-        .filter(|i| !failed.contains(i.to_string().as_str()))
-        .cloned()
-        .collect();
     let timeout = timeout.duration.unsigned_abs();
     let discovered = k8s::discovery::discover(&connection.client).await?;
     let objects = wait::wait_until_live(
         &connection.client,
         &discovered.served,
-        wait::waited(&identities),
+        wait::waited(&reading.outline.identities),
         started,
         timeout,
     )
