@@ -214,6 +214,64 @@ fn ingress_readiness(ingress: &Value) -> Readiness {
     )
 }
 
+/// A CertificateRequest that holds up its Certificate: cert-manager names a missing or
+/// unready issuer only there, not in the Certificate's own conditions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StuckRequest {
+    pub name: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Why the issuance of Certificate `certificate` is stuck, from the newest of `requests` made
+/// for it (cert-manager annotates each request with the Certificate's name and a revision
+/// number); None when it has none or the newest is `Ready`.
+pub fn stuck_request<'a>(
+    certificate: &str,
+    requests: impl IntoIterator<Item = &'a Value>,
+) -> Option<StuckRequest> {
+    let annotation = |request: &'a Value, key: &str| {
+        request["metadata"]["annotations"][format!("cert-manager.io/{key}")].as_str()
+    };
+    let newest = requests
+        .into_iter()
+        .filter(|r| annotation(r, "certificate-name") == Some(certificate))
+        .max_by_key(|r| {
+            let revision =
+                annotation(r, "certificate-revision").and_then(|v| v.parse::<u64>().ok());
+            (
+                revision,
+                r["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+        })?;
+    let ready = newest["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready");
+    let (reason, message) = match ready {
+        Some(c) if c["status"] == "True" => return None,
+        Some(c) => (
+            c["reason"].as_str().unwrap_or("Unknown").to_string(),
+            c["message"].as_str().unwrap_or_default().to_string(),
+        ),
+        None => (
+            "NoCondition".to_string(),
+            "no Ready condition yet (is the controller of its issuer running?)".to_string(),
+        ),
+    };
+    Some(StuckRequest {
+        name: newest["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        reason,
+        message,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +482,53 @@ mod tests {
         assert!(!is_waited_kind("", "Service"));
         assert!(!is_waited_kind("", "Secret"));
         assert!(!is_waited_kind(GATEWAY, "ReferenceGrant"));
+    }
+
+    // A request as cert-manager v1.21 leaves it when the ClusterIssuer does not exist
+    // (`kubectl get certificaterequest -o yaml` on the bed).
+    fn request(
+        name: &str,
+        certificate: &str,
+        revision: &str,
+        ready: Option<(&str, &str)>,
+    ) -> Value {
+        let mut conditions = vec![json!({"type": "Approved", "status": "True",
+            "reason": "cert-manager.io", "message": "Certificate request has been approved by cert-manager.io"})];
+        if let Some((status, reason)) = ready {
+            conditions.push(json!({"type": "Ready", "status": status, "reason": reason,
+                "message": "Referenced \"ClusterIssuer\" not found: clusterissuer.cert-manager.io \"letsencrypt-prod\" not found"}));
+        }
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
+               "metadata": {"name": name, "namespace": "shop",
+                            "creationTimestamp": "2026-11-27T14:44:23Z",
+                            "annotations": {"cert-manager.io/certificate-name": certificate,
+                                            "cert-manager.io/certificate-revision": revision}},
+               "status": {"conditions": conditions}})
+    }
+
+    #[test]
+    fn a_stuck_issuance_is_explained_by_the_newest_request_of_its_certificate() {
+        let requests = [
+            request("web-1", "web", "1", Some(("False", "Failed"))),
+            request("web-10", "web", "10", Some(("False", "Pending"))),
+            request("web-2", "web", "2", Some(("True", "Issued"))),
+            request("api-1", "api", "11", Some(("False", "Denied"))),
+        ];
+        // Revision 10 is the newest (compared as a number, not as text).
+        let stuck = stuck_request("web", &requests).expect("web is stuck");
+        assert_eq!(stuck.name, "web-10");
+        assert_eq!(stuck.reason, "Pending");
+        assert!(
+            stuck.message.contains("\"letsencrypt-prod\" not found"),
+            "{stuck:?}"
+        );
+        // Issued: nothing holds it up; no request at all: nothing to say.
+        assert_eq!(stuck_request("web", &requests[2..3]), None);
+        assert_eq!(stuck_request("other", &requests), None);
+        let unseen = [request("web-3", "web", "3", None)];
+        assert_eq!(
+            stuck_request("web", &unseen).map(|s| s.reason),
+            Some("NoCondition".to_string())
+        );
     }
 }

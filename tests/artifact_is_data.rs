@@ -366,6 +366,7 @@ fn restore_into_a_cluster_applies_nothing_from_a_hostile_artifact() {
         clusters: &["a"],
         s3: false,
         crds: false,
+        controllers: false,
     });
     let ws = signed(
         vec![

@@ -23,6 +23,7 @@ impl Drill {
             clusters: &["a", "b"],
             s3: true,
             crds: true,
+            controllers: false,
         });
         for name in scenarios() {
             bed.apply_dir("a", &scenario(&name));
@@ -52,30 +53,7 @@ impl Drill {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         env.extend_from_slice(extra_env);
-        let (key, seal, trust, unseal) = (
-            self.ws.sign_key(),
-            self.ws.seal_pub(),
-            self.ws.sign_pub(),
-            self.ws.seal_key(),
-        );
-        let mut full: Vec<&str> = args.to_vec();
-        full.extend(["--store", &self.store]);
-        match args[0] {
-            "snapshot" => full.extend([
-                "--sign-key",
-                key.to_str().unwrap(),
-                "--seal-to",
-                seal.to_str().unwrap(),
-            ]),
-            "restore" => full.extend([
-                "--trust",
-                trust.to_str().unwrap(),
-                "--unseal-key",
-                unseal.to_str().unwrap(),
-            ]),
-            _ => full.extend(["--trust", trust.to_str().unwrap()]),
-        }
-        self.ws.run_env(&full, &env)
+        self.ws.run_keyed(args, &self.store, &env)
     }
 
     fn snapshot(&self, cluster: &str, env: &str) -> String {

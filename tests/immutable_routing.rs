@@ -25,6 +25,7 @@ impl Routing {
                 clusters: &["a"],
                 s3: false,
                 crds: true,
+                controllers: false,
             }),
             ws: Workspace::new(),
         }

@@ -42,6 +42,7 @@ impl Setup {
             clusters,
             s3: false,
             crds: true,
+            controllers: false,
         });
         Setup {
             bed,

@@ -22,7 +22,7 @@ use crate::k8s::discovery::ServedKind;
 use crate::k8s::retry::with_retry;
 use crate::object::{Object, ObjectRef};
 use crate::output::escape;
-use crate::readiness::{Readiness, is_waited_kind, readiness};
+use crate::readiness::{Readiness, StuckRequest, is_waited_kind, readiness, stuck_request};
 
 /// One waited object in the report.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +34,9 @@ pub struct WaitedObject {
     /// Milliseconds from the restore's start until it was first seen live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_ms: Option<u128>,
+    /// For a Certificate not live at the end: the CertificateRequest that holds it up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<StuckRequest>,
 }
 
 /// When each tier's waited objects were all live.
@@ -76,12 +79,23 @@ impl WaitReport {
                     condition,
                     reason,
                     message,
-                } => Some(format!(
-                    "{}: {condition} {}: {}",
-                    o.object,
-                    escape(reason),
-                    escape(message)
-                )),
+                } => {
+                    let mut line = format!(
+                        "{}: {condition} {}: {}",
+                        o.object,
+                        escape(reason),
+                        escape(message)
+                    );
+                    if let Some(request) = &o.request {
+                        line.push_str(&format!(
+                            "; its CertificateRequest {}: {}: {}",
+                            escape(&request.name),
+                            escape(&request.reason),
+                            escape(&request.message)
+                        ));
+                    }
+                    Some(line)
+                }
             })
             .collect()
     }
@@ -171,6 +185,7 @@ pub async fn wait_until_live(
                         message: "not seen by the watch yet".into(),
                     },
                     ready_ms: None,
+                    request: None,
                 },
             );
         }
@@ -213,7 +228,50 @@ pub async fn wait_until_live(
         }
     }
     bar.finish();
+    explain_certificates(client, &mut states, &pending).await;
     Ok(states.into_values().collect())
+}
+
+/// Names, for each Certificate still not live, the CertificateRequest that holds it up (a
+/// missing issuer is named only there). Best effort: requests that cannot be listed leave
+/// the Certificate's own condition as the explanation.
+async fn explain_certificates(
+    client: &Client,
+    states: &mut BTreeMap<ObjectRef, WaitedObject>,
+    pending: &BTreeSet<ObjectRef>,
+) {
+    let certificates: Vec<&ObjectRef> = pending
+        .iter()
+        .filter(|i| i.group == CERT_MANAGER && i.kind == "Certificate")
+        .collect();
+    let namespaces: BTreeSet<&str> = certificates
+        .iter()
+        .filter_map(|i| i.namespace.as_deref())
+        .collect();
+    for namespace in namespaces {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), namespace, &certificate_requests());
+        let params = ListParams::default();
+        let requests = match with_retry("CertificateRequests", || api.list(&params)).await {
+            Ok(list) => list.items,
+            Err(error) => {
+                tracing::info!(%namespace, %error, "CertificateRequests not read");
+                continue;
+            }
+        };
+        let requests: Vec<serde_json::Value> = requests
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect();
+        for identity in certificates
+            .iter()
+            .filter(|i| i.namespace.as_deref() == Some(namespace))
+        {
+            if let Some(state) = states.get_mut(*identity) {
+                state.request = stuck_request(&identity.name, &requests);
+            }
+        }
+    }
 }
 
 /// Events of `kind` across the cluster, each with the kind's description.
@@ -313,6 +371,7 @@ mod tests {
                 },
             },
             ready_ms,
+            request: None,
         }
     }
 
@@ -362,6 +421,25 @@ mod tests {
         assert_eq!(
             report.not_ready_lines(),
             vec!["cert-manager.io/Certificate shop/web: Ready IssuerNotFound: issuer ca not found"]
+        );
+    }
+
+    #[test]
+    fn a_stuck_certificate_names_the_request_that_holds_it_up() {
+        let mut object =
+            waited_object("cert-manager.io/Certificate shop/web", "certificates", None);
+        object.request = Some(StuckRequest {
+            name: "web-1".into(),
+            reason: "Pending".into(),
+            message: "Referenced \"ClusterIssuer\" not found\u{1b}[2J".into(),
+        });
+        let report = report(vec![object], Duration::from_secs(5), 1, None);
+        assert_eq!(
+            report.not_ready_lines(),
+            vec![
+                "cert-manager.io/Certificate shop/web: Ready IssuerNotFound: issuer ca not found; \
+                 its CertificateRequest web-1: Pending: Referenced \"ClusterIssuer\" not found\\u{1b}[2J"
+            ]
         );
     }
 

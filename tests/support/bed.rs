@@ -24,6 +24,8 @@ pub struct BedSpec<'a> {
     pub clusters: &'a [&'a str],
     pub s3: bool,
     pub crds: bool,
+    /// Per cluster kube-controller-manager, cert-manager and Traefik (implies `crds`).
+    pub controllers: bool,
 }
 
 pub fn bin_dir() -> PathBuf {
@@ -59,6 +61,9 @@ impl Bed {
         }
         if spec.crds {
             command.arg("--crds");
+        }
+        if spec.controllers {
+            command.arg("--controllers");
         }
         let out = command.output().expect("running tests/bed/up");
         // From here on, Drop stops whatever did start.

@@ -143,6 +143,35 @@ impl Workspace {
         Run::from(command.output().expect("running routevault"))
     }
 
+    /// Runs a store command against `store` with the workspace's keys for it: `snapshot` signs
+    /// and seals, `restore` trusts and unseals, the others trust.
+    pub fn run_keyed(&self, args: &[&str], store: &str, env: &[(&str, &str)]) -> Run {
+        let (key, seal, trust, unseal) = (
+            self.sign_key(),
+            self.seal_pub(),
+            self.sign_pub(),
+            self.seal_key(),
+        );
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--store", store]);
+        match args[0] {
+            "snapshot" => full.extend([
+                "--sign-key",
+                key.to_str().unwrap(),
+                "--seal-to",
+                seal.to_str().unwrap(),
+            ]),
+            "restore" => full.extend([
+                "--trust",
+                trust.to_str().unwrap(),
+                "--unseal-key",
+                unseal.to_str().unwrap(),
+            ]),
+            _ => full.extend(["--trust", trust.to_str().unwrap()]),
+        }
+        self.run_env(&full, env)
+    }
+
     /// Snapshots a folder, sealed to the workspace key; returns the id.
     pub fn snapshot(&self, from: &Path, env: &str) -> String {
         self.snapshot_with(from, env, &[])
