@@ -301,6 +301,14 @@ pub fn lookup_group_kind(group: &str, kind: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.group == group && k.kind == kind)
 }
 
+/// The name of the restore tier of a kind ("other" for a kind outside the catalog).
+pub fn tier_name(group: &str, kind: &str) -> &'static str {
+    lookup_group_kind(group, kind)
+        .and_then(|k| RESTORE_TIERS.get(k.tier))
+        .copied()
+        .unwrap_or("other")
+}
+
 /// The catalog entry for a qualified name (`group/Kind` or core `Kind`), or a plural, or a
 /// kind name alone, case-insensitively: what users type in `--only`.
 pub fn lookup_user_name(name: &str) -> Option<&'static KindInfo> {

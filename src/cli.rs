@@ -16,7 +16,7 @@ use routevault::selector::LabelSelector;
 use routevault::transform::{parse_kind, parse_pair};
 
 /// `--version` also names the artifact format this build writes and reads.
-pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact format v2)");
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (artifact format v3)");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -433,7 +433,8 @@ pub struct RestoreArgs {
     pub prune: bool,
     /// After applying, watch until the restored routing is live — Certificates and issuers
     /// Ready, Gateways Programmed, routes Accepted with ResolvedRefs for every parent,
-    /// Ingresses with a load-balancer address — and report when each tier went live (the
+    /// Ingresses with a load-balancer address where their class published one on the source —
+    /// and report when each tier went live (the
     /// recovery time). Fails after TIMEOUT (default 10m), naming each object not live and
     /// why. Also counts CertificateRequests created meanwhile (re-issued certificates).
     #[arg(

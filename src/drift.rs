@@ -360,9 +360,7 @@ pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Compariso
 }
 
 fn tier_of(identity: &ObjectRef) -> usize {
-    crate::catalog::lookup_group_kind(&identity.group, &identity.kind)
-        .map(|k| k.tier)
-        .unwrap_or(usize::MAX)
+    crate::select::tier_of(&identity.group, &identity.kind)
 }
 
 /// Adds the hidden changes between two Secrets' values; returns how many values could not be

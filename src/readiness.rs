@@ -5,6 +5,8 @@
 //! current generation: after a restore updates an object, its old `Ready` says nothing about
 //! the new spec. Pure: `restore --wait` feeds it the objects its watches see.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -66,6 +68,51 @@ pub fn readiness(object: &Value) -> Readiness {
         (NETWORKING, "Ingress") => ingress_readiness(object),
         _ => Readiness::Ready,
     }
+}
+
+/// What the snapshot says may be expected of the restored routing: the IngressClasses whose
+/// controller published a load-balancer address on the source cluster (after the restore's
+/// class renames). None: not known (a snapshot of a folder, or an older artifact) — then every
+/// Ingress waits for an address.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    pub addressed_ingress_classes: Option<BTreeSet<String>>,
+}
+
+/// [`readiness`], except that an Ingress of a class whose controller published no address on
+/// the source is live once stored: its controller may never publish one (many do not), and
+/// waiting for it would only time out.
+pub fn readiness_expected(object: &Value, expectations: &Expectations) -> Readiness {
+    if object["kind"] == "Ingress"
+        && object["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(&format!("{NETWORKING}/")))
+        && let Some(classes) = &expectations.addressed_ingress_classes
+        && !classes.contains(ingress_class(object))
+    {
+        return Readiness::Ready;
+    }
+    readiness(object)
+}
+
+/// The class an Ingress names: `spec.ingressClassName`, else the older
+/// `kubernetes.io/ingress.class` annotation, else "" (the cluster's default class).
+pub fn ingress_class(ingress: &Value) -> &str {
+    ingress["spec"]["ingressClassName"]
+        .as_str()
+        .or_else(|| ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"].as_str())
+        .unwrap_or("")
+}
+
+/// Whether an Ingress, as listed from its cluster, carries a load-balancer address.
+pub fn has_address(ingress: &Value) -> bool {
+    ingress["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .is_some_and(|addresses| {
+            addresses
+                .iter()
+                .any(|a| a["ip"].is_string() || a["hostname"].is_string())
+        })
 }
 
 fn generation(object: &Value) -> Option<i64> {
@@ -191,14 +238,7 @@ impl<'a> ParentKey<'a> {
 }
 
 fn ingress_readiness(ingress: &Value) -> Readiness {
-    let published = ingress["status"]["loadBalancer"]["ingress"]
-        .as_array()
-        .is_some_and(|addresses| {
-            addresses
-                .iter()
-                .any(|a| a["ip"].is_string() || a["hostname"].is_string())
-        });
-    if published {
+    if has_address(ingress) {
         return Readiness::Ready;
     }
     let class = ingress["spec"]["ingressClassName"]
@@ -472,6 +512,37 @@ mod tests {
             panic!("no address is not ready");
         };
         assert!(message.contains("IngressClass traefik"), "{message}");
+    }
+
+    #[test]
+    fn an_ingress_waits_for_an_address_only_where_its_class_published_one() {
+        let no_address = |class: Value, annotation: Value| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop",
+                             "annotations": {"kubernetes.io/ingress.class": annotation}},
+                "spec": {"ingressClassName": class}, "status": {"loadBalancer": {}}})
+        };
+        let traefik = no_address(json!("traefik"), json!(null));
+        let legacy = no_address(json!(null), json!("nginx"));
+        let default_class = no_address(json!(null), json!(null));
+        assert_eq!(ingress_class(&traefik), "traefik");
+        assert_eq!(ingress_class(&legacy), "nginx");
+        assert_eq!(ingress_class(&default_class), "");
+        let published = |classes: &[&str]| Expectations {
+            addressed_ingress_classes: Some(classes.iter().map(|c| c.to_string()).collect()),
+        };
+        // Unknown (a folder's snapshot): every Ingress waits.
+        for ingress in [&traefik, &legacy, &default_class] {
+            assert!(!readiness_expected(ingress, &Expectations::default()).is_ready());
+        }
+        let traefik_only = published(&["traefik"]);
+        assert!(!readiness_expected(&traefik, &traefik_only).is_ready());
+        assert!(readiness_expected(&legacy, &traefik_only).is_ready());
+        assert!(readiness_expected(&default_class, &traefik_only).is_ready());
+        assert!(!readiness_expected(&default_class, &published(&[""])).is_ready());
+        // Other kinds are not affected.
+        let certificate = certificate(json!(null), 1);
+        assert!(!readiness_expected(&certificate, &published(&[])).is_ready());
     }
 
     #[test]

@@ -266,6 +266,33 @@ fn system_objects_are_refused_unless_the_snapshot_included_them() {
     ws.verify("prod", ID).ok();
 }
 
+/// A field is read only in the format version that defines it: an older version's manifest
+/// carrying a newer field is not that version (a writer must bump it), so it is refused.
+#[test]
+fn fields_of_a_later_format_version_are_refused_in_an_earlier_one() {
+    let store_with = |version: u32, classes: Option<&[&str]>| {
+        let ws = Workspace::new();
+        let (member, entry) = namespace(1, "shop");
+        let mut manifest = archive::manifest("prod", ID, vec![entry]);
+        manifest.format_version = version;
+        manifest.source.addressed_ingress_classes =
+            classes.map(|c| c.iter().map(|s| s.to_string()).collect());
+        let bytes = archive::build(&manifest, &[member]);
+        archive::store_signed(&ws.store(), "prod", ID, &bytes, &ws.sign_key());
+        ws
+    };
+    let ws = store_with(2, Some(&["traefik"]));
+    let needle = "a version 2 manifest carries source.addressed_ingress_classes";
+    let verify = ws.verify("prod", ID).code(3);
+    assert!(verify.stderr.contains(needle), "{}", verify.stderr);
+    let out = ws.path("restored");
+    let restore = ws.restore("prod", ID, &out, &[]).code(3);
+    assert!(restore.stderr.contains(needle), "{}", restore.stderr);
+    assert!(!out.exists());
+    store_with(2, None).verify("prod", ID).ok();
+    store_with(3, Some(&["traefik"])).verify("prod", ID).ok();
+}
+
 #[test]
 fn service_account_tokens_and_malformed_secret_data_are_refused() {
     let ws = signed(
@@ -366,7 +393,7 @@ fn restore_into_a_cluster_applies_nothing_from_a_hostile_artifact() {
         clusters: &["a"],
         s3: false,
         crds: false,
-        controllers: false,
+        ..Default::default()
     });
     let ws = signed(
         vec![

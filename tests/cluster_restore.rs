@@ -23,7 +23,7 @@ impl Drill {
             clusters: &["a", "b"],
             s3: true,
             crds: true,
-            controllers: false,
+            ..Default::default()
         });
         for name in scenarios() {
             bed.apply_dir("a", &scenario(&name));

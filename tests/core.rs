@@ -376,7 +376,7 @@ fn usage_errors_exit_2() {
     ws.run(&["snapshot", "--no-such-flag"]).code(2);
     ws.run(&["restore"]).code(2);
     let version = ws.run(&["--version"]).ok();
-    assert!(version.stdout.contains("artifact format v2"));
+    assert!(version.stdout.contains("artifact format v3"));
 }
 
 #[test]

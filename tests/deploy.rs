@@ -469,7 +469,7 @@ fn the_scheduled_snapshot_runs_in_cluster_with_only_the_deploy_role() {
         clusters: &[CONTEXT],
         s3: true,
         crds: true,
-        controllers: false,
+        ..Default::default()
     });
     bed.apply_dir(CONTEXT, &scenario("storefront"));
     let ws = Workspace::new();

@@ -25,7 +25,7 @@ impl Routing {
                 clusters: &["a"],
                 s3: false,
                 crds: true,
-                controllers: false,
+                ..Default::default()
             }),
             ws: Workspace::new(),
         }

@@ -25,7 +25,7 @@ fn a_wait_that_times_out_names_each_object_not_live_and_why() {
         clusters: &["a"],
         s3: false,
         crds: true,
-        controllers: false,
+        ..Default::default()
     });
     let ws = Workspace::new();
     let folder = ws.path("routing");
@@ -71,7 +71,7 @@ fn a_wait_that_times_out_names_each_object_not_live_and_why() {
         "{stderr}"
     );
     // Applied all the same: the wait failed, not the restore.
-    assert_eq!(report["counts"]["created"].as_u64(), Some(12), "{report:#}");
+    assert_eq!(report["counts"]["created"].as_u64(), Some(14), "{report:#}");
 }
 
 /// A restore with failed objects does not wait (the Ingress held back by the failed Service
@@ -82,7 +82,7 @@ fn a_restore_with_failed_objects_does_not_wait() {
         clusters: &["a"],
         s3: false,
         crds: false,
-        controllers: false,
+        ..Default::default()
     });
     let ws = Workspace::new();
     let folder = ws.path("routing");
@@ -142,7 +142,8 @@ fn a_restore_with_failed_objects_does_not_wait() {
 /// "Bootstrapping CA Issuers"), leaf Certificates from it; an Ingress with TLS
 /// (kubernetes.io/docs/concepts/services-networking/ingress/#tls) and a Gateway HTTPS listener
 /// with an HTTPRoute (gateway-api.sigs.k8s.io/guides/tls/), both Traefik's classes
-/// (doc.traefik.io/traefik/providers/). Traefik matches a listener to the entry point with its
+/// (doc.traefik.io/traefik/providers/), and an Ingress of a class whose controller publishes no
+/// address (none runs on the bed for it). Traefik matches a listener to the entry point with its
 /// port: HTTPS_PORT is the bed's HTTPS port, the same in every cluster.
 const LIVE_ROUTING: &str = r#"
 apiVersion: v1
@@ -153,6 +154,11 @@ apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata: {name: traefik}
 spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: internal}
+spec: {controller: example.com/ingress-without-status}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -213,6 +219,17 @@ spec:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 ---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: internal, namespace: shop}
+spec:
+  ingressClassName: internal
+  rules:
+  - host: internal.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: shop}
@@ -235,7 +252,7 @@ spec:
 "#;
 
 /// The objects `--wait` waits for in [`LIVE_ROUTING`].
-const WAITED: [&str; 8] = [
+const WAITED: [&str; 9] = [
     "cert-manager.io/Certificate shop/api",
     "cert-manager.io/Certificate shop/shop-ca",
     "cert-manager.io/Certificate shop/web",
@@ -243,6 +260,7 @@ const WAITED: [&str; 8] = [
     "cert-manager.io/Issuer shop/shop-ca",
     "gateway.networking.k8s.io/Gateway shop/edge",
     "gateway.networking.k8s.io/HTTPRoute shop/api",
+    "networking.k8s.io/Ingress shop/internal",
     "networking.k8s.io/Ingress shop/web",
 ];
 
@@ -301,6 +319,7 @@ impl LiveDrill {
             s3: true,
             crds: true,
             controllers: true,
+            ..Default::default()
         });
         let backend_port = start_backend(&bed.var("ROUTEVAULT_BED_BACKEND_IP"));
         let store = format!("s3://{}/live", bed.var("ROUTEVAULT_TEST_BUCKET"));

@@ -344,7 +344,7 @@ fn completions_and_man_pages_cover_every_command() {
         "{page}"
     );
     assert!(
-        page.contains("artifact format v2"),
+        page.contains("artifact format v3"),
         "the page carries the version"
     );
     let dir = ws.path("man");
@@ -362,7 +362,7 @@ fn completions_and_man_pages_cover_every_command() {
     );
 
     let version = ws.run(&["--version"]).ok().stdout;
-    assert!(version.contains("(artifact format v2)"), "{version}");
+    assert!(version.contains("(artifact format v3)"), "{version}");
 }
 
 #[test]

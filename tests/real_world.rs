@@ -42,7 +42,7 @@ impl Setup {
             clusters,
             s3: false,
             crds: true,
-            controllers: false,
+            ..Default::default()
         });
         Setup {
             bed,

@@ -1,4 +1,4 @@
-//! Artifact format v2 (v1 is still read): the manifest, its entries, and the rules for member
+//! Artifact format v3 (v1 and v2 are still read): the manifest, its entries, and the rules for member
 //! paths.
 
 use std::collections::BTreeMap;
@@ -9,10 +9,11 @@ use crate::seal::Sealing;
 use crate::select::{SecretsMode, Selection};
 
 pub const FORMAT_NAME: &str = "routevault.dev/artifact";
-/// The version written. Version 2 adds `value_digests` to sealed entries; nothing else changed.
-pub const FORMAT_VERSION: u32 = 2;
+/// The version written. Version 2 adds `value_digests` to sealed entries; version 3 adds
+/// `source.addressed_ingress_classes`; nothing else changed.
+pub const FORMAT_VERSION: u32 = 3;
 /// The versions read.
-pub const READABLE_VERSIONS: &[u32] = &[1, 2];
+pub const READABLE_VERSIONS: &[u32] = &[1, 2, 3];
 /// The first member of every artifact.
 pub const MANIFEST_PATH: &str = "manifest.json";
 /// Object members live under this folder, named by their index: `objects/000001.yaml`.
@@ -76,6 +77,11 @@ pub struct SourceInfo {
     pub kinds_served: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds_absent: Vec<String>,
+    /// For `cluster`: the IngressClasses ("" for Ingresses naming none) of which some Ingress
+    /// had a load-balancer address when the snapshot was taken — whose controller publishes
+    /// one, so that `restore --wait` waits for an address only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addressed_ingress_classes: Option<std::collections::BTreeSet<String>>,
 }
 
 /// The snapshot that was the newest of this environment when this one was made.

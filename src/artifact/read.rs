@@ -301,6 +301,12 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
             "a version 1 manifest carries value digests, a version 2 field".into(),
         ));
     }
+    if manifest.format_version < 3 && manifest.source.addressed_ingress_classes.is_some() {
+        return Err(malformed(format!(
+            "a version {} manifest carries source.addressed_ingress_classes, a version 3 field",
+            manifest.format_version
+        )));
+    }
     if manifest.env != env || manifest.id != id {
         return Err(malformed(format!(
             "manifest names {}/{}, not {env}/{id} (renamed artifact)",

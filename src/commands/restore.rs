@@ -274,11 +274,11 @@ async fn wait_until_live(
 ) -> anyhow::Result<()> {
     let applied_ms = started.elapsed().as_millis();
     let timeout = timeout.duration.unsigned_abs();
-    let discovered = k8s::discovery::discover(&connection.client).await?;
     let objects = wait::wait_until_live(
         &connection.client,
-        &discovered.served,
+        &restored.served,
         wait::waited(&reading.outline.identities),
+        &reading.expectations(),
         started,
         timeout,
     )

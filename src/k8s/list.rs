@@ -60,6 +60,9 @@ pub async fn list_pages<E: From<ApiError>>(
     while let Some(page) = pager.next_page().await? {
         on_page(page)?;
     }
+    if pager.restarts() > 0 {
+        tracing::info!(list = %pager.what, restarts = pager.restarts(), "listed in full after expired continue tokens");
+    }
     Ok(pager.delivered.len())
 }
 
@@ -102,6 +105,11 @@ impl<'a> Pager<'a> {
             restarts: 0,
             done: false,
         }
+    }
+
+    /// How many times the list started again because its continue token had expired.
+    pub fn restarts(&self) -> usize {
+        self.restarts
     }
 
     /// The next page's objects not delivered before, or None after the last page.

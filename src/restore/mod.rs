@@ -66,6 +66,9 @@ pub struct Restored {
     pub warnings: Vec<String>,
     /// What `--wait` saw.
     pub wait: Option<wait::WaitReport>,
+    /// The kinds the target serves, as the preflight discovered them (cluster restores only):
+    /// what `--wait` watches.
+    pub served: Vec<crate::k8s::discovery::ServedKind>,
 }
 
 impl Restored {
@@ -114,6 +117,7 @@ pub async fn to_cluster(
         tiers,
         warnings: checked.warnings,
         wait: None,
+        served: checked.served.into_values().collect(),
     })
 }
 

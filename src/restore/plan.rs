@@ -191,11 +191,7 @@ pub fn dependencies(object: &Object) -> BTreeSet<String> {
 
 /// The tier an object is restored in, by name.
 pub fn tier_name(object: &Object) -> &'static str {
-    object
-        .catalog_kind()
-        .and_then(|k| RESTORE_TIERS.get(k.tier))
-        .copied()
-        .unwrap_or("other")
+    crate::catalog::tier_name(object.group(), object.kind())
 }
 
 #[cfg(test)]

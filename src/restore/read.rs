@@ -90,6 +90,27 @@ impl<'a> Reading<'a> {
         Ok(reading)
     }
 
+    /// What the snapshot lets `--wait` expect of the restored routing: the classes whose
+    /// Ingresses had an address on the source, under their restored names.
+    pub fn expectations(&self) -> crate::readiness::Expectations {
+        let renamed = |class: &String| {
+            self.transform
+                .ingress_classes
+                .get(class)
+                .unwrap_or(class)
+                .clone()
+        };
+        crate::readiness::Expectations {
+            addressed_ingress_classes: self
+                .artifact
+                .manifest
+                .source
+                .addressed_ingress_classes
+                .as_ref()
+                .map(|classes| classes.iter().map(renamed).collect()),
+        }
+    }
+
     /// Unseals (when a key was given), selects, converts and rewrites one member.
     fn prepare(&self, entry: &Entry, mut object: Object) -> anyhow::Result<Prepared> {
         if super::memory_cost(&object.0) > self.max_object_memory {

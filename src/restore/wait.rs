@@ -22,7 +22,9 @@ use crate::k8s::discovery::ServedKind;
 use crate::k8s::retry::with_retry;
 use crate::object::{Object, ObjectRef};
 use crate::output::escape;
-use crate::readiness::{Readiness, StuckRequest, is_waited_kind, readiness, stuck_request};
+use crate::readiness::{
+    Expectations, Readiness, StuckRequest, is_waited_kind, readiness_expected, stuck_request,
+};
 
 /// One waited object in the report.
 #[derive(Debug, Clone, Serialize)]
@@ -145,13 +147,6 @@ pub fn waited(identities: &BTreeSet<ObjectRef>) -> BTreeMap<(String, String), Ve
     by_kind
 }
 
-fn tier_name(identity: &ObjectRef) -> String {
-    crate::catalog::lookup_group_kind(&identity.group, &identity.kind)
-        .and_then(|k| RESTORE_TIERS.get(k.tier))
-        .unwrap_or(&"other")
-        .to_string()
-}
-
 /// Watches until every object of `waited` is live or `timeout` has passed since the call;
 /// times are measured from `started` (the restore's start). Fails only when a watch cannot be
 /// started for want of permission (naming the kind) — other watch errors are retried with
@@ -160,6 +155,7 @@ pub async fn wait_until_live(
     client: &Client,
     served: &[ServedKind],
     waited: BTreeMap<(String, String), Vec<ObjectRef>>,
+    expectations: &Expectations,
     started: Instant,
     timeout: Duration,
 ) -> anyhow::Result<Vec<WaitedObject>> {
@@ -173,7 +169,7 @@ pub async fn wait_until_live(
             continue;
         };
         for identity in identities {
-            let tier = tier_name(&identity);
+            let tier = crate::catalog::tier_name(&identity.group, &identity.kind).to_string();
             states.insert(
                 identity.clone(),
                 WaitedObject {
@@ -220,7 +216,7 @@ pub async fn wait_until_live(
         let Some(state) = states.get_mut(&identity) else {
             continue;
         };
-        state.readiness = readiness(&object.0);
+        state.readiness = readiness_expected(&object.0, expectations);
         if state.readiness.is_ready() && pending.remove(&identity) {
             state.ready_ms = Some(started.elapsed().as_millis());
             bar.inc(1);

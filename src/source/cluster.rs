@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
 use crate::artifact::SourceInfo;
-use crate::catalog::CORE;
+use crate::catalog::{CORE, NETWORKING};
 use crate::k8s::ApiError;
 use crate::k8s::Connection;
 use crate::k8s::discovery::{self, ServedKind};
@@ -22,6 +22,7 @@ use crate::k8s::list::{Pager, list_pages};
 use crate::k8s::retry::with_retry;
 use crate::normalize::normalize;
 use crate::object::Object;
+use crate::readiness;
 use crate::select::{self, Captured, Plan, SecretsMode, Selection, Sorted};
 use crate::spool::{Slot, Spool, SpoolReader};
 
@@ -60,24 +61,15 @@ pub async fn capture(
 
     let mut schemas = crate::k8s::schema::served_schemas(&connection.client, &others).await;
     let progress = crate::progress::Progress::new();
-    let arrivals = std::sync::Mutex::new(Arrivals {
-        sorted: Sorted::default(),
-        spool: Spool::new().context("creating a temporary file for the capture")?,
-    });
-    let listed: Vec<(String, usize)> = futures::stream::iter(others)
-        .map(|kind| {
-            let schema = schemas.by_kind.get(&kind.info.qualified());
-            list_kind(
-                connection, kind, schema, selection, page_size, &progress, &arrivals,
-            )
-        })
-        .buffer_unordered(LIST_CONCURRENCY)
-        .try_collect()
-        .await?;
-    for (kind, count) in listed {
-        tracing::info!(kind = %kind, objects = count, "listed");
-    }
-    let Arrivals { sorted, spool } = arrivals.into_inner().expect("no lister panicked");
+    let arrivals = list_routing(
+        connection, others, &schemas, selection, page_size, &progress,
+    )
+    .await?;
+    let Arrivals {
+        sorted,
+        spool,
+        addressed_ingress_classes,
+    } = arrivals;
     let spool = spool
         .finish()
         .context("writing the capture's temporary file")?;
@@ -105,7 +97,10 @@ pub async fn capture(
     }
     plan.finish(&streamed.captured, streamed.unreferenced);
     Ok(Capture {
-        source,
+        source: SourceInfo {
+            addressed_ingress_classes: Some(addressed_ingress_classes),
+            ..source
+        },
         warnings: plan
             .warnings
             .into_iter()
@@ -113,6 +108,36 @@ pub async fn capture(
             .collect(),
         skipped: plan.skipped,
     })
+}
+
+/// Lists every kind but Secrets, `LIST_CONCURRENCY` kinds at a time, into [`Arrivals`].
+async fn list_routing(
+    connection: &Connection,
+    kinds: Vec<ServedKind>,
+    schemas: &crate::k8s::schema::Schemas,
+    selection: &Selection,
+    page_size: u32,
+    progress: &crate::progress::Progress,
+) -> anyhow::Result<Arrivals> {
+    let arrivals = std::sync::Mutex::new(Arrivals {
+        sorted: Sorted::default(),
+        spool: Spool::new().context("creating a temporary file for the capture")?,
+        addressed_ingress_classes: BTreeSet::new(),
+    });
+    let listed: Vec<(String, usize)> = futures::stream::iter(kinds)
+        .map(|kind| {
+            let schema = schemas.by_kind.get(&kind.info.qualified());
+            list_kind(
+                connection, kind, schema, selection, page_size, progress, &arrivals,
+            )
+        })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (kind, count) in listed {
+        tracing::info!(kind = %kind, objects = count, "listed");
+    }
+    Ok(arrivals.into_inner().expect("no lister panicked"))
 }
 
 /// Hands one captured object to `sink`, reading a spooled one back first.
@@ -133,6 +158,9 @@ fn emit(
 struct Arrivals {
     sorted: Sorted<Slot>,
     spool: Spool,
+    /// Classes of Ingresses listed with a load-balancer address (status, which
+    /// normalisation removes): their controller publishes one.
+    addressed_ingress_classes: BTreeSet<String>,
 }
 
 fn log_absent_kinds(discovered: &discovery::Discovered) {
@@ -167,6 +195,8 @@ async fn source_info(
         cluster_id: kube_system.metadata.uid,
         kinds_served: discovered.served.iter().map(ServedKind::describe).collect(),
         kinds_absent: discovered.absent.iter().map(|k| k.qualified()).collect(),
+        // Known only once the Ingresses have been listed.
+        addressed_ingress_classes: None,
     })
 }
 
@@ -276,12 +306,21 @@ async fn list_kind(
                 count += page.len();
                 // Never held across an await: pages arrive one at a time per kind.
                 let mut arrivals = arrivals.lock().expect("no lister panicked");
-                let Arrivals { sorted, spool } = &mut *arrivals;
+                let Arrivals {
+                    sorted,
+                    spool,
+                    addressed_ingress_classes,
+                } = &mut *arrivals;
+                let ingresses = kind.info.group == NETWORKING && kind.info.kind == "Ingress";
                 for item in page {
                     let object = Object(item);
                     if let Some(reason) = select::runtime_owned(&object) {
                         sorted.skip(reason, 1);
                         continue;
+                    }
+                    if ingresses && readiness::has_address(&object.0) {
+                        addressed_ingress_classes
+                            .insert(readiness::ingress_class(&object.0).to_string());
                     }
                     let mut normalized = normalize(&object);
                     if let Some(schema) = schema {

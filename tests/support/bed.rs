@@ -26,6 +26,8 @@ pub struct BedSpec<'a> {
     pub crds: bool,
     /// Per cluster kube-controller-manager, cert-manager and Traefik (implies `crds`).
     pub controllers: bool,
+    /// More kube-apiserver flags, for every cluster.
+    pub apiserver_args: &'a [&'a str],
 }
 
 pub fn bin_dir() -> PathBuf {
@@ -64,6 +66,9 @@ impl Bed {
         }
         if spec.controllers {
             command.arg("--controllers");
+        }
+        for arg in spec.apiserver_args {
+            command.arg(format!("--apiserver-arg={arg}"));
         }
         let out = command.output().expect("running tests/bed/up");
         // From here on, Drop stops whatever did start.
