@@ -218,3 +218,100 @@ async fn s3_refuses_overwrites_and_keeps_object_lock_retention() {
         "wrong credentials must be refused"
     );
 }
+
+/// `--controllers` runs real controllers: kube-controller-manager makes the EndpointSlice of a
+/// Service with a selector and finishes a namespace's deletion, cert-manager and Traefik
+/// report on their objects, and `down` stops every one of them.
+#[test]
+fn controllers_maintain_slices_finish_deletions_and_stop_with_the_bed() {
+    let bed = Bed::start(BedSpec {
+        clusters: &["smoke"],
+        controllers: true,
+        ..Default::default()
+    });
+    let kubectl = |args: &[&str], stdin: Option<&str>| bed.kubectl_ok("smoke", args, stdin);
+    kubectl(&["apply", "--server-side", "-f", "-"], Some(INGRESS));
+    let until = |what: &str, args: &[&str], expected: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let out = bed.kubectl("smoke", args, None);
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if text == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: still {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    until(
+        "the EndpointSlice controller's slice for Service web",
+        &[
+            "get",
+            "endpointslices",
+            "-n",
+            "smoke",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "jsonpath={.items[*].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by}",
+        ],
+        "endpointslice-controller.k8s.io",
+    );
+    // cert-manager reports on the Certificate (its ClusterIssuer does not exist).
+    until(
+        "cert-manager's Ready condition",
+        &[
+            "get",
+            "certificate",
+            "web",
+            "-n",
+            "smoke",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+        "False",
+    );
+    kubectl(&["delete", "namespace", "smoke", "--wait=false"], None);
+    until(
+        "namespace smoke deleted by the namespace controller",
+        &[
+            "get",
+            "namespaces",
+            "-o",
+            "jsonpath={.items[?(@.metadata.name==\"smoke\")].metadata.name}",
+        ],
+        "",
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bed.dir.path().join("bed.json")).unwrap()).unwrap();
+    let pids: Vec<(String, i64)> = state["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["pid"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = pids.iter().map(|(n, _)| n.as_str()).collect();
+    for controller in ["kube-controller-manager", "cert-manager", "traefik"] {
+        assert!(
+            names.contains(&format!("smoke-{controller}").as_str()),
+            "{names:?}"
+        );
+    }
+    drop(bed);
+    for (name, pid) in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z ")),
+            "{name} (pid {pid}) still runs after down"
+        );
+    }
+}
