@@ -391,6 +391,7 @@ impl LiveDrill {
         if args.contains(&"--cluster") {
             let variable = match args[0] {
                 "restore" => "ROUTEVAULT_RESTORE_KUBECONFIG",
+                "diff" => "ROUTEVAULT_DIFF_KUBECONFIG",
                 _ => "ROUTEVAULT_KUBECONFIG",
             };
             env.push((variable.into(), self.bed.kubeconfig().display().to_string()));
@@ -574,6 +575,20 @@ fn dr_into_a_fresh_cluster_serves_the_same_certificates_without_issuing() {
         None,
     );
     assert_eq!(requests.trim(), "", "cert-manager issued after DR");
+    // The drill's second piece of evidence: the live routing is the snapshot.
+    let diff = drill.run(&[
+        "diff",
+        "latest",
+        "--env",
+        "shop",
+        "--cluster",
+        "b",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(diff.code, 0, "{}", diff.all());
+    let diff: Value = serde_json::from_str(&diff.stdout).unwrap();
+    assert_eq!(diff["in_sync"], true, "{diff:#}");
 
     // The drill again over live routing: live at once, still nothing issued.
     let (again, report) = drill.restore_waiting("shop", "b", "1m", &[]);
