@@ -93,7 +93,7 @@ pub fn snapshot_side(
 pub async fn live_side(
     connection: &Connection,
     scope: &Scope,
-    snapshot: &crate::artifact::Manifest,
+    snapshot: &crate::artifact::OpenedManifest,
     expected: &BTreeSet<ObjectRef>,
     digester: Option<(&ValueDigester, &str)>,
 ) -> anyhow::Result<(Side, Vec<String>)> {

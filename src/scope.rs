@@ -38,8 +38,8 @@ pub struct Scope {
 impl Scope {
     /// The scope of the snapshot `manifest` describes, whose objects (already transformed)
     /// are `objects`.
-    pub fn of<'a>(
-        manifest: &Manifest,
+    pub fn of<'a, E>(
+        manifest: &Manifest<E>,
         objects: impl IntoIterator<Item = &'a ObjectRef>,
         transform: &Transform,
     ) -> Self {

@@ -19,10 +19,12 @@ pub const MANIFEST_PATH: &str = "manifest.json";
 /// Object members live under this folder, named by their index: `objects/000001.yaml`.
 pub const OBJECTS_DIR: &str = "objects/";
 
-/// The manifest: what the artifact holds and where it came from.
+/// The manifest: what the artifact holds and where it came from. `E` is how the entries are
+/// held: a plain list where a manifest is built in memory, `entries::Entries` (compact) where
+/// an artifact is opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub struct Manifest<E = Vec<Entry>> {
     pub format: String,
     pub format_version: u32,
     pub id: String,
@@ -46,7 +48,8 @@ pub struct Manifest {
     /// Objects the source held but the selection left out, by reason.
     #[serde(default)]
     pub skipped: BTreeMap<String, usize>,
-    pub entries: Vec<Entry>,
+    /// Last, so that a writer can stream the entries after everything else (`write`).
+    pub entries: E,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

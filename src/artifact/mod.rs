@@ -4,11 +4,16 @@
 //! object must pass (routing catalog, identity, Secret types), even under a valid signature. docs/artifact-format.md is the
 //! byte-level specification.
 
+pub mod entries;
 pub mod format;
 pub mod read;
 pub mod validate;
 pub mod write;
 
+pub use entries::Entries;
 pub use format::{Entry, Manifest, PreviousSnapshot, SourceInfo};
 pub use read::{Limits, VerifiedArtifact};
+
+/// A manifest as an opened artifact holds it: entries compact (`entries`).
+pub type OpenedManifest = Manifest<Entries>;
 pub use write::ArtifactWriter;

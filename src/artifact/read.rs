@@ -4,14 +4,14 @@
 //! SHA-256, and the whole stream is capped in unpacked size against zstd bombs.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
-use super::format::{self, Entry, Manifest};
+use super::OpenedManifest;
+use super::format::{self, Entry};
 use super::write::digest_file;
 use crate::error::VerifyError;
 use crate::object::Object;
@@ -50,7 +50,7 @@ impl Default for Limits {
 /// whose manifest parsed and checked out.
 pub struct VerifiedArtifact {
     file: File,
-    pub manifest: Manifest,
+    pub manifest: OpenedManifest,
     /// The key that signed it; None when verification was skipped.
     pub signer: Option<KeyId>,
     pub sha256: [u8; 32],
@@ -106,8 +106,9 @@ impl VerifiedArtifact {
         let manifest = {
             let (mut archive, capped) = open_stream(&file, limits, what)?;
             let mut members = Members::new(&mut archive, capped, limits, what)?;
-            // Parsed straight from the tar stream: the manifest lists every object, and its
-            // text held whole beside the parsed entries was a third of a large restore's peak.
+            // Parsed straight from the tar stream, each entry into the compact form as it
+            // comes: the manifest lists every object, and neither its text nor its parsed
+            // entries are held whole.
             let (_, manifest) = members
                 .next_member_with(Cap::Manifest, |path, _, member| {
                     if path != format::MANIFEST_PATH {
@@ -116,7 +117,7 @@ impl VerifiedArtifact {
                             format::MANIFEST_PATH
                         )));
                     }
-                    serde_json::from_reader::<_, Manifest>(io::BufReader::new(member))
+                    serde_json::from_reader::<_, OpenedManifest>(io::BufReader::new(member))
                         .map_err(MemberRead::Parse)
                 })?
                 .ok_or_else(|| malformed("empty archive".into()))?;
@@ -159,11 +160,6 @@ impl VerifiedArtifact {
     ) -> anyhow::Result<()> {
         let what = self.what.as_str();
         let entries = &self.manifest.entries;
-        let declared: HashMap<&str, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.path.as_str(), i))
-            .collect();
         let mut seen = vec![false; entries.len()];
         let mut unreferenced = UnreferencedConfigMaps::default();
         let (mut archive, capped) = open_stream(&self.file, self.limits, what)?;
@@ -175,16 +171,13 @@ impl VerifiedArtifact {
                 path: path.clone(),
                 reason: reason.into(),
             };
-            let Some(&index) = declared.get(path.as_str()) else {
+            let Some(index) = entries.position_of(&path) else {
                 return Err(hostile("not declared in the manifest").into());
             };
             if std::mem::replace(&mut seen[index], true) {
                 return Err(hostile("duplicate member").into());
             }
-            let entry = &entries[index];
-            if bytes.len() as u64 != entry.size
-                || hex::encode(Sha256::digest(&bytes)) != entry.sha256
-            {
+            if !entries.matches(index, bytes.len() as u64, &Sha256::digest(&bytes).into()) {
                 return Err(VerifyError::DigestMismatch {
                     what: what.into(),
                     path,
@@ -194,7 +187,8 @@ impl VerifiedArtifact {
             if wanted.is_some_and(|wanted| !wanted(index)) {
                 continue;
             }
-            let object = decode(entry, &bytes, what)?;
+            let entry = entries.get(index).expect("a position of the manifest");
+            let object = decode(&entry, &bytes, what)?;
             if let Some(problem) = super::validate::object_problem(&object) {
                 return Err(VerifyError::NotRouting {
                     what: what.into(),
@@ -206,7 +200,7 @@ impl VerifiedArtifact {
             if wanted.is_none() {
                 unreferenced.note(&object, &path);
             }
-            visit(index, entry, object)?;
+            visit(index, &entry, object)?;
         }
         if let Some((config_map, path)) = unreferenced.remaining() {
             return Err(VerifyError::NotRouting {
@@ -219,7 +213,11 @@ impl VerifiedArtifact {
             }
             .into());
         }
-        if let Some(missing) = seen.iter().position(|seen| !seen).map(|i| &entries[i]) {
+        if let Some(missing) = seen
+            .iter()
+            .position(|seen| !seen)
+            .and_then(|i| entries.get(i))
+        {
             return Err(VerifyError::Malformed {
                 what: what.into(),
                 reason: format!(
@@ -281,7 +279,12 @@ pub fn decode(entry: &Entry, bytes: &[u8], what: &str) -> Result<Object, VerifyE
     Ok(object)
 }
 
-fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Result<(), VerifyError> {
+fn check_manifest(
+    manifest: &OpenedManifest,
+    env: &str,
+    id: &str,
+    what: &str,
+) -> Result<(), VerifyError> {
     let malformed = |reason: String| VerifyError::Malformed {
         what: what.into(),
         reason,
@@ -313,8 +316,7 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
             manifest.env, manifest.id
         )));
     }
-    let mut paths = HashSet::new();
-    for entry in &manifest.entries {
+    for (position, entry) in manifest.entries.iter().enumerate() {
         if let Some(reason) = format::unsafe_path_reason(entry.path.as_bytes()) {
             return Err(VerifyError::HostileEntry {
                 what: what.into(),
@@ -322,28 +324,26 @@ fn check_manifest(manifest: &Manifest, env: &str, id: &str, what: &str) -> Resul
                 reason: reason.into(),
             });
         }
-        if !entry.path.starts_with(format::OBJECTS_DIR) || !paths.insert(entry.path.as_str()) {
+        // Every path leads back to its own entry unless an earlier entry declared it too.
+        if !entry.path.starts_with(format::OBJECTS_DIR)
+            || manifest.entries.position_of(&entry.path) != Some(position)
+        {
             return Err(VerifyError::HostileEntry {
                 what: what.into(),
                 path: entry.path.clone(),
                 reason: "declared twice or outside objects/".into(),
             });
         }
-        if !entry.value_digests.is_empty()
-            && (!entry.sealed
-                || !entry
-                    .value_digests
-                    .values()
-                    .all(|d| crate::value_digest::is_well_formed(d)))
-        {
+        // Their form (64 lowercase hex digits) was checked as they were parsed.
+        if !entry.value_digests.is_empty() && !entry.sealed {
             return Err(VerifyError::HostileEntry {
                 what: what.into(),
                 path: entry.path.clone(),
-                reason: "value digests on an entry that is not sealed, or not 64 hex digits".into(),
+                reason: "value digests on an entry that is not sealed".into(),
             });
         }
         if let Some(problem) =
-            super::validate::entry_problem(entry, manifest.selection.include_system)
+            super::validate::entry_problem(&entry, manifest.selection.include_system)
         {
             return Err(VerifyError::NotRouting {
                 what: what.into(),

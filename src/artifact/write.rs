@@ -1,4 +1,6 @@
-//! Writes artifacts. Objects stream in one at a time; memory holds only the manifest entries.
+//! Writes artifacts. Objects stream in one at a time and memory holds none of them, nor their
+//! manifest entries: each entry is written as a line of JSON to an unlinked file as its object
+//! arrives, and `finish` streams those lines into the manifest's `entries` array.
 //!
 //! Members are written as ustar headers by hand (not with `tar::Builder`) because the archive is
 //! assembled from separately compressed parts: the object members are compressed into a body
@@ -7,7 +9,7 @@
 //! without holding objects in memory. A zstd decoder reads concatenated frames as one stream.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -22,7 +24,11 @@ const BLOCK: usize = 512;
 pub struct ArtifactWriter {
     /// Unlinked from the start (O_TMPFILE where the filesystem has it): never visible on disk.
     body: zstd::Encoder<'static, BufWriter<File>>,
-    entries: Vec<Entry>,
+    /// The entries so far, one JSON object per line, each line starting with the separator
+    /// that goes before it in the array; unlinked like the body.
+    entries: BufWriter<File>,
+    entries_bytes: u64,
+    count: usize,
     level: i32,
     work_dir: std::path::PathBuf,
 }
@@ -57,7 +63,9 @@ impl ArtifactWriter {
         }
         Ok(Self {
             body,
-            entries: Vec::new(),
+            entries: BufWriter::new(tempfile::tempfile_in(work_dir)?),
+            entries_bytes: 0,
+            count: 0,
             level,
             work_dir: work_dir.into(),
         })
@@ -70,11 +78,12 @@ impl ArtifactWriter {
         object: &Object,
         sealed: bool,
         value_digests: std::collections::BTreeMap<String, String>,
-    ) -> io::Result<&Entry> {
+    ) -> io::Result<()> {
         let text = crate::yaml::to_string(&object.0);
-        let path = format::object_path(self.entries.len() + 1);
+        self.count += 1;
+        let path = format::object_path(self.count);
         write_member(&mut self.body, &path, text.as_bytes())?;
-        self.entries.push(Entry {
+        let entry = Entry {
             api_version: object.api_version().to_string(),
             kind: object.kind().to_string(),
             namespace: object.namespace().map(str::to_string),
@@ -84,14 +93,28 @@ impl ArtifactWriter {
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             sealed,
             value_digests,
+        };
+        let mut line = Vec::with_capacity(256);
+        line.extend_from_slice(if self.count == 1 {
+            b"\n    "
+        } else {
+            b",\n    "
         });
-        Ok(self.entries.last().expect("just pushed"))
+        serde_json::to_writer(&mut line, &entry).map_err(io::Error::other)?;
+        self.entries.write_all(&line)?;
+        self.entries_bytes += line.len() as u64;
+        Ok(())
     }
 
     /// Writes the final artifact: `manifest` (its entries replaced by the ones written) first,
     /// then the objects.
     pub fn finish(self, mut manifest: Manifest) -> io::Result<FinishedArtifact> {
-        manifest.entries = self.entries;
+        manifest.entries = Vec::new();
+        let (head, tail) = manifest_around_entries(&manifest)?;
+        let mut entries = self.entries.into_inner().map_err(|e| e.into_error())?;
+        entries.seek(io::SeekFrom::Start(0))?;
+        let manifest_size = (head.len() + tail.len()) as u64 + self.entries_bytes;
+
         let mut body = self
             .body
             .finish()?
@@ -109,10 +132,21 @@ impl ArtifactWriter {
             size: 0,
         };
 
-        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
-        let mut head = zstd::Encoder::new(&mut hashing, self.level)?;
-        write_member(&mut head, format::MANIFEST_PATH, &manifest_bytes)?;
-        head.finish()?;
+        let mut first = zstd::Encoder::new(&mut hashing, self.level)?;
+        write_header(&mut first, format::MANIFEST_PATH, manifest_size)?;
+        first.write_all(&head)?;
+        let copied = io::copy(
+            &mut io::BufReader::new(entries).take(self.entries_bytes),
+            &mut first,
+        )?;
+        if copied != self.entries_bytes {
+            return Err(io::Error::other(
+                "the manifest's entries file is shorter than written",
+            ));
+        }
+        first.write_all(&tail)?;
+        write_padding(&mut first, manifest_size)?;
+        first.finish()?;
 
         io::copy(body_file, &mut hashing)?;
 
@@ -136,20 +170,45 @@ impl ArtifactWriter {
     }
 }
 
+/// The pretty-printed manifest without its entries, split where they go: `entries` is its
+/// last field, so the text ends with `"entries": []` and the closing brace.
+fn manifest_around_entries(manifest: &Manifest) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut text = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
+    const EMPTY: &[u8] = b"\"entries\": []\n}";
+    if !text.ends_with(EMPTY) {
+        return Err(io::Error::other(
+            "the manifest does not end with its entries",
+        ));
+    }
+    // Keep the opening bracket; the entries and `tail` follow it.
+    text.truncate(text.len() - "]\n}".len());
+    Ok((text, b"\n  ]\n}".to_vec()))
+}
+
 /// Writes one regular-file tar member (header, data, padding).
 pub fn write_member(out: &mut impl Write, path: &str, data: &[u8]) -> io::Result<()> {
+    write_header(out, path, data.len() as u64)?;
+    out.write_all(data)?;
+    write_padding(out, data.len() as u64)
+}
+
+/// The header of a regular-file tar member of `size` bytes.
+fn write_header(out: &mut impl Write, path: &str, size: u64) -> io::Result<()> {
     let mut header = tar::Header::new_ustar();
     header.set_path(path)?;
-    header.set_size(data.len() as u64);
+    header.set_size(size);
     header.set_mode(0o644);
     header.set_mtime(0);
     header.set_uid(0);
     header.set_gid(0);
     header.set_entry_type(tar::EntryType::Regular);
     header.set_cksum();
-    out.write_all(header.as_bytes())?;
-    out.write_all(data)?;
-    let padding = (BLOCK - data.len() % BLOCK) % BLOCK;
+    out.write_all(header.as_bytes())
+}
+
+/// The zeros that fill a member of `size` bytes to a whole block.
+fn write_padding(out: &mut impl Write, size: u64) -> io::Result<()> {
+    let padding = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
     out.write_all(&[0u8; BLOCK][..padding])
 }
 
@@ -182,4 +241,148 @@ pub fn digest_file(file: &mut File) -> io::Result<([u8; 32], u64)> {
     io::copy(file, &mut hashing)?;
     file.seek(io::SeekFrom::Start(0))?;
     Ok((hashing.hasher.finalize().into(), hashing.size))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Read;
+
+    use super::*;
+    use crate::artifact::read::{Verification, VerifiedArtifact};
+    use crate::select::{SecretsMode, Selection};
+
+    const ID: &str = "20261127T000000.000Z-abcdef";
+
+    fn manifest() -> Manifest {
+        Manifest {
+            format: format::FORMAT_NAME.into(),
+            format_version: format::FORMAT_VERSION,
+            id: ID.into(),
+            env: "prod".into(),
+            created: "2026-11-27T00:00:00Z".into(),
+            tool: format::ToolInfo {
+                name: "routevault".into(),
+                version: "test".into(),
+            },
+            source: format::SourceInfo {
+                kind: "dir".into(),
+                ..Default::default()
+            },
+            build_id: Some("build-7".into()),
+            labels: BTreeMap::from([("team".into(), "edge".into())]),
+            selection: Selection::default(),
+            secrets: SecretsMode::Plaintext,
+            sealing: None,
+            previous: None,
+            warnings: vec!["a warning".into()],
+            skipped: BTreeMap::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn service(namespace: &str, name: &str) -> Object {
+        Object(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+    }
+
+    /// The manifest member of a finished artifact, as text.
+    fn manifest_text(finished: &FinishedArtifact) -> String {
+        let file = File::open(finished.file.path()).unwrap();
+        let mut archive = tar::Archive::new(zstd::Decoder::new(file).unwrap());
+        let mut first = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(&*first.path_bytes(), format::MANIFEST_PATH.as_bytes());
+        let mut text = String::new();
+        first.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// The finished artifact lives in the returned folder.
+    fn write(objects: &[Object]) -> (FinishedArtifact, Vec<Entry>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ArtifactWriter::new(dir.path(), 3).unwrap();
+        let mut expected = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            let digests = BTreeMap::from([("k".to_string(), format!("{i:064x}"))]);
+            writer.add_object(object, true, digests.clone()).unwrap();
+            let text = crate::yaml::to_string(&object.0);
+            expected.push(Entry {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                namespace: object.namespace().map(str::to_string),
+                name: object.name().into(),
+                path: format::object_path(i + 1),
+                size: text.len() as u64,
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                sealed: true,
+                value_digests: digests,
+            });
+        }
+        (writer.finish(manifest()).unwrap(), expected, dir)
+    }
+
+    #[test]
+    fn streamed_entries_make_the_manifest_serde_would_have_written() {
+        for count in [0, 1, 3] {
+            let objects: Vec<Object> = (0..count)
+                .map(|i| service(&format!("ns-{}", i % 2), &format!("web-{i}")))
+                .collect();
+            let (finished, expected, _dir) = write(&objects);
+            let text = manifest_text(&finished);
+            let parsed: Manifest = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{count} entries: {e}\n{text}"));
+            let mut want = manifest();
+            want.entries = expected;
+            assert_eq!(parsed, want, "{count} entries");
+            // One entry per line, so that the member reads well and streams.
+            let entry_lines = text.lines().filter(|l| l.contains("\"sha256\"")).count();
+            assert_eq!(entry_lines, count);
+
+            let opened = VerifiedArtifact::open(
+                File::open(finished.file.path()).unwrap(),
+                Verification::Skip,
+                "prod",
+                ID,
+                crate::artifact::Limits::default(),
+                "prod/test",
+            )
+            .unwrap();
+            assert_eq!(
+                opened.manifest.entries.iter().collect::<Vec<_>>(),
+                want.entries
+            );
+            assert_eq!(opened.check_all().unwrap(), count);
+        }
+    }
+
+    #[test]
+    fn an_artifact_of_many_objects_opens_with_every_entry_in_place() {
+        let objects: Vec<Object> = (0..2_500)
+            .map(|i| service(&format!("ns-{}", i % 40), &format!("web-{i}")))
+            .collect();
+        let (finished, expected, _dir) = write(&objects);
+        let opened = VerifiedArtifact::open(
+            File::open(finished.file.path()).unwrap(),
+            Verification::Skip,
+            "prod",
+            ID,
+            crate::artifact::Limits::default(),
+            "prod/test",
+        )
+        .unwrap();
+        assert_eq!(opened.manifest.entries.len(), expected.len());
+        let mut visited = 0;
+        opened
+            .for_each_object(|entry, object| {
+                assert_eq!(entry, &expected[visited]);
+                assert_eq!(object, objects[visited]);
+                visited += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(visited, objects.len());
+    }
 }

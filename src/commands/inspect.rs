@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
-use routevault::artifact::Manifest;
+use routevault::artifact::OpenedManifest;
 
 #[derive(Serialize)]
 struct Inspection<'a> {
@@ -13,7 +13,7 @@ struct Inspection<'a> {
     bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     retention: Option<routevault::store::Retention>,
-    manifest: &'a Manifest,
+    manifest: &'a OpenedManifest,
 }
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<()> {

@@ -159,14 +159,14 @@ fn check_target(args: &RestoreArgs) -> anyhow::Result<()> {
 struct Prune<'a> {
     scope: routevault::scope::Scope,
     snapshot: &'a std::collections::BTreeSet<routevault::object::ObjectRef>,
-    manifest: &'a routevault::artifact::Manifest,
+    manifest: &'a routevault::artifact::OpenedManifest,
     options: PruneOptions,
 }
 
 impl<'a> Prune<'a> {
     fn new(
         args: &RestoreArgs,
-        manifest: &'a routevault::artifact::Manifest,
+        manifest: &'a routevault::artifact::OpenedManifest,
         reading: &'a Reading<'_>,
         transform: &routevault::transform::Transform,
     ) -> Self {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::artifact::{Entry, Manifest, PreviousSnapshot};
+use crate::artifact::{Entry, OpenedManifest, PreviousSnapshot};
 
 /// One verified snapshot on the chain, as history needs it.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new(manifest: &Manifest, key_id: String) -> Self {
+    pub fn new(manifest: &OpenedManifest, key_id: String) -> Self {
         Self {
             id: manifest.id.clone(),
             created: manifest.created.clone(),
@@ -34,7 +34,11 @@ impl Link {
             labels: manifest.labels.clone(),
             key_id,
             previous: manifest.previous.clone(),
-            objects: manifest.entries.iter().map(identity).collect(),
+            objects: manifest
+                .entries
+                .iter()
+                .map(|entry| identity(&entry))
+                .collect(),
         }
     }
 }

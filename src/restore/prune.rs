@@ -67,7 +67,7 @@ pub fn candidates(
 pub async fn after_restore(
     connection: &crate::k8s::Connection,
     scope: &crate::scope::Scope,
-    manifest: &crate::artifact::Manifest,
+    manifest: &crate::artifact::OpenedManifest,
     snapshot: &BTreeSet<ObjectRef>,
     options: PruneOptions,
 ) -> anyhow::Result<Vec<ObjectReport>> {
