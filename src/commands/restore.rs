@@ -41,6 +41,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         unsealer.as_ref(),
         &transform,
         args.max_object_memory,
+        args.prune || args.wait.is_some(),
     )
     .with_context(|| format!("reading {what}; nothing was applied or written"))?;
     let secrets_withheld = reading.secrets_withheld;
@@ -321,7 +322,7 @@ fn print_text(report: &Report, what: &str) {
         .iter()
         .map(|r| {
             vec![
-                r.tier.clone(),
+                r.tier.to_string(),
                 r.object.clone(),
                 r.outcome.name().to_string(),
                 r.message.clone().unwrap_or_default(),

@@ -61,7 +61,8 @@ impl Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     pub object: String,
-    pub tier: String,
+    /// A name of `catalog::RESTORE_TIERS`: one per restored object, so never a copy.
+    pub tier: &'static str,
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -222,7 +223,11 @@ async fn apply_received(
 
 /// The report of an object held back because something it needs failed (or was itself held
 /// back), or None to apply it.
-fn hold_back(object: &Object, failed: &BTreeSet<String>, tier: &str) -> Option<ObjectReport> {
+fn hold_back(
+    object: &Object,
+    failed: &BTreeSet<String>,
+    tier: &'static str,
+) -> Option<ObjectReport> {
     // The common case, nothing failed: no object's dependencies need computing.
     if failed.is_empty() {
         return None;
@@ -233,7 +238,7 @@ fn hold_back(object: &Object, failed: &BTreeSet<String>, tier: &str) -> Option<O
         .collect();
     (!missing.is_empty()).then(|| ObjectReport {
         object: object.object_ref().to_string(),
-        tier: tier.to_string(),
+        tier,
         outcome: Outcome::Skipped,
         message: Some(format!(
             "not attempted: it needs {}, which failed",
@@ -247,13 +252,13 @@ async fn apply_one(
     client: &Client,
     kind: Option<ServedKind>,
     mut object: Object,
-    tier: &str,
+    tier: &'static str,
     options: ApplyOptions,
     new_namespaces: &[String],
 ) -> ObjectReport {
     let mut report = ObjectReport {
         object: object.object_ref().to_string(),
-        tier: tier.to_string(),
+        tier,
         outcome: Outcome::Failed,
         message: None,
         changes: Vec::new(),

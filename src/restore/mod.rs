@@ -153,7 +153,7 @@ impl Folder {
             }
             reports.push(ObjectReport {
                 object: object.object_ref().to_string(),
-                tier: plan::tier_name(&object).to_string(),
+                tier: plan::tier_name(&object),
                 outcome: Outcome::Created,
                 message: Some(file.display().to_string()),
                 changes: Vec::new(),

@@ -23,10 +23,22 @@ pub struct Outline {
     pub cluster_references: BTreeSet<(String, String)>,
     /// (kind, name) of the cluster-scoped objects themselves.
     pub cluster_objects: BTreeSet<(String, String)>,
+    /// Every object, for `--prune` and `--wait`; empty unless asked for (`with_identities`):
+    /// at a few hundred bytes per object, the one part of an outline that grows with the
+    /// estate.
     pub identities: BTreeSet<ObjectRef>,
+    keep_identities: bool,
 }
 
 impl Outline {
+    /// An outline that also keeps every object's identity.
+    pub fn with_identities() -> Self {
+        Self {
+            keep_identities: true,
+            ..Self::default()
+        }
+    }
+
     pub fn add(&mut self, object: &Object) {
         let (group, kind) = (object.group().to_string(), object.kind().to_string());
         let namespace = object.namespace().map(str::to_string);
@@ -37,12 +49,14 @@ impl Outline {
         self.placements.insert((group, kind, namespace));
         self.cluster_references
             .extend(crate::select::References::of(std::slice::from_ref(object)).cluster_scoped);
-        self.identities.insert(object.object_ref());
+        if self.keep_identities {
+            self.identities.insert(object.object_ref());
+        }
     }
 
     #[cfg(test)]
     pub fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
-        let mut outline = Self::default();
+        let mut outline = Self::with_identities();
         for object in objects {
             outline.add(object);
         }

@@ -118,13 +118,13 @@ async fn prune_one(
     client: &Client,
     kind: Option<&ServedKind>,
     object: Object,
-    tier: &str,
+    tier: &'static str,
     options: PruneOptions,
 ) -> ObjectReport {
     let identity = object.object_ref().to_string();
     let report = |outcome, message: String| ObjectReport {
         object: identity.clone(),
-        tier: tier.to_string(),
+        tier,
         outcome,
         message: Some(message),
         changes: Vec::new(),

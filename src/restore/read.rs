@@ -47,12 +47,14 @@ enum Prepared {
 
 impl<'a> Reading<'a> {
     /// Reads the whole artifact (twice with `--namespace`, whose narrowing needs every
-    /// object's references first), checking every member and keeping only the outline.
+    /// object's references first), checking every member and keeping only the outline — with
+    /// every object's identity only when `identities` (`--prune`, `--wait`).
     pub fn outline(
         artifact: &'a VerifiedArtifact,
         unsealer: Option<&'a Unsealer>,
         transform: &'a Transform,
         max_object_memory: u64,
+        identities: bool,
     ) -> anyhow::Result<Self> {
         let entries = artifact.manifest.entries.len();
         let mut reading = Reading {
@@ -67,7 +69,11 @@ impl<'a> Reading<'a> {
         };
         let keep = narrowing(artifact, transform)?;
         let mut tiers = vec![None; entries];
-        let (mut outline, mut withheld, mut notes) = (Outline::default(), 0, Vec::new());
+        let mut outline = match identities {
+            true => Outline::with_identities(),
+            false => Outline::default(),
+        };
+        let (mut withheld, mut notes) = (0, Vec::new());
         artifact.for_each_object_where(None, |index, entry, object| {
             if keep.as_ref().is_some_and(|keep| !keep[index]) {
                 return Ok(());
