@@ -156,10 +156,18 @@ impl<B> Captured<B> {
         }
     }
 
-    fn identity(&self) -> ObjectRef {
+    /// Restore order: tier, then identity (as `ObjectRef` orders), borrowed — a sort with
+    /// an owned key per object was a copy of every identity at once.
+    fn restore_order(&self) -> (usize, &str, &str, Option<&str>, &str) {
         match self {
-            Captured::Object(o) => o.object_ref(),
-            Captured::Held(id, _) => id.clone(),
+            Captured::Object(o) => (self.tier(), o.group(), o.kind(), o.namespace(), o.name()),
+            Captured::Held(id, _) => (
+                self.tier(),
+                &id.group,
+                &id.kind,
+                id.namespace.as_deref(),
+                &id.name,
+            ),
         }
     }
 }
@@ -414,7 +422,7 @@ pub fn plan_sorted<B>(
         .map(Captured::Object)
         .chain(held.into_iter().map(|(id, body)| Captured::Held(id, body)))
         .collect();
-    objects.sort_by_cached_key(|c| (c.tier(), c.identity()));
+    objects.sort_by(|a, b| a.restore_order().cmp(&b.restore_order()));
     plan.objects = objects;
     plan
 }

@@ -75,11 +75,9 @@ pub async fn capture(
         .context("writing the capture's temporary file")?;
 
     let mut plan: Plan<Slot> = select::plan_sorted(sorted, selection, secrets, None);
-    let objects = std::mem::take(&mut plan.objects);
-    let (before, after): (Vec<_>, Vec<_>) = objects
-        .into_iter()
-        .partition(|c| c.tier() < select::SECRET_TIER);
-    for captured in before {
+    // In restore order, so the tiers before Secrets are a prefix: no second list.
+    let mut objects = std::mem::take(&mut plan.objects).into_iter().peekable();
+    while let Some(captured) = objects.next_if(|c| c.tier() < select::SECRET_TIER) {
         emit(&spool, captured, sink)?;
     }
     let mut streamed = StreamedSecrets::default();
@@ -89,7 +87,7 @@ pub async fn capture(
     ) {
         streamed = stream_secrets(connection, &kind, &mut plan, page_size, &progress, sink).await?;
     }
-    for captured in after {
+    for captured in objects {
         emit(&spool, captured, sink)?;
     }
     for namespace in plan.namespaces_of_secrets(&streamed.captured) {

@@ -228,17 +228,15 @@ pub fn capture_holding(
         warnings.extend(allocation_warning(&object));
         sink(normalize(&object))
     };
-    let objects = std::mem::take(&mut plan.objects);
-    let (before, after): (Vec<_>, Vec<_>) = objects
-        .into_iter()
-        .partition(|c| c.tier() < select::SECRET_TIER);
-    for captured in before {
+    // In restore order, so the tiers before Secrets are a prefix: no second list.
+    let mut objects = std::mem::take(&mut plan.objects).into_iter().peekable();
+    while let Some(captured) = objects.next_if(|c| c.tier() < select::SECRET_TIER) {
         emit(read_back(&spool, captured)?, &mut warnings)?;
     }
     let captured_secrets = secrets_of(root, &mut plan, found_secrets, &mut |secret| {
         emit(secret, &mut warnings)
     })?;
-    for captured in after {
+    for captured in objects {
         emit(read_back(&spool, captured)?, &mut warnings)?;
     }
     plan.finish(&captured_secrets.captured, captured_secrets.unreferenced);
