@@ -155,9 +155,10 @@ pub struct DirCapture {
 /// the files holding Secrets, not memory.
 pub const SECRETS_HELD_BYTES: u64 = 32 << 20;
 
-/// A Secret met on the first pass: held, or known by the file it is in.
+/// A Secret met on the first pass: held, or known by the file it is in. One per Secret of
+/// the folder, so the held object is boxed: the list stays small where most are in files.
 enum FoundSecret {
-    Held((String, String), Object),
+    Held((String, String), Box<Object>),
     InFile((String, String), usize),
 }
 
@@ -204,7 +205,7 @@ pub fn capture_holding(
             );
             held += crate::restore::memory_cost(&object.0);
             found_secrets.push(if held <= secrets_held {
-                FoundSecret::Held(key, object)
+                FoundSecret::Held(key, Box::new(object))
             } else {
                 FoundSecret::InFile(key, found.file)
             });
@@ -285,7 +286,7 @@ fn secrets_of(
             FoundSecret::Held(key, secret) => {
                 if plan.accepts_secret(&secret) {
                     out.captured.insert(key);
-                    sink(secret)?;
+                    sink(*secret)?;
                 }
             }
             FoundSecret::InFile(key, file) => {
