@@ -50,13 +50,12 @@ struct Compact {
     sealed: bool,
 }
 
+// Nothing asks whether a manifest is empty (an empty snapshot is refused when written, and a
+// reader checks every entry either way), so `len` goes without `is_empty`.
+#[allow(clippy::len_without_is_empty)]
 impl Entries {
     pub fn len(&self) -> usize {
         self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 
     /// Adds the next entry. Refuses digests that are not 64 lowercase hex digits: they could
@@ -149,9 +148,9 @@ impl Entries {
         (0..self.items.len()).filter_map(|index| self.get(index))
     }
 
-    /// Whether the entry at `index` is sealed, without rebuilding it.
-    pub fn is_sealed(&self, index: usize) -> bool {
-        self.items.get(index).is_some_and(|item| item.sealed)
+    /// Whether any entry carries value digests (a version 2 field), without rebuilding them.
+    pub fn any_value_digests(&self) -> bool {
+        self.items.iter().any(|item| item.value_digests.is_some())
     }
 
     /// The position of the (first) entry declaring `path`. An entry whose own position this is
@@ -290,7 +289,8 @@ mod tests {
         let entries = Entries::from(given.clone());
         assert_eq!(entries.len(), 4);
         assert_eq!(entries.iter().collect::<Vec<_>>(), given);
-        assert!(entries.is_sealed(2) && !entries.is_sealed(0));
+        assert!(entries.any_value_digests());
+        assert!(!Entries::from(vec![entry(1, None, "a")]).any_value_digests());
         let json = serde_json::to_string(&entries).unwrap();
         assert_eq!(json, serde_json::to_string(&given).unwrap());
         let parsed: Entries = serde_json::from_str(&json).unwrap();

@@ -299,7 +299,7 @@ fn check_manifest(
             format::READABLE_VERSIONS
         )));
     }
-    if manifest.format_version < 2 && manifest.entries.iter().any(|e| !e.value_digests.is_empty()) {
+    if manifest.format_version < 2 && manifest.entries.any_value_digests() {
         return Err(malformed(
             "a version 1 manifest carries value digests, a version 2 field".into(),
         ));
