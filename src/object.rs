@@ -4,7 +4,9 @@
 //! Objects stay dynamic (`serde_json::Value`): the kinds are data in the catalog, and
 //! cert-manager and Gateway API objects have no Rust types here.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -33,6 +35,62 @@ impl fmt::Display for ObjectRef {
             Some(ns) => write!(f, "{kind} {ns}/{name}", name = self.name),
             None => write!(f, "{kind} {name}", name = self.name),
         }
+    }
+}
+
+/// A catalog object's identity as a big capture holds it, one per object: the kind is the
+/// catalog's own entry and the namespace is shared by every object of that namespace (see
+/// [`SharedNames`]), so an identity costs little more than its name, where an [`ObjectRef`]
+/// owns four strings.
+#[derive(Debug, Clone)]
+pub struct HeldRef {
+    pub kind: &'static KindInfo,
+    pub namespace: Option<Arc<str>>,
+    pub name: Box<str>,
+}
+
+impl HeldRef {
+    /// The identity of `object`, of the catalog kind `kind`, its namespace taken from `names`.
+    pub fn of(object: &Object, kind: &'static KindInfo, names: &mut SharedNames) -> Self {
+        Self {
+            kind,
+            namespace: object.namespace().map(|ns| names.get(ns)),
+            name: object.name().into(),
+        }
+    }
+
+    pub fn to_object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            group: self.kind.group.to_string(),
+            kind: self.kind.kind.to_string(),
+            namespace: self.namespace.as_deref().map(str::to_string),
+            name: self.name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for HeldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind.qualified();
+        match &self.namespace {
+            Some(ns) => write!(f, "{kind} {ns}/{name}", name = self.name),
+            None => write!(f, "{kind} {name}", name = self.name),
+        }
+    }
+}
+
+/// Names many identities share (namespaces), each held once.
+#[derive(Debug, Default)]
+pub struct SharedNames(HashSet<Arc<str>>);
+
+impl SharedNames {
+    pub fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = name.into();
+        self.0.insert(Arc::clone(&shared));
+        shared
     }
 }
 
@@ -161,6 +219,36 @@ mod tests {
         let ns =
             Object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
         assert_eq!(ns.object_ref().to_string(), "Namespace shop");
+    }
+
+    #[test]
+    fn held_identities_read_as_object_refs_and_share_namespaces() {
+        let mut names = SharedNames::default();
+        let ingress = Object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"}
+        }));
+        let service = Object(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}}),
+        );
+        let class = Object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}
+        }));
+        let mut held = Vec::new();
+        for object in [&ingress, &service, &class] {
+            let kind = object.catalog_kind().unwrap();
+            let identity = HeldRef::of(object, kind, &mut names);
+            assert_eq!(identity.to_object_ref(), object.object_ref());
+            assert_eq!(identity.to_string(), object.object_ref().to_string());
+            held.push(identity);
+        }
+        let (a, b) = (held[0].namespace.as_ref(), held[1].namespace.as_ref());
+        assert!(
+            Arc::ptr_eq(a.unwrap(), b.unwrap()),
+            "one copy of a namespace"
+        );
+        assert!(held[2].namespace.is_none());
+        assert!(!Arc::ptr_eq(&names.get("shop"), &names.get("shop-2")));
     }
 
     #[test]

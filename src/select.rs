@@ -24,13 +24,18 @@
 //! failures.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalog::{self, CORE, DISCOVERY, GATEWAY, RefAt, RefForm, RefTarget};
-use crate::object::{Object, ObjectRef};
+use crate::object::{HeldRef, Object, SharedNames};
 use crate::selector::LabelSelector;
+
+/// Whether the source holds the Secret `namespace/name`, for sources that know before
+/// selection (a folder); a live cluster's Secrets are read after it.
+pub type SecretExists<'a> = &'a dyn Fn(&str, &str) -> bool;
 
 /// What to do with Secret data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -78,7 +83,9 @@ pub fn select(objects: Vec<Object>, selection: &Selection, secrets: SecretsMode)
         .into_iter()
         .partition(|o| o.group() == CORE && o.kind() == "Secret");
     let existing: BTreeSet<(String, String)> = secret_objects.iter().map(key_of).collect();
-    let mut plan = plan(others, selection, secrets, Some(&existing));
+    let exists =
+        |namespace: &str, name: &str| existing.contains(&(namespace.to_string(), name.to_string()));
+    let mut plan = plan(others, selection, secrets, Some(&exists));
     let mut captured: Vec<Object> = Vec::new();
     let mut captured_keys = BTreeSet::new();
     let mut unreferenced = 0;
@@ -144,7 +151,7 @@ pub fn tier_of(group: &str, kind: &str) -> usize {
 #[derive(Debug)]
 pub enum Captured<B> {
     Object(Object),
-    Held(ObjectRef, B),
+    Held(HeldRef, B),
 }
 
 impl<B> Captured<B> {
@@ -152,7 +159,7 @@ impl<B> Captured<B> {
     pub fn tier(&self) -> usize {
         match self {
             Captured::Object(o) => tier_of(o.group(), o.kind()),
-            Captured::Held(id, _) => tier_of(&id.group, &id.kind),
+            Captured::Held(id, _) => id.kind.tier,
         }
     }
 
@@ -163,8 +170,8 @@ impl<B> Captured<B> {
             Captured::Object(o) => (self.tier(), o.group(), o.kind(), o.namespace(), o.name()),
             Captured::Held(id, _) => (
                 self.tier(),
-                &id.group,
-                &id.kind,
+                id.kind.group,
+                id.kind.kind,
                 id.namespace.as_deref(),
                 &id.name,
             ),
@@ -188,7 +195,7 @@ pub struct Plan<B = Object> {
     /// Every captured object but Secrets, in restore order.
     pub objects: Vec<Captured<B>>,
     /// Secrets the captured objects reference, each with its first referrer.
-    pub secret_refs: BTreeMap<(String, String), String>,
+    pub secret_refs: BTreeMap<(String, String), Referrer>,
     pub warnings: Vec<String>,
     pub skipped: BTreeMap<String, usize>,
     /// Namespaces that hold nothing but referenced Secrets not read yet: captured only if one
@@ -259,7 +266,7 @@ impl<B> Plan<B> {
         mut namespaces: BTreeMap<String, Object>,
         mut held: BTreeSet<String>,
         admitting: &[LabelSelector],
-        existing_secrets: Option<&BTreeSet<(String, String)>>,
+        existing_secrets: Option<SecretExists>,
     ) -> Vec<Object> {
         for (name, namespace) in &namespaces {
             let mut labels = namespace.label_map();
@@ -279,7 +286,7 @@ impl<B> Plan<B> {
                 continue;
             }
             match existing_secrets {
-                Some(existing) if existing.contains(&(namespace.clone(), name.clone())) => {
+                Some(exists) if exists(namespace, name) => {
                     held.insert(namespace.clone());
                 }
                 Some(_) => {}
@@ -340,7 +347,7 @@ pub fn plan(
     objects: Vec<Object>,
     selection: &Selection,
     secrets: SecretsMode,
-    existing_secrets: Option<&BTreeSet<(String, String)>>,
+    existing_secrets: Option<SecretExists>,
 ) -> Plan {
     let mut sorted = Sorted::default();
     for object in objects {
@@ -357,7 +364,7 @@ pub fn plan_sorted<B>(
     sorted: Sorted<B>,
     selection: &Selection,
     secrets: SecretsMode,
-    existing_secrets: Option<&BTreeSet<(String, String)>>,
+    existing_secrets: Option<SecretExists>,
 ) -> Plan<B> {
     let mut warnings = Vec::new();
     let Sorted {
@@ -376,6 +383,7 @@ pub fn plan_sorted<B>(
         admission,
         namespaces: routing_namespaces,
         held,
+        names: _,
     } = routing;
 
     admit_granted(&mut references, &grants, &mut warnings, &mut skipped);
@@ -416,13 +424,17 @@ pub fn plan_sorted<B>(
     );
     let held_namespaces =
         plan.namespaces_to_capture(namespaces, holding, &admission, existing_secrets);
-    let mut objects: Vec<Captured<B>> = captured
-        .into_iter()
-        .chain(held_namespaces)
-        .map(Captured::Object)
-        .chain(held.into_iter().map(|(id, body)| Captured::Held(id, body)))
-        .collect();
-    objects.sort_by(|a, b| a.restore_order().cmp(&b.restore_order()));
+    // The routing objects' list grows by the few objects held whole and is sorted in place:
+    // a second list of every object, or a stable sort's buffer, was a peak of its own.
+    let mut objects = held;
+    objects.extend(
+        captured
+            .into_iter()
+            .chain(held_namespaces)
+            .map(Captured::Object),
+    );
+    // Identities are unique, so an unstable sort orders them all the same.
+    objects.sort_unstable_by(|a, b| a.restore_order().cmp(&b.restore_order()));
     plan.objects = objects;
     plan
 }
@@ -455,7 +467,10 @@ pub struct Routing<B> {
     /// Namespace selectors of Gateways (see [`admission_selectors`]).
     admission: Vec<LabelSelector>,
     namespaces: BTreeSet<String>,
-    held: Vec<(ObjectRef, B)>,
+    /// Each one as `Captured::Held`, already the plan's list.
+    held: Vec<Captured<B>>,
+    /// The held identities' namespaces, one copy each.
+    names: SharedNames,
 }
 
 impl<B> Default for Routing<B> {
@@ -467,6 +482,7 @@ impl<B> Default for Routing<B> {
             admission: Vec::new(),
             namespaces: BTreeSet::new(),
             held: Vec::new(),
+            names: SharedNames::default(),
         }
     }
 }
@@ -475,6 +491,7 @@ impl<B> Routing<B> {
     fn add<E>(
         &mut self,
         object: Object,
+        kind: &'static catalog::KindInfo,
         hold: impl FnOnce(Object) -> Result<B, E>,
     ) -> Result<(), E> {
         self.references.extend_with(&object);
@@ -492,11 +509,13 @@ impl<B> Routing<B> {
         if object.group() == GATEWAY && object.kind() == "Gateway" {
             self.admission.extend(admission_selectors(&object));
         }
-        if let Some(namespace) = object.namespace() {
+        if let Some(namespace) = object.namespace()
+            && !self.namespaces.contains(namespace)
+        {
             self.namespaces.insert(namespace.to_string());
         }
-        let identity = object.object_ref();
-        self.held.push((identity, hold(object)?));
+        let identity = HeldRef::of(&object, kind, &mut self.names);
+        self.held.push(Captured::Held(identity, hold(object)?));
         Ok(())
     }
 }
@@ -592,7 +611,7 @@ impl<B> Sorted<B> {
             _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
                 bump(skipped, 1, "not matched by the label selector");
             }
-            _ if info.namespaced => self.routing.add(object, hold)?,
+            _ if info.namespaced => self.routing.add(object, info, hold)?,
             _ => self.cluster_scoped.push(object),
         }
         Ok(())
@@ -832,11 +851,11 @@ pub fn runtime_owned(object: &Object) -> Option<&'static str> {
 /// first referrer, for warnings.
 #[derive(Debug, Default)]
 pub struct References {
-    pub secrets: BTreeMap<(String, String), String>,
+    pub secrets: BTreeMap<(String, String), Referrer>,
     /// Gateway API references to a Secret or ConfigMap in another namespace, not yet allowed.
     pub cross_namespace: Vec<CrossReference>,
-    pub services: BTreeMap<(String, String), String>,
-    pub config_maps: BTreeMap<(String, String), String>,
+    pub services: BTreeMap<(String, String), Referrer>,
+    pub config_maps: BTreeMap<(String, String), Referrer>,
     pub cluster_scoped: BTreeSet<(String, String)>,
 }
 
@@ -850,8 +869,12 @@ pub struct CrossReference {
     pub from_namespace: String,
     pub namespace: String,
     pub name: String,
-    pub referrer: String,
+    pub referrer: Referrer,
 }
+
+/// The identity of a referring object, as warnings name it: one copy per object, shared by
+/// each of its references (a folder of 100,000 Ingresses has twice as many references).
+pub type Referrer = Arc<str>;
 
 /// Whether a ReferenceGrant in the target's namespace lets objects of the referring kind in
 /// `from_namespace` refer to it (Gateway API: `from` that kind in that namespace, `to` the
@@ -892,20 +915,28 @@ impl References {
     /// Adds `object`'s references (earlier referrers stay first).
     pub fn extend_with(&mut self, object: &Object) {
         let (group, kind) = (object.group(), object.kind());
+        let mut referrer = None;
         for reference in catalog::REFERENCES
             .iter()
             .filter(|r| r.group == group && r.kind == kind)
         {
-            self.add(object, reference);
+            self.add(object, reference, &mut referrer);
         }
     }
 
-    fn add(&mut self, object: &Object, reference: &catalog::Reference) {
+    /// Adds the references `reference` describes; `referrer` is made once per object, when
+    /// the first one is found.
+    fn add(
+        &mut self,
+        object: &Object,
+        reference: &catalog::Reference,
+        referrer: &mut Option<Referrer>,
+    ) {
         let own_namespace = object
             .namespace()
             .unwrap_or(catalog::CLUSTER_RESOURCE_NAMESPACE);
-        let referrer = object.object_ref().to_string();
         for found in found_at(object, reference) {
+            let referrer = referrer.get_or_insert_with(|| object.object_ref().to_string().into());
             let namespace = found.namespace.as_deref().unwrap_or(own_namespace);
             match reference.target {
                 RefTarget::ClusterScoped(kind) => {
@@ -914,7 +945,7 @@ impl References {
                 RefTarget::Service => {
                     self.services
                         .entry((namespace.to_string(), found.name))
-                        .or_insert_with(|| referrer.clone());
+                        .or_insert_with(|| Arc::clone(referrer));
                 }
                 RefTarget::Secret | RefTarget::ConfigMap
                     if object.group() == GATEWAY && namespace != own_namespace =>
@@ -929,18 +960,18 @@ impl References {
                         from_namespace: own_namespace.to_string(),
                         namespace: namespace.to_string(),
                         name: found.name,
-                        referrer: referrer.clone(),
+                        referrer: Arc::clone(referrer),
                     });
                 }
                 RefTarget::ConfigMap => {
                     self.config_maps
                         .entry((namespace.to_string(), found.name))
-                        .or_insert_with(|| referrer.clone());
+                        .or_insert_with(|| Arc::clone(referrer));
                 }
                 RefTarget::Secret => {
                     self.secrets
                         .entry((namespace.to_string(), found.name))
-                        .or_insert_with(|| referrer.clone());
+                        .or_insert_with(|| Arc::clone(referrer));
                 }
             }
         }
@@ -1077,6 +1108,32 @@ mod tests {
 
     fn obj(v: Value) -> Object {
         Object(v)
+    }
+
+    #[test]
+    fn an_objects_references_share_one_referrer() {
+        let ingress = obj(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop",
+                         "annotations": {"cert-manager.io/cluster-issuer": "le"}},
+            "spec": {
+                "tls": [{"secretName": "web-tls"}, {"secretName": "api-tls"}],
+                "rules": [{"http": {"paths": [
+                    {"path": "/", "pathType": "Prefix",
+                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}
+                ]}}]
+            }
+        }));
+        let refs = References::of([&ingress]);
+        let web_tls = &refs.secrets[&("shop".into(), "web-tls".into())];
+        let api_tls = &refs.secrets[&("shop".into(), "api-tls".into())];
+        let service = &refs.services[&("shop".into(), "web".into())];
+        assert_eq!(&**web_tls, "networking.k8s.io/Ingress shop/web");
+        assert!(Arc::ptr_eq(web_tls, api_tls) && Arc::ptr_eq(web_tls, service));
+        assert!(
+            refs.cluster_scoped
+                .contains(&("ClusterIssuer".into(), "le".into()))
+        );
     }
 
     fn refs(selected: &Selected) -> Vec<String> {

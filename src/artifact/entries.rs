@@ -14,7 +14,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
-use super::format::{Entry, object_path};
+use super::format::{Entry, is_object_path, object_path};
 
 /// No namespace (cluster-scoped) in `Compact::namespace`.
 const NO_NAMESPACE: u32 = u32::MAX;
@@ -83,7 +83,7 @@ impl Entries {
             }
             Some(digests.into_boxed_slice())
         };
-        let path = if entry.path == object_path(position + 1) {
+        let path = if is_object_path(&entry.path, position + 1) {
             None
         } else {
             self.odd_paths
@@ -165,7 +165,7 @@ impl Entries {
             .parse()
             .ok()?;
         let position = number.checked_sub(1)?;
-        let standard = self.items.get(position)?.path.is_none() && object_path(number) == path;
+        let standard = self.items.get(position)?.path.is_none() && is_object_path(path, number);
         standard.then_some(position)
     }
 

@@ -134,6 +134,25 @@ pub fn object_path(index: usize) -> String {
     format!("{OBJECTS_DIR}{index:06}.yaml")
 }
 
+/// Whether `path` is exactly `object_path(index)`, without spelling it out: readers ask this
+/// of every entry of a manifest.
+pub fn is_object_path(path: &str, index: usize) -> bool {
+    let Some(digits) = path
+        .strip_prefix(OBJECTS_DIR)
+        .and_then(|rest| rest.strip_suffix(".yaml"))
+    else {
+        return false;
+    };
+    // `{index:06}`: the number's own digits, zero-padded to six.
+    let width = index
+        .checked_ilog10()
+        .map_or(1, |log| log as usize + 1)
+        .max(6);
+    digits.len() == width
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<usize>() == Ok(index)
+}
+
 /// Why a member path is unsafe, or None if it is a plain relative path of normal parts.
 /// Every reader applies this to every member, before anything else.
 pub fn unsafe_path_reason(path: &[u8]) -> Option<&'static str> {
@@ -180,6 +199,26 @@ mod tests {
         assert_eq!(unsafe_path_reason(b"\xff"), Some("path is not UTF-8"));
         assert_eq!(unsafe_path_reason(object_path(7).as_bytes()), None);
         assert_eq!(object_path(7), "objects/000007.yaml");
+    }
+
+    #[test]
+    fn object_paths_are_recognised_exactly_as_spelled() {
+        for index in [1, 7, 99_999, 999_999, 1_000_000, 1_234_567, usize::MAX - 1] {
+            assert!(is_object_path(&object_path(index), index), "{index}");
+            assert!(!is_object_path(&object_path(index), index - 1), "{index}");
+        }
+        for (path, index) in [
+            ("objects/7.yaml", 7),
+            ("objects/0000007.yaml", 7),
+            ("objects/+00007.yaml", 7),
+            ("objects/00007 .yaml", 7),
+            ("objects/000007.yml", 7),
+            ("object/000007.yaml", 7),
+            ("objects/01000000.yaml", 1_000_000),
+        ] {
+            assert!(!is_object_path(path, index), "{path}");
+        }
+        assert!(is_object_path("objects/000000.yaml", 0));
     }
 
     proptest::proptest! {

@@ -3,18 +3,20 @@
 //! skipped. Every error names the file and the document number. A snapshot reads the folder
 //! through [`capture`], which holds one file at a time and never holds Secrets.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::catalog::CORE;
 use crate::convert::Converted;
 use crate::normalize::{allocation_warning, normalize};
-use crate::object::{Object, ObjectRef, is_valid_name, is_valid_namespace};
+use crate::object::{Object, SharedNames, is_valid_name, is_valid_namespace};
 use crate::select::{self, Captured, SecretsMode, Selection, Sorted};
 use crate::spool::{Slot, Spool, SpoolReader};
 use crate::yaml;
@@ -99,7 +101,7 @@ fn walk(
 ) -> Result<Walked, DirError> {
     let files = manifest_files(root)?;
     let mut walked = Walked::default();
-    let mut seen: HashMap<ObjectRef, Found> = HashMap::new();
+    let mut seen: HashMap<[u8; 16], Found> = HashMap::new();
     for (file, path) in files.iter().enumerate() {
         walked.files += 1;
         let parsed = parse_file(path, &read_text(path)?)?;
@@ -108,7 +110,7 @@ fn walk(
         for (document, object) in parsed.objects {
             let here = Found { file, document };
             if object.catalog_kind().is_some()
-                && let Some(first) = seen.insert(object.object_ref(), here)
+                && let Some(first) = seen.insert(identity_digest(&object), here)
             {
                 let at =
                     |f: Found| format!("{} (document {})", files[f.file].display(), f.document);
@@ -122,6 +124,29 @@ fn walk(
         }
     }
     Ok(walked)
+}
+
+/// What the duplicate check keeps of each routing object of a folder: a digest of its
+/// identity (128 bits of SHA-256, a collision beyond reach), not four owned strings — at
+/// 300,000 objects the identities were the largest thing a folder's capture held.
+fn identity_digest(object: &Object) -> [u8; 16] {
+    let mut hasher = Sha256::new();
+    // Each part with its length, and whether there is a namespace, so no two identities
+    // spell the same bytes.
+    hasher.update([u8::from(object.namespace().is_some())]);
+    for part in [
+        object.group(),
+        object.kind(),
+        object.namespace().unwrap_or_default(),
+        object.name(),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
 /// The folder's manifest files, in path order.
@@ -153,17 +178,20 @@ pub struct DirCapture {
 /// while selection decides; Secrets beyond it are read again from their files instead. Most
 /// folders (a build's manifests) fit and are read once; a huge one costs a second parse of
 /// the files holding Secrets, not memory.
-pub const SECRETS_HELD_BYTES: u64 = 32 << 20;
+pub const SECRETS_HELD_BYTES: u64 = 16 << 20;
 
 /// A Secret met on the first pass: held, or known by the file it is in. One per Secret of
 /// the folder, so the held object is boxed: the list stays small where most are in files.
 enum FoundSecret {
-    Held((String, String), Box<Object>),
-    InFile((String, String), usize),
+    Held(SecretKey, Box<Object>),
+    InFile(SecretKey, usize),
 }
 
+/// A Secret's namespace (shared by every Secret of the namespace) and name.
+type SecretKey = (Arc<str>, Box<str>);
+
 impl FoundSecret {
-    fn key(&self) -> &(String, String) {
+    fn key(&self) -> &SecretKey {
         match self {
             FoundSecret::Held(key, _) | FoundSecret::InFile(key, _) => key,
         }
@@ -196,12 +224,13 @@ pub fn capture_holding(
     let mut sorted: Sorted<Slot> = Sorted::default();
     let mut spool = Spool::new().context("creating a temporary file for the capture")?;
     let mut found_secrets: Vec<FoundSecret> = Vec::new();
+    let mut namespaces = SharedNames::default();
     let mut held = 0u64;
     let walked = walk(root, |found, object| {
         if object.group() == CORE && object.kind() == "Secret" {
             let key = (
-                object.namespace().unwrap_or_default().to_string(),
-                object.name().to_string(),
+                namespaces.get(object.namespace().unwrap_or_default()),
+                object.name().into(),
             );
             held += crate::restore::memory_cost(&object.0);
             found_secrets.push(if held <= secrets_held {
@@ -221,9 +250,14 @@ pub fn capture_holding(
     let spool = spool
         .finish()
         .context("writing the capture's temporary file")?;
-    let existing: BTreeSet<(String, String)> =
-        found_secrets.iter().map(|f| f.key().clone()).collect();
-    let mut plan = select::plan_sorted(sorted, selection, secrets, Some(&existing));
+    // Borrowed from the Secrets met: a second owned copy of every key cost more than the list.
+    let existing: HashSet<(&str, &str)> = found_secrets
+        .iter()
+        .map(|f| (&*f.key().0, &*f.key().1))
+        .collect();
+    let exists = |namespace: &str, name: &str| existing.contains(&(namespace, name));
+    let mut plan = select::plan_sorted(sorted, selection, secrets, Some(&exists));
+    drop(existing);
     let mut warnings = Vec::new();
     let mut emit = |object: Object, warnings: &mut Vec<String>| {
         warnings.extend(allocation_warning(&object));
@@ -275,7 +309,7 @@ fn secrets_of(
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<CapturedSecrets> {
     let mut out = CapturedSecrets::default();
-    let mut wanted: BTreeMap<usize, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut wanted: BTreeMap<usize, BTreeSet<SecretKey>> = BTreeMap::new();
     for secret in found {
         let key = secret.key();
         if !plan.wants_secret(&key.0, &key.1) {
@@ -283,9 +317,9 @@ fn secrets_of(
             continue;
         }
         match secret {
-            FoundSecret::Held(key, secret) => {
+            FoundSecret::Held((namespace, name), secret) => {
                 if plan.accepts_secret(&secret) {
-                    out.captured.insert(key);
+                    out.captured.insert((namespace.to_string(), name.into()));
                     sink(*secret)?;
                 }
             }
@@ -301,15 +335,15 @@ fn secrets_of(
     for (file, mut keys) in wanted {
         let path = files.get(file).ok_or_else(|| changed(root))?;
         for (_, secret) in parse_file(path, &read_text(path)?)?.objects {
-            let key = (
-                secret.namespace().unwrap_or_default().to_string(),
-                secret.name().to_string(),
+            let key: SecretKey = (
+                secret.namespace().unwrap_or_default().into(),
+                secret.name().into(),
             );
             if !(secret.group() == CORE && secret.kind() == "Secret" && keys.remove(&key)) {
                 continue;
             }
             if plan.accepts_secret(&secret) {
-                out.captured.insert(key);
+                out.captured.insert((key.0.to_string(), key.1.into()));
                 sink(secret)?;
             }
         }
@@ -472,6 +506,7 @@ fn check(object: Object, path: &Path, document: usize) -> Result<Object, DirErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn write(dir: &Path, name: &str, text: &str) {
         let path = dir.join(name);
@@ -570,6 +605,42 @@ mod tests {
         assert!(
             err.contains("a.yaml") && err.contains("b.yaml") && err.contains("Service s/web"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn identity_digests_tell_every_identity_apart() {
+        let object = |api: &str, kind: &str, namespace: Option<&str>, name: &str| {
+            let mut value = json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}});
+            if let Some(ns) = namespace {
+                value["metadata"]["namespace"] = json!(ns);
+            }
+            Object(value)
+        };
+        let identities = [
+            object("v1", "Service", Some("shop"), "web"),
+            object("v1", "Service", Some("sho"), "pweb"),
+            object("v1", "Service", Some("shop"), "web2"),
+            object("v1", "Secret", Some("shop"), "web"),
+            object("networking.k8s.io/v1", "Service", Some("shop"), "web"),
+            object("v1", "Namespace", None, "shop"),
+            object("v1", "Namespace", Some(""), "shop"),
+            object("v1", "Namespace", None, "sho"),
+        ];
+        let digests: Vec<[u8; 16]> = identities.iter().map(identity_digest).collect();
+        // The empty namespace is no namespace (as `Object::namespace` reads it): the same.
+        assert_eq!(digests[5], digests[6]);
+        let distinct: HashSet<[u8; 16]> = digests.iter().copied().collect();
+        assert_eq!(distinct.len(), digests.len() - 1, "{digests:?}");
+        // Another version of the same kind is the same object.
+        assert_eq!(
+            identity_digest(&object(
+                "networking.k8s.io/v1beta1",
+                "Service",
+                Some("shop"),
+                "web"
+            )),
+            digests[4]
         );
     }
 
