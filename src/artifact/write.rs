@@ -300,6 +300,20 @@ mod tests {
         text
     }
 
+    /// Opens a finished artifact as a reader does, every member checked (the signature is the
+    /// store's concern, not the writer's).
+    fn open(finished: &FinishedArtifact) -> VerifiedArtifact {
+        VerifiedArtifact::open(
+            File::open(finished.file.path()).unwrap(),
+            Verification::Skip,
+            "prod",
+            ID,
+            crate::artifact::Limits::default(),
+            "prod/test",
+        )
+        .unwrap()
+    }
+
     /// The finished artifact lives in the returned folder.
     fn write(objects: &[Object]) -> (FinishedArtifact, Vec<Entry>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -341,15 +355,7 @@ mod tests {
             let entry_lines = text.lines().filter(|l| l.contains("\"sha256\"")).count();
             assert_eq!(entry_lines, count);
 
-            let opened = VerifiedArtifact::open(
-                File::open(finished.file.path()).unwrap(),
-                Verification::Skip,
-                "prod",
-                ID,
-                crate::artifact::Limits::default(),
-                "prod/test",
-            )
-            .unwrap();
+            let opened = open(&finished);
             assert_eq!(
                 opened.manifest.entries.iter().collect::<Vec<_>>(),
                 want.entries
@@ -364,15 +370,7 @@ mod tests {
             .map(|i| service(&format!("ns-{}", i % 40), &format!("web-{i}")))
             .collect();
         let (finished, expected, _dir) = write(&objects);
-        let opened = VerifiedArtifact::open(
-            File::open(finished.file.path()).unwrap(),
-            Verification::Skip,
-            "prod",
-            ID,
-            crate::artifact::Limits::default(),
-            "prod/test",
-        )
-        .unwrap();
+        let opened = open(&finished);
         assert_eq!(opened.manifest.entries.len(), expected.len());
         let mut visited = 0;
         opened
