@@ -59,6 +59,7 @@ impl HeldRef {
         }
     }
 
+    #[cfg(test)]
     pub fn to_object_ref(&self) -> ObjectRef {
         ObjectRef {
             group: self.kind.group.to_string(),

@@ -54,12 +54,8 @@ pub fn is_waited_kind(group: &str, kind: &str) -> bool {
 
 /// The readiness of `object` (a kind for which [`is_waited_kind`] holds) from its status.
 pub fn readiness(object: &Value) -> Readiness {
-    let group = object["apiVersion"]
-        .as_str()
-        .and_then(|v| v.split_once('/'))
-        .map_or("", |(group, _)| group);
     let kind = object["kind"].as_str().unwrap_or_default();
-    match (group, kind) {
+    match (group_of(object), kind) {
         (CERT_MANAGER, _) => condition_true(object, &object["status"]["conditions"], "Ready"),
         (GATEWAY, "Gateway") => {
             condition_true(object, &object["status"]["conditions"], "Programmed")
@@ -84,15 +80,18 @@ pub struct Expectations {
 /// waiting for it would only time out.
 pub fn readiness_expected(object: &Value, expectations: &Expectations) -> Readiness {
     if object["kind"] == "Ingress"
-        && object["apiVersion"]
-            .as_str()
-            .is_some_and(|v| v.starts_with(&format!("{NETWORKING}/")))
+        && group_of(object) == NETWORKING
         && let Some(classes) = &expectations.addressed_ingress_classes
         && !classes.contains(ingress_class(object))
     {
         return Readiness::Ready;
     }
     readiness(object)
+}
+
+/// The API group of an object's `apiVersion` (empty for the core group, or when it names none).
+fn group_of(object: &Value) -> &str {
+    crate::catalog::split_api_version(object["apiVersion"].as_str().unwrap_or_default()).0
 }
 
 /// The class an Ingress names: `spec.ingressClassName`, else the older
@@ -241,9 +240,12 @@ fn ingress_readiness(ingress: &Value) -> Readiness {
     if has_address(ingress) {
         return Readiness::Ready;
     }
-    let class = ingress["spec"]["ingressClassName"]
-        .as_str()
-        .unwrap_or("(the default class)");
+    // Named as `ingress_class` reads it, so an Ingress classed by the older annotation names
+    // its class too.
+    let class = match ingress_class(ingress) {
+        "" => "(the default class)",
+        class => class,
+    };
     Readiness::pending(
         "LoadBalancer",
         "NoAddress",
@@ -512,6 +514,21 @@ mod tests {
             panic!("no address is not ready");
         };
         assert!(message.contains("IngressClass traefik"), "{message}");
+        // Classed by the older annotation, or not at all: named as `ingress_class` reads it.
+        let mut legacy = ingress(json!({"loadBalancer": {}}));
+        legacy["spec"] = json!({});
+        let Readiness::Pending { message, .. } = readiness(&legacy) else {
+            panic!("no address is not ready");
+        };
+        assert!(
+            message.contains("IngressClass (the default class)"),
+            "{message}"
+        );
+        legacy["metadata"]["annotations"] = json!({"kubernetes.io/ingress.class": "nginx"});
+        let Readiness::Pending { message, .. } = readiness(&legacy) else {
+            panic!("no address is not ready");
+        };
+        assert!(message.contains("IngressClass nginx"), "{message}");
     }
 
     #[test]

@@ -178,32 +178,93 @@ pub struct DirCapture {
 /// while selection decides; Secrets beyond it are read again from their files instead. Most
 /// folders (a build's manifests) fit and are read once; a huge one costs a second parse of
 /// the files holding Secrets, not memory.
-pub const SECRETS_HELD_BYTES: u64 = 16 << 20;
+pub const SECRETS_HELD_BYTES: u64 = 32 << 20;
 
-/// A Secret met on the first pass: held, or known by the file it is in. One per Secret of
-/// the folder, so the held object is boxed: the list stays small where most are in files.
-enum FoundSecret {
-    Held(SecretKey, Box<Object>),
-    InFile(SecretKey, usize),
+/// What the held Secrets and selection's own bookkeeping (an estimate per object met) may
+/// take together: as a folder grows, its held Secrets are let go, newest first, so that a
+/// folder of a few thousand objects is still read once and one of 300,000 holds none.
+const CAPTURE_HELD_BYTES: u64 = 48 << 20;
+
+/// Selection's bookkeeping per object met, as measured at 302,000 objects (identity, spool
+/// slot, references, duplicate check; docs/performance.md).
+const BOOKKEEPING_PER_OBJECT: u64 = 280;
+
+/// A Secret met on the first pass: where it is, and the object while it is held. One per
+/// Secret of the folder, so the held object is boxed: the list stays small where most are
+/// in files.
+struct FoundSecret {
+    key: SecretKey,
+    file: usize,
+    held: Option<Box<Object>>,
 }
 
 /// A Secret's namespace (shared by every Secret of the namespace) and name.
 type SecretKey = (Arc<str>, Box<str>);
 
-impl FoundSecret {
-    fn key(&self) -> &SecretKey {
-        match self {
-            FoundSecret::Held(key, _) | FoundSecret::InFile(key, _) => key,
+/// The Secrets met on a folder's first pass, and which of them are held.
+struct SecretsMet {
+    found: Vec<FoundSecret>,
+    namespaces: SharedNames,
+    /// The held ones (index into `found`, cost), oldest first, to let go newest first.
+    held: Vec<(usize, u64)>,
+    held_bytes: u64,
+    /// At most this much held, however small the folder.
+    cap: u64,
+    objects_met: u64,
+}
+
+impl SecretsMet {
+    fn new(cap: u64) -> Self {
+        Self {
+            found: Vec::new(),
+            namespaces: SharedNames::default(),
+            held: Vec::new(),
+            held_bytes: 0,
+            cap,
+            objects_met: 0,
         }
+    }
+
+    /// What may be held now, after the bookkeeping of the objects met so far.
+    fn limit(&self) -> u64 {
+        let bookkeeping = self.objects_met.saturating_mul(BOOKKEEPING_PER_OBJECT);
+        self.cap.min(CAPTURE_HELD_BYTES.saturating_sub(bookkeeping))
+    }
+
+    /// Counts an object met, and lets held Secrets go while they are over the limit.
+    fn count_object(&mut self) {
+        self.objects_met += 1;
+        while self.held_bytes > self.limit()
+            && let Some((index, cost)) = self.held.pop()
+        {
+            self.found[index].held = None;
+            self.held_bytes -= cost;
+        }
+    }
+
+    /// Notes a Secret found in `file`, holding it if it fits.
+    fn meet(&mut self, file: usize, secret: Object) {
+        let key = (
+            self.namespaces.get(secret.namespace().unwrap_or_default()),
+            secret.name().into(),
+        );
+        let cost = crate::restore::memory_cost(&secret.0);
+        let held = (self.held_bytes.saturating_add(cost) <= self.limit()).then(|| {
+            self.held.push((self.found.len(), cost));
+            self.held_bytes += cost;
+            Box::new(secret)
+        });
+        self.found.push(FoundSecret { key, file, held });
     }
 }
 
 /// Reads the folder as a snapshot captures it: selected (`select`'s rules) and normalised,
 /// handed to `sink` in restore order, Secrets in their tier. Memory does not grow with the
 /// folder: routing objects wait in a spool file as the cluster capture's do, and Secrets are
-/// held only up to [`SECRETS_HELD_BYTES`] — past it, the first pass notes where each one is,
-/// and once selection has decided which ones routing references, only the files holding
-/// those are read again. Secrets are never written to the spool.
+/// held only up to [`SECRETS_HELD_BYTES`], less as the folder grows ([`CAPTURE_HELD_BYTES`])
+/// — past it, the first pass notes where each one is, and once selection has decided which
+/// ones routing references, only the files holding those are read again. Secrets are never
+/// written to the spool.
 pub fn capture(
     root: &Path,
     selection: &Selection,
@@ -213,7 +274,7 @@ pub fn capture(
     capture_holding(root, selection, secrets, SECRETS_HELD_BYTES, sink)
 }
 
-/// [`capture`] holding at most `secrets_held` bytes of Secrets.
+/// [`capture`] holding at most `secrets_held` bytes of Secrets (less in a big folder).
 pub fn capture_holding(
     root: &Path,
     selection: &Selection,
@@ -223,21 +284,11 @@ pub fn capture_holding(
 ) -> anyhow::Result<DirCapture> {
     let mut sorted: Sorted<Slot> = Sorted::default();
     let mut spool = Spool::new().context("creating a temporary file for the capture")?;
-    let mut found_secrets: Vec<FoundSecret> = Vec::new();
-    let mut namespaces = SharedNames::default();
-    let mut held = 0u64;
+    let mut met = SecretsMet::new(secrets_held);
     let walked = walk(root, |found, object| {
+        met.count_object();
         if object.group() == CORE && object.kind() == "Secret" {
-            let key = (
-                namespaces.get(object.namespace().unwrap_or_default()),
-                object.name().into(),
-            );
-            held += crate::restore::memory_cost(&object.0);
-            found_secrets.push(if held <= secrets_held {
-                FoundSecret::Held(key, Box::new(object))
-            } else {
-                FoundSecret::InFile(key, found.file)
-            });
+            met.meet(found.file, object);
             return Ok(());
         }
         sorted.add(object, selection, |object| {
@@ -251,9 +302,10 @@ pub fn capture_holding(
         .finish()
         .context("writing the capture's temporary file")?;
     // Borrowed from the Secrets met: a second owned copy of every key cost more than the list.
+    let found_secrets = met.found;
     let existing: HashSet<(&str, &str)> = found_secrets
         .iter()
-        .map(|f| (&*f.key().0, &*f.key().1))
+        .map(|f| (&*f.key.0, &*f.key.1))
         .collect();
     let exists = |namespace: &str, name: &str| existing.contains(&(namespace, name));
     let mut plan = select::plan_sorted(sorted, selection, secrets, Some(&exists));
@@ -310,20 +362,19 @@ fn secrets_of(
 ) -> anyhow::Result<CapturedSecrets> {
     let mut out = CapturedSecrets::default();
     let mut wanted: BTreeMap<usize, BTreeSet<SecretKey>> = BTreeMap::new();
-    for secret in found {
-        let key = secret.key();
+    for FoundSecret { key, file, held } in found {
         if !plan.wants_secret(&key.0, &key.1) {
             out.unreferenced += 1;
             continue;
         }
-        match secret {
-            FoundSecret::Held((namespace, name), secret) => {
+        match held {
+            Some(secret) => {
                 if plan.accepts_secret(&secret) {
-                    out.captured.insert((namespace.to_string(), name.into()));
+                    out.captured.insert((key.0.to_string(), key.1.into()));
                     sink(*secret)?;
                 }
             }
-            FoundSecret::InFile(key, file) => {
+            None => {
                 wanted.entry(file).or_default().insert(key);
             }
         }
@@ -642,6 +693,40 @@ mod tests {
             )),
             digests[4]
         );
+    }
+
+    #[test]
+    fn held_secrets_are_let_go_newest_first_as_the_folder_grows() {
+        let secret = |name: &str| {
+            Object(
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "namespace": "shop"}, "data": {"k": "dmFsdWU="}}),
+            )
+        };
+        let cost = crate::restore::memory_cost(&secret("a").0);
+        let held = |met: &SecretsMet| -> Vec<bool> {
+            met.found.iter().map(|f| f.held.is_some()).collect()
+        };
+        // A cap of two and a half: the third does not fit.
+        let mut met = SecretsMet::new(2 * cost + cost / 2);
+        for (file, name) in ["a", "b", "c"].into_iter().enumerate() {
+            met.count_object();
+            met.meet(file, secret(name));
+        }
+        assert_eq!(held(&met), [true, true, false]);
+        assert_eq!(met.found[2].file, 2);
+        // Bookkeeping that leaves room for one and a half: the newest held one goes.
+        met.objects_met = (CAPTURE_HELD_BYTES - cost - cost / 2) / BOOKKEEPING_PER_OBJECT;
+        met.count_object();
+        assert_eq!(held(&met), [true, false, false]);
+        assert_eq!(met.held_bytes, cost);
+        // A folder big enough holds none, and holds no Secret met after.
+        met.objects_met = CAPTURE_HELD_BYTES / BOOKKEEPING_PER_OBJECT;
+        met.count_object();
+        met.meet(3, secret("d"));
+        assert_eq!(held(&met), [false; 4]);
+        assert_eq!((met.held_bytes, met.held.len()), (0, 0));
+        assert_eq!(&*met.found[3].key.0, "shop");
     }
 
     fn captured(dir: &Path, secrets: SecretsMode, held: u64) -> (Vec<Object>, DirCapture) {
