@@ -306,8 +306,11 @@ pub fn tier_name(group: &str, kind: &str) -> &'static str {
     lookup_group_kind(group, kind)
         .and_then(|k| RESTORE_TIERS.get(k.tier))
         .copied()
-        .unwrap_or("other")
+        .unwrap_or(OTHER_TIER)
 }
+
+/// The tier name of a kind outside the catalog (none is restored; reports still name one).
+pub const OTHER_TIER: &str = "other";
 
 /// The catalog entry for a qualified name (`group/Kind` or core `Kind`), or a plural, or a
 /// kind name alone, case-insensitively: what users type in `--only`.

@@ -4,7 +4,7 @@
 //! the snapshot's scope, captured and normalised exactly as a snapshot would be. The
 //! comparison itself is `drift`; which live objects count is `scope`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::artifact::VerifiedArtifact;
 use crate::drift::{self, Comparison, Item, Mode, Side, SideWriter};
 use crate::k8s::Connection;
-use crate::object::{Object, ObjectRef};
+use crate::object::Object;
 use crate::open::OpenedSnapshot;
 use crate::scope::Scope;
 use crate::seal::Unsealer;
@@ -94,7 +94,7 @@ pub async fn live_side(
     connection: &Connection,
     scope: &Scope,
     snapshot: &crate::artifact::OpenedManifest,
-    expected: &BTreeSet<ObjectRef>,
+    expected: &crate::object::Identities,
     digester: Option<(&ValueDigester, &str)>,
 ) -> anyhow::Result<(Side, Vec<String>)> {
     let selection = scope.live_selection(&snapshot.selection);

@@ -4,7 +4,7 @@
 //! Objects stay dynamic (`serde_json::Value`): the kinds are data in the catalog, and
 //! cert-manager and Gateway API objects have no Rust types here.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -31,10 +31,32 @@ pub struct ObjectRef {
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = catalog::qualified(&self.group, &self.kind);
+        write_identity(f, &kind, self.namespace.as_deref(), &self.name)
+    }
+}
+
+impl ObjectRef {
+    /// The namespace this object is in or, for a Namespace, is.
+    #[cfg(test)]
+    pub fn home_namespace(&self) -> Option<&str> {
         match &self.namespace {
-            Some(ns) => write!(f, "{kind} {ns}/{name}", name = self.name),
-            None => write!(f, "{kind} {name}", name = self.name),
+            Some(ns) => Some(ns),
+            None => (self.group.is_empty() && self.kind == "Namespace").then_some(&*self.name),
         }
+    }
+}
+
+/// How every report, error and manifest reader spells an object: `Kind ns/name` (the kind
+/// qualified by its group outside the core group), or `Kind name` when cluster-scoped.
+pub fn write_identity(
+    out: &mut impl fmt::Write,
+    qualified_kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> fmt::Result {
+    match namespace {
+        Some(ns) => write!(out, "{qualified_kind} {ns}/{name}"),
+        None => write!(out, "{qualified_kind} {name}"),
     }
 }
 
@@ -59,7 +81,6 @@ impl HeldRef {
         }
     }
 
-    #[cfg(test)]
     pub fn to_object_ref(&self) -> ObjectRef {
         ObjectRef {
             group: self.kind.group.to_string(),
@@ -72,11 +93,112 @@ impl HeldRef {
 
 impl fmt::Display for HeldRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = self.kind.qualified();
+        write_identity(
+            f,
+            &self.kind.qualified(),
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+impl HeldRef {
+    /// The namespace this object is in or, for a Namespace, is.
+    pub fn home_namespace(&self) -> Option<&str> {
         match &self.namespace {
-            Some(ns) => write!(f, "{kind} {ns}/{name}", name = self.name),
-            None => write!(f, "{kind} {name}", name = self.name),
+            Some(ns) => Some(ns),
+            None => {
+                (self.kind.group.is_empty() && self.kind.kind == "Namespace").then_some(&*self.name)
+            }
         }
+    }
+
+    /// What identities are ordered by: [`ObjectRef`]'s own order.
+    fn key(&self) -> (&str, &str, Option<&str>, &str) {
+        (
+            self.kind.group,
+            self.kind.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+impl PartialEq for HeldRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for HeldRef {}
+
+impl PartialOrd for HeldRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HeldRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The identities of many objects, held compactly ([`HeldRef`]s sharing their namespaces) in
+/// [`ObjectRef`]'s order: what a restore keeps of every object for `--prune` and `--wait`
+/// (about a third of a set of `ObjectRef`s).
+#[derive(Debug, Default)]
+pub struct Identities {
+    names: SharedNames,
+    held: BTreeSet<HeldRef>,
+}
+
+impl Identities {
+    /// Records `object`'s identity. Only catalog kinds have one here: a verified artifact
+    /// holds nothing else, and `--prune`, `--wait` and `diff` look at nothing else.
+    pub fn insert(&mut self, object: &Object) {
+        if let Some(kind) = object.catalog_kind() {
+            self.held.insert(HeldRef::of(object, kind, &mut self.names));
+        }
+    }
+
+    /// Records an identity (of a catalog kind, as [`Identities::insert`]).
+    pub fn insert_ref(&mut self, identity: &ObjectRef) {
+        if let Some(kind) = catalog::lookup_group_kind(&identity.group, &identity.kind) {
+            let namespace = identity.namespace.as_deref().map(|ns| self.names.get(ns));
+            let name = identity.name.as_str().into();
+            self.held.insert(HeldRef {
+                kind,
+                namespace,
+                name,
+            });
+        }
+    }
+
+    pub fn contains(&self, identity: &ObjectRef) -> bool {
+        let Some(kind) = catalog::lookup_group_kind(&identity.group, &identity.kind) else {
+            return false;
+        };
+        self.held.contains(&HeldRef {
+            kind,
+            namespace: identity.namespace.as_deref().map(Arc::from),
+            name: identity.name.as_str().into(),
+        })
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// In [`ObjectRef`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = &HeldRef> {
+        self.held.iter()
     }
 }
 
@@ -250,6 +372,68 @@ mod tests {
         );
         assert!(held[2].namespace.is_none());
         assert!(!Arc::ptr_eq(&names.get("shop"), &names.get("shop-2")));
+    }
+
+    #[test]
+    fn identities_are_held_in_object_ref_order_and_found_by_object_ref() {
+        let object = |api_version: &str, kind: &str, ns: Option<&str>, name: &str| {
+            let mut metadata = json!({"name": name});
+            if let Some(ns) = ns {
+                metadata["namespace"] = json!(ns);
+            }
+            Object(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}))
+        };
+        let objects = [
+            object("networking.k8s.io/v1", "Ingress", Some("shop"), "web"),
+            object("networking.k8s.io/v1", "Ingress", Some("blog"), "web"),
+            object("v1", "Service", Some("shop"), "web"),
+            object("v1", "Namespace", None, "shop"),
+            object("networking.k8s.io/v1", "IngressClass", None, "nginx"),
+            object(
+                "gateway.networking.k8s.io/v1",
+                "HTTPRoute",
+                Some("shop"),
+                "a",
+            ),
+            // No identity outside the catalog: no artifact holds such a kind.
+            object("apps/v1", "Deployment", Some("shop"), "web"),
+        ];
+        let mut identities = Identities::default();
+        for o in &objects {
+            identities.insert(o);
+        }
+        identities.insert(&objects[0]);
+        assert_eq!(identities.len(), 6);
+        let mut expected: Vec<ObjectRef> = objects[..6].iter().map(Object::object_ref).collect();
+        expected.sort();
+        let held: Vec<ObjectRef> = identities.iter().map(HeldRef::to_object_ref).collect();
+        assert_eq!(held, expected);
+        for o in &objects[..6] {
+            assert!(identities.contains(&o.object_ref()), "{}", o.object_ref());
+        }
+        for absent in [
+            object("apps/v1", "Deployment", Some("shop"), "web"),
+            object("networking.k8s.io/v1", "Ingress", Some("shop"), "api"),
+            object("networking.k8s.io/v1", "Ingress", None, "web"),
+            object("v1", "Service", Some("blog"), "web"),
+            object("v1", "Namespace", None, "blog"),
+        ] {
+            assert!(
+                !identities.contains(&absent.object_ref()),
+                "{}",
+                absent.object_ref()
+            );
+        }
+        let homes: Vec<Option<&str>> = identities.iter().map(HeldRef::home_namespace).collect();
+        let expected_homes: Vec<Option<&str>> =
+            expected.iter().map(ObjectRef::home_namespace).collect();
+        assert_eq!(homes, expected_homes);
+        assert!(homes.contains(&None), "an IngressClass is in no namespace");
+        assert_eq!(
+            homes.iter().filter(|h| **h == Some("shop")).count(),
+            4,
+            "the Namespace itself, its Ingress, Service and HTTPRoute: {homes:?}"
+        );
     }
 
     #[test]

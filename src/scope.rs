@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::artifact::Manifest;
 use crate::catalog::{self, KindInfo};
-use crate::object::{Object, ObjectRef};
+use crate::object::Object;
 use crate::select::{SecretsMode, Selection};
 use crate::transform::Transform;
 
@@ -37,10 +37,10 @@ pub struct Scope {
 
 impl Scope {
     /// The scope of the snapshot `manifest` describes, whose objects (already transformed)
-    /// are `objects`.
+    /// are in, or are, `home_namespaces` (see `ObjectRef::home_namespace`).
     pub fn of<'a, E>(
         manifest: &Manifest<E>,
-        objects: impl IntoIterator<Item = &'a ObjectRef>,
+        home_namespaces: impl IntoIterator<Item = &'a str>,
         transform: &Transform,
     ) -> Self {
         let map = |ns: &String| transform.namespaces.get(ns).unwrap_or(ns).clone();
@@ -54,16 +54,7 @@ impl Scope {
                     .collect::<BTreeSet<_>>()
             })
         } else {
-            Some(
-                objects
-                    .into_iter()
-                    .filter_map(|o| match (&o.namespace, o.kind.as_str()) {
-                        (Some(ns), _) => Some(ns.clone()),
-                        (None, "Namespace") if o.group.is_empty() => Some(o.name.clone()),
-                        _ => None,
-                    })
-                    .collect(),
-            )
+            Some(home_namespaces.into_iter().map(str::to_string).collect())
         };
         if !transform.only_namespaces.is_empty() {
             let only: BTreeSet<String> = transform.only_namespaces.iter().map(map).collect();
@@ -177,7 +168,12 @@ mod tests {
         let objects = [ingress("shop"), object("Namespace", "v1", None, "blog")];
         let scope = Scope::of(
             &manifest("dir", &[]),
-            &objects.iter().map(Object::object_ref).collect::<Vec<_>>(),
+            objects
+                .iter()
+                .map(Object::object_ref)
+                .collect::<Vec<_>>()
+                .iter()
+                .filter_map(crate::object::ObjectRef::home_namespace),
             &Transform::default(),
         );
         assert!(scope.covers(&ingress("shop")));
@@ -195,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_whole_cluster_snapshot_covers_everything_routing_but_system_objects() {
-        let scope = Scope::of(&manifest("cluster", &[]), &[], &Transform::default());
+        let scope = Scope::of(&manifest("cluster", &[]), [], &Transform::default());
         assert!(scope.covers(&ingress("anything")));
         assert!(scope.covers(&object(
             "IngressClass",
@@ -215,7 +211,7 @@ mod tests {
             only: vec![crate::transform::parse_kind("Ingress").unwrap()],
             ..Default::default()
         };
-        let scope = Scope::of(&manifest("cluster", &["shop", "blog"]), &[], &transform);
+        let scope = Scope::of(&manifest("cluster", &["shop", "blog"]), [], &transform);
         assert!(scope.covers(&ingress("shop-staging")));
         assert!(!scope.covers(&ingress("shop")));
         assert!(scope.covers(&ingress("blog")));
@@ -224,7 +220,7 @@ mod tests {
             only_namespaces: vec!["blog".into()],
             ..Default::default()
         };
-        let scope = Scope::of(&manifest("cluster", &[]), &[], &narrowed);
+        let scope = Scope::of(&manifest("cluster", &[]), [], &narrowed);
         assert!(scope.covers(&ingress("blog")));
         assert!(!scope.covers(&ingress("shop")));
     }
@@ -233,7 +229,7 @@ mod tests {
     fn secrets_are_out_of_scope_of_a_snapshot_without_them() {
         let mut m = manifest("cluster", &[]);
         m.secrets = SecretsMode::Skip;
-        let scope = Scope::of(&m, &[], &Transform::default());
+        let scope = Scope::of(&m, [], &Transform::default());
         assert!(!scope.covers(&object("Secret", "v1", Some("shop"), "tls")));
     }
 }

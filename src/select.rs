@@ -87,19 +87,17 @@ pub fn select(objects: Vec<Object>, selection: &Selection, secrets: SecretsMode)
         |namespace: &str, name: &str| existing.contains(&(namespace.to_string(), name.to_string()));
     let mut plan = plan(others, selection, secrets, Some(&exists));
     let mut captured: Vec<Object> = Vec::new();
-    let mut captured_keys = BTreeSet::new();
     let mut unreferenced = 0;
     for secret in secret_objects {
         let key = key_of(&secret);
         let wanted = plan.wants_secret(&key.0, &key.1);
         if plan.accepts_secret(&secret) {
-            captured_keys.insert(key);
             captured.push(secret);
         } else if !wanted {
             unreferenced += 1;
         }
     }
-    plan.finish(&captured_keys, unreferenced);
+    plan.finish(unreferenced);
     captured.extend(plan.objects.drain(..).map(Captured::into_object));
     sort_for_restore(&mut captured);
     Selected {
@@ -194,8 +192,11 @@ impl Captured<Object> {
 pub struct Plan<B = Object> {
     /// Every captured object but Secrets, in restore order.
     pub objects: Vec<Captured<B>>,
-    /// Secrets the captured objects reference, each with its first referrer.
+    /// Secrets the captured objects reference, each with its first referrer, until it is
+    /// captured: what is left at the end was not found in the source.
     pub secret_refs: BTreeMap<(String, String), Referrer>,
+    /// The namespaces of the Secrets captured so far.
+    secret_namespaces: BTreeSet<String>,
     pub warnings: Vec<String>,
     pub skipped: BTreeMap<String, usize>,
     /// Namespaces that hold nothing but referenced Secrets not read yet: captured only if one
@@ -219,14 +220,21 @@ impl<B> Plan<B> {
     /// Whether a Secret, now read, is captured: wanted by name, and routing data (a TLS or
     /// Opaque Secret with string data). A referenced Secret of another type (a service-account
     /// token named by mistake, or on purpose) is left out with a warning; malformed data is
-    /// left out the same way, and named.
+    /// left out the same way, and named. A captured Secret is no longer wanted (sources hold
+    /// each identity once).
     pub fn accepts_secret(&mut self, secret: &Object) -> bool {
         let key = key_of(secret);
         if !self.wants_secret(&key.0, &key.1) {
             return false;
         }
         match crate::artifact::validate::secret_problem(secret) {
-            None => true,
+            None => {
+                self.secret_refs.remove(&key);
+                if !self.secret_namespaces.contains(&key.0) {
+                    self.secret_namespaces.insert(key.0);
+                }
+                true
+            }
             Some(problem) => {
                 let referrer = self.secret_refs.remove(&key).unwrap_or_default();
                 self.warnings.push(format!(
@@ -241,11 +249,10 @@ impl<B> Plan<B> {
 
     /// The Namespaces that hold only Secrets, for the Secrets that were captured; the others
     /// are counted as left out.
-    pub fn namespaces_of_secrets(&mut self, captured: &BTreeSet<(String, String)>) -> Vec<Object> {
-        let holding: BTreeSet<&str> = captured.iter().map(|(ns, _)| ns.as_str()).collect();
+    pub fn namespaces_of_secrets(&mut self) -> Vec<Object> {
         let (kept, unused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.secret_only_namespaces)
             .into_iter()
-            .partition(|(ns, _)| holding.contains(ns.as_str()));
+            .partition(|(ns, _)| self.secret_namespaces.contains(ns));
         if !unused.is_empty() {
             bump(
                 &mut self.skipped,
@@ -316,15 +323,13 @@ impl<B> Plan<B> {
     }
 
     /// Records referenced Secrets that were not found, and how many were left out.
-    pub fn finish(&mut self, captured: &BTreeSet<(String, String)>, unreferenced: usize) {
+    pub fn finish(&mut self, unreferenced: usize) {
         if self.secrets != SecretsMode::Skip {
             for (key, referrer) in &self.secret_refs {
-                if !captured.contains(key) {
-                    self.warnings.push(format!(
-                        "{referrer} references Secret {}/{}, which is not in the source",
-                        key.0, key.1
-                    ));
-                }
+                self.warnings.push(format!(
+                    "{referrer} references Secret {}/{}, which is not in the source",
+                    key.0, key.1
+                ));
             }
         }
         if unreferenced > 0 {
@@ -409,6 +414,7 @@ pub fn plan_sorted<B>(
     let mut plan = Plan {
         objects: Vec::new(),
         secret_refs: references.secrets,
+        secret_namespaces: BTreeSet::new(),
         warnings,
         skipped,
         secret_only_namespaces: BTreeMap::new(),
@@ -1454,6 +1460,58 @@ mod tests {
         };
         let r = refs(&select(sample(), &excluded, SecretsMode::Sealed));
         assert!(r.iter().all(|r| !r.contains("shop")), "{r:?}");
+    }
+
+    /// A source that streams Secrets (a cluster) tells the plan only which ones it accepted:
+    /// the plan knows what is missing and which Secret-only namespaces to keep.
+    #[test]
+    fn a_streaming_source_leaves_what_was_captured_to_the_plan() {
+        let ingress = |name: &str, client_ca: &str| {
+            obj(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": name, "namespace": "web",
+                    "annotations": {"nginx.ingress.kubernetes.io/auth-tls-secret": client_ca}},
+                "spec": {"tls": [{"secretName": "web-tls"}]}}),
+            )
+        };
+        let secret = |ns: &str, name: &str| {
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "namespace": ns}, "data": {}}),
+            )
+        };
+        let objects = vec![ingress("a", "certs/client-ca"), ingress("b", "vault/gone")];
+        let mut plan = plan(objects, &Selection::default(), SecretsMode::Sealed, None);
+        assert!(plan.wants_secret("certs", "client-ca"));
+        assert!(plan.accepts_secret(&secret("certs", "client-ca")));
+        assert!(
+            !plan.wants_secret("certs", "client-ca"),
+            "a captured Secret is not wanted again"
+        );
+        assert!(plan.accepts_secret(&secret("web", "web-tls")));
+        assert!(!plan.accepts_secret(&secret("web", "unrelated")));
+        let kept: Vec<String> = plan
+            .namespaces_of_secrets()
+            .iter()
+            .map(|ns| ns.name().to_string())
+            .collect();
+        assert_eq!(kept, ["certs"], "vault holds no captured Secret");
+        plan.finish(1);
+        assert_eq!(
+            plan.warnings,
+            [
+                "networking.k8s.io/Ingress web/b references Secret vault/gone, which is not in the source"
+            ]
+        );
+        assert_eq!(
+            plan.skipped.get("Namespace holding no captured object"),
+            Some(&1)
+        );
+        assert_eq!(
+            plan.skipped
+                .get("Secret not referenced by captured routing (data minimisation)"),
+            Some(&1)
+        );
     }
 
     #[test]

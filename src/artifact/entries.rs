@@ -14,7 +14,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
-use super::format::{Entry, is_object_path, object_path};
+use super::format::{Entry, is_object_path, object_path, object_path_number};
 
 /// No namespace (cluster-scoped) in `Compact::namespace`.
 const NO_NAMESPACE: u32 = u32::MAX;
@@ -159,13 +159,8 @@ impl Entries {
         if let Some(&position) = self.odd_paths.get(path) {
             return Some(position);
         }
-        let number: usize = path
-            .strip_prefix(super::format::OBJECTS_DIR)?
-            .strip_suffix(".yaml")?
-            .parse()
-            .ok()?;
-        let position = number.checked_sub(1)?;
-        let standard = self.items.get(position)?.path.is_none() && is_object_path(path, number);
+        let position = object_path_number(path)?.checked_sub(1)?;
+        let standard = self.items.get(position)?.path.is_none();
         standard.then_some(position)
     }
 

@@ -122,10 +122,10 @@ impl Entry {
             crate::catalog::split_api_version(&self.api_version).0,
             &self.kind,
         );
-        match &self.namespace {
-            Some(ns) => format!("{kind} {ns}/{}", self.name),
-            None => format!("{kind} {}", self.name),
-        }
+        let mut text = String::new();
+        crate::object::write_identity(&mut text, &kind, self.namespace.as_deref(), &self.name)
+            .expect("writing to a String does not fail");
+        text
     }
 }
 
@@ -137,20 +137,23 @@ pub fn object_path(index: usize) -> String {
 /// Whether `path` is exactly `object_path(index)`, without spelling it out: readers ask this
 /// of every entry of a manifest.
 pub fn is_object_path(path: &str, index: usize) -> bool {
-    let Some(digits) = path
-        .strip_prefix(OBJECTS_DIR)
-        .and_then(|rest| rest.strip_suffix(".yaml"))
-    else {
-        return false;
-    };
+    object_path_number(path) == Some(index)
+}
+
+/// The index whose `object_path` is exactly `path` (canonical spelling only: no sign, no
+/// extra zeros), or None.
+pub fn object_path_number(path: &str) -> Option<usize> {
+    let digits = path.strip_prefix(OBJECTS_DIR)?.strip_suffix(".yaml")?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number: usize = digits.parse().ok()?;
     // `{index:06}`: the number's own digits, zero-padded to six.
-    let width = index
+    let width = number
         .checked_ilog10()
         .map_or(1, |log| log as usize + 1)
         .max(6);
-    digits.len() == width
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits.parse::<usize>() == Ok(index)
+    (digits.len() == width).then_some(number)
 }
 
 /// Why a member path is unsafe, or None if it is a plain relative path of normal parts.
@@ -217,8 +220,15 @@ mod tests {
             ("objects/01000000.yaml", 1_000_000),
         ] {
             assert!(!is_object_path(path, index), "{path}");
+            assert_eq!(object_path_number(path), None, "{path}");
         }
         assert!(is_object_path("objects/000000.yaml", 0));
+        assert_eq!(object_path_number("objects/001234.yaml"), Some(1234));
+        // More digits than any index has: refused, not an overflow.
+        assert_eq!(
+            object_path_number("objects/99999999999999999999999.yaml"),
+            None
+        );
     }
 
     proptest::proptest! {

@@ -3,7 +3,6 @@
 //! in sync, 1 differences found; errors exit 4 and verification failures 3, so a monitor can
 //! tell drift from a broken run.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -109,8 +108,14 @@ async fn against_cluster(
         service_account_dir: &args.service_account_dir,
     })
     .await?;
-    let names: BTreeSet<_> = expected.items.iter().map(|i| i.identity.clone()).collect();
-    let scope = Scope::of(&first.artifact.manifest, &names, transform);
+    let mut names = routevault::object::Identities::default();
+    for item in &expected.items {
+        names.insert_ref(&item.identity);
+    }
+    let homes = names
+        .iter()
+        .filter_map(routevault::object::HeldRef::home_namespace);
+    let scope = Scope::of(&first.artifact.manifest, homes, transform);
     let digester = signer_digester(first, signing_key, &mut warnings);
     let signer = first.artifact.signer.as_ref().map(|k| k.0.clone());
     let (actual, more) = diff::live_side(

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::RestoreArgs;
 use routevault::k8s;
-use routevault::restore::apply::{ObjectReport, Outcome};
+use routevault::restore::apply::Outcome;
 use routevault::restore::prune::{self, PruneOptions};
 use routevault::restore::read::Reading;
 use routevault::restore::{self, ClusterOptions, Folder, Report, wait};
@@ -73,7 +73,8 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         restored,
         secrets_withheld,
         started,
-    );
+    )
+    .context("finishing the restore's report (its temporary file, TMPDIR)")?;
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
@@ -159,7 +160,7 @@ fn check_target(args: &RestoreArgs) -> anyhow::Result<()> {
 /// What `--prune` deletes: the objects of `scope` that `snapshot` does not name.
 struct Prune<'a> {
     scope: routevault::scope::Scope,
-    snapshot: &'a std::collections::BTreeSet<routevault::object::ObjectRef>,
+    snapshot: &'a routevault::object::Identities,
     manifest: &'a routevault::artifact::OpenedManifest,
     options: PruneOptions,
 }
@@ -173,7 +174,13 @@ impl<'a> Prune<'a> {
     ) -> Self {
         let snapshot = &reading.outline.identities;
         Prune {
-            scope: routevault::scope::Scope::of(manifest, snapshot, transform),
+            scope: routevault::scope::Scope::of(
+                manifest,
+                snapshot
+                    .iter()
+                    .filter_map(routevault::object::HeldRef::home_namespace),
+                transform,
+            ),
             snapshot,
             manifest,
             options: PruneOptions {
@@ -219,7 +226,7 @@ async fn into_cluster(
     let mut restored =
         restore::to_cluster(&connection, reading, options, args.max_object_memory).await?;
     if let Some(prune) = prune {
-        let failed = restored.counts().get("failed").copied().unwrap_or(0);
+        let failed = restored.log.count(Outcome::Failed);
         if failed > 0 {
             restored.warnings.push(format!(
                 "--prune was not carried out: {failed} objects failed to restore; fix them and \
@@ -236,13 +243,18 @@ async fn into_cluster(
             )
             .await
             .context("pruning what the snapshot does not hold (everything was restored)")?;
-            restored.reports.extend(pruned);
+            for report in &pruned {
+                restored
+                    .log
+                    .push(report)
+                    .context("writing the restore's report to its temporary file (TMPDIR)")?;
+            }
             restored
                 .tiers
                 .push(("prune".into(), started.elapsed().as_millis()));
         }
     }
-    let failed = restored.counts().get("failed").copied().unwrap_or(0);
+    let failed = restored.log.count(Outcome::Failed);
     if args.wait.is_some() && failed > 0 {
         // The restore fails on them anyway, and what they hold back would never go live.
         restored.warnings.push(format!(
@@ -309,33 +321,17 @@ fn print_text(report: &Report, what: &str) {
         "{verb} {what} into {} in {} ms",
         report.target, report.total_ms
     );
-    let interesting: Vec<&ObjectReport> = if report.objects.len() <= 200 {
-        report.objects.iter().collect()
-    } else {
-        report
-            .objects
-            .iter()
-            .filter(|r| !matches!(r.outcome, Outcome::Created | Outcome::Unchanged))
-            .collect()
-    };
-    let rows: Vec<Vec<String>> = interesting
-        .iter()
-        .map(|r| {
-            vec![
-                r.tier.to_string(),
-                r.object.clone(),
-                r.outcome.name().to_string(),
-                r.message.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
+    let (rows, unlisted) = listed_rows(report);
     if !rows.is_empty() {
         print!(
             "{}",
             routevault::output::table(&["TIER", "OBJECT", "RESULT", "MESSAGE"], &rows)
         );
     }
-    for r in &report.objects {
+    if unlisted > 0 {
+        println!("... and {unlisted} more updated, skipped, failed or pruned: see --output json");
+    }
+    for r in report.objects.iter().map_while(Result::ok) {
         for change in &r.changes {
             println!("  {} {change}", r.object);
         }
@@ -355,6 +351,39 @@ fn print_text(report: &Report, what: &str) {
     for w in &report.warnings {
         println!("warning: {w}");
     }
+}
+
+/// The most objects the text report lists one by one (all are in `--output json`).
+const MAX_LISTED: usize = 1000;
+
+/// The table's rows: every object of a small restore, else those neither created nor
+/// unchanged, at most [`MAX_LISTED`]; and how many more there were.
+fn listed_rows(report: &Report) -> (Vec<Vec<String>>, usize) {
+    let list_all = report.objects.count() <= 200;
+    let (mut rows, mut unlisted) = (Vec::new(), 0);
+    for r in report.objects.iter() {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("the report's objects could not be read back: {e}");
+                break;
+            }
+        };
+        if !list_all && matches!(r.outcome, Outcome::Created | Outcome::Unchanged) {
+            continue;
+        }
+        if rows.len() == MAX_LISTED {
+            unlisted += 1;
+            continue;
+        }
+        rows.push(vec![
+            r.tier.to_string(),
+            r.object,
+            r.outcome.name().to_string(),
+            r.message.unwrap_or_default(),
+        ]);
+    }
+    (rows, unlisted)
 }
 
 fn print_wait(waited: &wait::WaitReport) {

@@ -6,18 +6,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use anyhow::Context;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalog::RESTORE_TIERS;
+use crate::catalog::{OTHER_TIER, RESTORE_TIERS};
 use crate::k8s::discovery::ServedKind;
 use crate::k8s::list;
 use crate::k8s::retry::with_retry;
 use crate::object::Object;
 use crate::restore::read::Reading;
+use crate::restore::reports::ObjectLog;
 
 pub const FIELD_MANAGER: &str = "routevault";
 
@@ -33,7 +35,7 @@ pub enum Existing {
     Fail,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Created,
@@ -61,7 +63,8 @@ impl Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     pub object: String,
-    /// A name of `catalog::RESTORE_TIERS`: one per restored object, so never a copy.
+    /// A name of `catalog::RESTORE_TIERS` (or "other"): one per restored object, so never a
+    /// copy.
     pub tier: &'static str,
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,15 +86,16 @@ pub struct ApplyOptions {
 /// Applies the objects `reading` outlined, tier by tier in restore order (already rewritten;
 /// apiVersions are set to what the target serves). Each tier is read from the artifact on a
 /// thread of its own while it is applied, with `concurrency` requests in flight and at most
-/// `max_object_memory` (estimated) of objects held. Returns every object's report and each
-/// tier's duration; fails only when the artifact cannot be read again.
+/// `max_object_memory` (estimated) of objects held. Every object's report goes to `log` as it
+/// comes; returns each tier's duration. Fails only when the artifact cannot be read again or
+/// the log cannot be written.
 pub async fn apply_tiers(
     client: &Client,
     served: &BTreeMap<(String, String), ServedKind>,
     reading: &Reading<'_>,
     options: ApplyOptions,
-) -> anyhow::Result<(Vec<ObjectReport>, Vec<(String, u128)>)> {
-    let mut reports = Vec::new();
+    log: &mut ObjectLog,
+) -> anyhow::Result<Vec<(String, u128)>> {
     let mut timings = Vec::new();
     let mut new_namespaces: Vec<String> = Vec::new();
     // Objects that failed or were held back: later objects that need one are held back too.
@@ -102,7 +106,7 @@ pub async fn apply_tiers(
         if size == 0 {
             continue;
         }
-        let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
+        let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or(OTHER_TIER);
         let started = Instant::now();
         let context = TierContext {
             client,
@@ -113,24 +117,14 @@ pub async fn apply_tiers(
             failed: &failed,
             bar: &bar,
         };
-        let results = apply_streamed(reading, tier, &context)?;
-        for (report, _) in &results {
-            if report.tier == "namespaces" && report.outcome == Outcome::Created {
-                new_namespaces.push(report.object.trim_start_matches("Namespace ").to_string());
-            }
-        }
+        let outcome = apply_streamed(reading, tier, &context, log)?;
         timings.push((tier_name.to_string(), started.elapsed().as_millis()));
+        new_namespaces.extend(outcome.created_namespaces);
         // What failed, and what was held back for it, holds back what needs it in later tiers.
-        failed.extend(
-            results
-                .iter()
-                .filter(|(report, held_back)| *held_back || report.outcome == Outcome::Failed)
-                .map(|(report, _)| report.object.clone()),
-        );
-        reports.extend(results.into_iter().map(|(report, _)| report));
+        failed.extend(outcome.failed);
     }
     bar.finish_and_clear();
-    Ok((reports, timings))
+    Ok(timings)
 }
 
 /// What every object of one tier is applied with.
@@ -144,8 +138,26 @@ struct TierContext<'a> {
     bar: &'a indicatif::ProgressBar,
 }
 
-/// One object's report, and whether it was held back for a failed dependency.
-type TierReport = (ObjectReport, bool);
+/// What a tier leaves for the tiers after it (its reports are in the log).
+#[derive(Default)]
+struct TierOutcome {
+    /// Namespaces the tier created: nothing can exist in them yet.
+    created_namespaces: Vec<String>,
+    /// Objects that failed or were held back.
+    failed: Vec<String>,
+}
+
+impl TierOutcome {
+    fn record(&mut self, report: &ObjectReport, held_back: bool) {
+        if report.tier == "namespaces" && report.outcome == Outcome::Created {
+            let name = report.object.trim_start_matches("Namespace ");
+            self.created_namespaces.push(name.to_string());
+        }
+        if held_back || report.outcome == Outcome::Failed {
+            self.failed.push(report.object.clone());
+        }
+    }
+}
 
 /// Applies one tier while a scoped thread reads it from the artifact. The reader waits for
 /// memory (a semaphore of KiB, weighted by each object's estimated cost) before it hands an
@@ -154,7 +166,8 @@ fn apply_streamed(
     reading: &Reading<'_>,
     tier: usize,
     context: &TierContext<'_>,
-) -> anyhow::Result<Vec<TierReport>> {
+    log: &mut ObjectLog,
+) -> anyhow::Result<TierOutcome> {
     let budget_kib = (context.options.max_object_memory / 1024).clamp(1, u32::MAX as u64 >> 4);
     let memory = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
     let (sender, receiver) = tokio::sync::mpsc::channel::<(
@@ -177,21 +190,24 @@ fn apply_streamed(
                     Ok(())
                 })
             });
-            let results = runtime.block_on(apply_received(receiver, context));
+            let applied = runtime.block_on(apply_received(receiver, context, log));
             let read = reader.join().expect("the artifact reader does not panic");
-            read.map(|()| results)
+            read?;
+            applied.context("writing the restore's report to its temporary file (TMPDIR)")
         })
     })
 }
 
+/// Applies what the reader hands on, `concurrency` at a time, logging each report as its
+/// object finishes. A log that cannot be written stops the tier: what is not reported must
+/// not be applied.
 async fn apply_received(
-    receiver: tokio::sync::mpsc::Receiver<(Object, tokio::sync::OwnedSemaphorePermit)>,
+    mut receiver: tokio::sync::mpsc::Receiver<(Object, tokio::sync::OwnedSemaphorePermit)>,
     context: &TierContext<'_>,
-) -> Vec<TierReport> {
-    let received = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-    received
+    log: &mut ObjectLog,
+) -> std::io::Result<TierOutcome> {
+    let received = futures::stream::poll_fn(|cx| receiver.poll_recv(cx));
+    let mut reports = received
         .map(|(object, permit)| async move {
             let report = match hold_back(&object, context.failed, context.tier) {
                 Some(report) => (report, true),
@@ -216,9 +232,13 @@ async fn apply_received(
             context.bar.inc(1);
             report
         })
-        .buffer_unordered(context.options.concurrency.max(1))
-        .collect()
-        .await
+        .buffer_unordered(context.options.concurrency.max(1));
+    let mut outcome = TierOutcome::default();
+    while let Some((report, held_back)) = reports.next().await {
+        outcome.record(&report, held_back);
+        log.push(&report)?;
+    }
+    Ok(outcome)
 }
 
 /// The report of an object held back because something it needs failed (or was itself held

@@ -8,10 +8,12 @@ pub mod preflight;
 pub mod prune;
 pub mod read;
 pub mod render;
+pub mod reports;
 pub mod wait;
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::k8s::Connection;
@@ -19,6 +21,7 @@ use crate::open::OpenedSnapshot;
 use apply::{ApplyOptions, Existing, ObjectReport, Outcome};
 use preflight::PreflightOptions;
 use render::DirRenderer;
+use reports::{Logged, ObjectLog};
 
 /// The default of `--max-object-memory`: measured, a restore holding objects of this
 /// estimated size peaks below the deploy kit's 512 MiB restore Job limit (docs/performance.md).
@@ -58,9 +61,10 @@ pub struct ClusterOptions {
 }
 
 /// What a restore did, object by object.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Restored {
-    pub reports: Vec<ObjectReport>,
+    /// Every object's report, in a temporary file (see `reports`).
+    pub log: ObjectLog,
     /// Milliseconds per tier, in restore order (cluster restores only).
     pub tiers: Vec<(String, u128)>,
     pub warnings: Vec<String>,
@@ -72,13 +76,14 @@ pub struct Restored {
 }
 
 impl Restored {
-    /// How many objects had each outcome, by its lowercase name.
-    pub fn counts(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for report in &self.reports {
-            *counts.entry(report.outcome.name().to_string()).or_insert(0) += 1;
+    fn new(log: ObjectLog) -> Self {
+        Self {
+            log,
+            tiers: Vec::new(),
+            warnings: Vec::new(),
+            wait: None,
+            served: Vec::new(),
         }
-        counts
     }
 }
 
@@ -110,14 +115,20 @@ pub async fn to_cluster(
         concurrency: options.concurrency,
         max_object_memory,
     };
-    let (reports, tiers) =
-        apply::apply_tiers(&connection.client, &checked.served, reading, apply_options).await?;
+    let mut log = ObjectLog::new().context("creating the restore's report file (TMPDIR)")?;
+    let tiers = apply::apply_tiers(
+        &connection.client,
+        &checked.served,
+        reading,
+        apply_options,
+        &mut log,
+    )
+    .await?;
     Ok(Restored {
-        reports,
         tiers,
         warnings: checked.warnings,
-        wait: None,
         served: checked.served.into_values().collect(),
+        ..Restored::new(log)
     })
 }
 
@@ -145,32 +156,27 @@ impl Folder {
         mut self,
         reading: &read::Reading<'_>,
     ) -> anyhow::Result<(std::path::PathBuf, Restored)> {
-        let mut reports = Vec::new();
+        let mut log = ObjectLog::new().context("creating the restore's report file (TMPDIR)")?;
         reading.each(|object| {
             let file = render::relative_path(&object)?;
             if let Folder::Write(renderer) = &mut self {
                 renderer.write(&object)?;
             }
-            reports.push(ObjectReport {
+            log.push(&ObjectReport {
                 object: object.object_ref().to_string(),
                 tier: plan::tier_name(&object),
                 outcome: Outcome::Created,
                 message: Some(file.display().to_string()),
                 changes: Vec::new(),
-            });
+            })
+            .context("writing the restore's report to its temporary file (TMPDIR)")?;
             Ok(())
         })?;
         let dir = match self {
             Folder::Write(renderer) => renderer.commit()?,
             Folder::DryRun(dir) => dir,
         };
-        Ok((
-            dir,
-            Restored {
-                reports,
-                ..Default::default()
-            },
-        ))
+        Ok((dir, Restored::new(log)))
     }
 }
 
@@ -190,7 +196,8 @@ pub struct Report {
     /// `--wait`: when the routing went live, object by object and tier by tier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<wait::WaitReport>,
-    pub objects: Vec<ObjectReport>,
+    /// Every object's report, read from the restore's log as the report is written out.
+    pub objects: Logged,
 }
 
 impl Report {
@@ -203,7 +210,7 @@ impl Report {
         restored: Restored,
         secrets_withheld: usize,
         started: std::time::Instant,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let mut warnings = restored.warnings.clone();
         if secrets_withheld > 0 {
             warnings.insert(
@@ -214,12 +221,12 @@ impl Report {
                 ),
             );
         }
-        Self {
+        Ok(Self {
             env: opened.env.clone(),
             id: opened.id.clone(),
             target,
             dry_run,
-            counts: restored.counts(),
+            counts: restored.log.counts(),
             secrets_withheld,
             warnings,
             total_ms: started.elapsed().as_millis(),
@@ -229,8 +236,8 @@ impl Report {
                 .map(|(tier, ms)| TierTiming { tier, ms })
                 .collect(),
             wait: restored.wait,
-            objects: restored.reports,
-        }
+            objects: restored.log.finish()?,
+        })
     }
 }
 

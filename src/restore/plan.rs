@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::catalog::{self, RESTORE_TIERS};
 use crate::k8s::access::{Denied, Need};
 use crate::k8s::discovery::ServedKind;
-use crate::object::{Object, ObjectRef};
+use crate::object::{Identities, Object};
 
 /// A target's served kinds, by (group, kind).
 pub type Served = BTreeMap<(String, String), ServedKind>;
@@ -26,7 +26,7 @@ pub struct Outline {
     /// Every object, for `--prune` and `--wait`; empty unless asked for (`with_identities`):
     /// at a few hundred bytes per object, the one part of an outline that grows with the
     /// estate.
-    pub identities: BTreeSet<ObjectRef>,
+    pub identities: Identities,
     keep_identities: bool,
 }
 
@@ -50,7 +50,7 @@ impl Outline {
         self.cluster_references
             .extend(crate::select::References::of(std::slice::from_ref(object)).cluster_scoped);
         if self.keep_identities {
-            self.identities.insert(object.object_ref());
+            self.identities.insert(object);
         }
     }
 

@@ -6,7 +6,7 @@
 //! (uid precondition) and, unless `--prune-all`, if routevault applied it (field manager
 //! `routevault`): what kubectl, Helm or a person created is reported and kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -17,7 +17,7 @@ use crate::catalog::RESTORE_TIERS;
 use crate::k8s::discovery::ServedKind;
 use crate::k8s::list::api_for;
 use crate::k8s::retry::with_retry;
-use crate::object::{Object, ObjectRef};
+use crate::object::{Identities, Object};
 use crate::restore::apply::{FIELD_MANAGER, ObjectReport, Outcome};
 
 /// How far a prune may go.
@@ -37,7 +37,7 @@ pub struct PruneOptions {
 /// the signed manifest, and a stolen signing key must not be able to delete them.
 pub fn candidates(
     live: Vec<Object>,
-    snapshot: &BTreeSet<ObjectRef>,
+    snapshot: &Identities,
     options: PruneOptions,
 ) -> Vec<(usize, Vec<Object>)> {
     let mut by_tier: BTreeMap<usize, Vec<Object>> = BTreeMap::new();
@@ -68,11 +68,11 @@ pub async fn after_restore(
     connection: &crate::k8s::Connection,
     scope: &crate::scope::Scope,
     manifest: &crate::artifact::OpenedManifest,
-    snapshot: &BTreeSet<ObjectRef>,
+    snapshot: &Identities,
     options: PruneOptions,
 ) -> anyhow::Result<Vec<ObjectReport>> {
     let (live, _) =
-        crate::diff::live_side(connection, scope, manifest, &BTreeSet::new(), None).await?;
+        crate::diff::live_side(connection, scope, manifest, &Identities::default(), None).await?;
     let live: Vec<Object> = live
         .items
         .iter()
@@ -94,7 +94,10 @@ pub async fn prune(
 ) -> Vec<ObjectReport> {
     let mut reports = Vec::new();
     for (tier, objects) in tiers {
-        let tier_name = RESTORE_TIERS.get(tier).copied().unwrap_or("other");
+        let tier_name = RESTORE_TIERS
+            .get(tier)
+            .copied()
+            .unwrap_or(crate::catalog::OTHER_TIER);
         let results: Vec<ObjectReport> = futures::stream::iter(objects)
             .map(|object| {
                 let kind = served
@@ -214,7 +217,8 @@ mod tests {
             object("Service", "v1", Some("shop"), "old"),
             object("Ingress", "networking.k8s.io/v1", Some("shop"), "old"),
         ];
-        let snapshot: BTreeSet<ObjectRef> = [kept.object_ref()].into();
+        let mut snapshot = Identities::default();
+        snapshot.insert(&kept);
         let names = |tiers: &[(usize, Vec<Object>)]| -> Vec<String> {
             tiers
                 .iter()

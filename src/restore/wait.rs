@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::catalog::{CERT_MANAGER, RESTORE_TIERS};
 use crate::k8s::discovery::ServedKind;
 use crate::k8s::retry::with_retry;
-use crate::object::{Object, ObjectRef};
+use crate::object::{Identities, Object, ObjectRef};
 use crate::output::escape;
 use crate::readiness::{
     Expectations, Readiness, StuckRequest, is_waited_kind, readiness_expected, stuck_request,
@@ -133,16 +133,19 @@ pub async fn certificate_request_uids(client: &Client) -> Option<BTreeSet<String
 }
 
 /// The objects of `identities` that have a readiness to wait for, by kind.
-pub fn waited(identities: &BTreeSet<ObjectRef>) -> BTreeMap<(String, String), Vec<ObjectRef>> {
+pub fn waited(identities: &Identities) -> BTreeMap<(String, String), Vec<ObjectRef>> {
     let mut by_kind: BTreeMap<(String, String), Vec<ObjectRef>> = BTreeMap::new();
     for identity in identities
         .iter()
-        .filter(|i| is_waited_kind(&i.group, &i.kind))
+        .filter(|i| is_waited_kind(i.kind.group, i.kind.kind))
     {
         by_kind
-            .entry((identity.group.clone(), identity.kind.clone()))
+            .entry((
+                identity.kind.group.to_string(),
+                identity.kind.kind.to_string(),
+            ))
             .or_default()
-            .push(identity.clone());
+            .push(identity.to_object_ref());
     }
     by_kind
 }

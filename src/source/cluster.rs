@@ -90,10 +90,10 @@ pub async fn capture(
     for captured in objects {
         emit(&spool, captured, sink)?;
     }
-    for namespace in plan.namespaces_of_secrets(&streamed.captured) {
+    for namespace in plan.namespaces_of_secrets() {
         sink(namespace)?;
     }
-    plan.finish(&streamed.captured, streamed.unreferenced);
+    plan.finish(streamed.unreferenced);
     Ok(Capture {
         source: SourceInfo {
             addressed_ingress_classes: Some(addressed_ingress_classes),
@@ -200,7 +200,7 @@ async fn source_info(
 
 #[derive(Default)]
 struct StreamedSecrets {
-    captured: BTreeSet<(String, String)>,
+    captured: usize,
     unreferenced: usize,
 }
 
@@ -235,14 +235,10 @@ async fn stream_secrets(
         counter.inc(page.len() as u64);
         for item in page {
             let object = Object(item);
-            let key = (
-                object.namespace().unwrap_or("").to_string(),
-                object.name().to_string(),
-            );
-            let wanted = plan.wants_secret(&key.0, &key.1);
+            let wanted = plan.wants_secret(object.namespace().unwrap_or(""), object.name());
             if plan.accepts_secret(&object) {
                 sink(normalize(&object))?;
-                streamed.captured.insert(key);
+                streamed.captured += 1;
             } else if !wanted {
                 streamed.unreferenced += 1;
             }
@@ -252,7 +248,7 @@ async fn stream_secrets(
     tracing::info!(
         kind = "Secret",
         read = seen,
-        captured = streamed.captured.len(),
+        captured = streamed.captured,
         "listed"
     );
     Ok(streamed)

@@ -326,7 +326,7 @@ pub fn capture_holding(
     for captured in objects {
         emit(read_back(&spool, captured)?, &mut warnings)?;
     }
-    plan.finish(&captured_secrets.captured, captured_secrets.unreferenced);
+    plan.finish(captured_secrets.unreferenced);
     // As a reader meets them: conversions while reading, selection, then the objects'.
     let mut all = walked.warnings;
     all.extend(plan.warnings);
@@ -348,7 +348,6 @@ fn read_back(spool: &SpoolReader, captured: Captured<Slot>) -> anyhow::Result<Ob
 
 #[derive(Default)]
 struct CapturedSecrets {
-    captured: BTreeSet<(String, String)>,
     unreferenced: usize,
 }
 
@@ -370,7 +369,6 @@ fn secrets_of(
         match held {
             Some(secret) => {
                 if plan.accepts_secret(&secret) {
-                    out.captured.insert((key.0.to_string(), key.1.into()));
                     sink(*secret)?;
                 }
             }
@@ -394,7 +392,6 @@ fn secrets_of(
                 continue;
             }
             if plan.accepts_secret(&secret) {
-                out.captured.insert((key.0.to_string(), key.1.into()));
                 sink(secret)?;
             }
         }
