@@ -89,20 +89,7 @@ impl HeldRef {
             name: self.name.to_string(),
         }
     }
-}
 
-impl fmt::Display for HeldRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_identity(
-            f,
-            &self.kind.qualified(),
-            self.namespace.as_deref(),
-            &self.name,
-        )
-    }
-}
-
-impl HeldRef {
     /// The namespace this object is in or, for a Namespace, is.
     pub fn home_namespace(&self) -> Option<&str> {
         match &self.namespace {
@@ -118,6 +105,17 @@ impl HeldRef {
         (
             self.kind.group,
             self.kind.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+impl fmt::Display for HeldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_identity(
+            f,
+            &self.kind.qualified(),
             self.namespace.as_deref(),
             &self.name,
         )
@@ -162,17 +160,18 @@ impl Identities {
         }
     }
 
-    /// Records an identity (of a catalog kind, as [`Identities::insert`]).
-    pub fn insert_ref(&mut self, identity: &ObjectRef) {
-        if let Some(kind) = catalog::lookup_group_kind(&identity.group, &identity.kind) {
-            let namespace = identity.namespace.as_deref().map(|ns| self.names.get(ns));
-            let name = identity.name.as_str().into();
-            self.held.insert(HeldRef {
-                kind,
-                namespace,
-                name,
-            });
-        }
+    /// Records an identity held by another set or side.
+    pub fn insert_held(&mut self, identity: &HeldRef) {
+        let namespace = identity.namespace.as_deref().map(|ns| self.names.get(ns));
+        self.held.insert(HeldRef {
+            kind: identity.kind,
+            namespace,
+            name: identity.name.clone(),
+        });
+    }
+
+    pub fn contains_held(&self, identity: &HeldRef) -> bool {
+        self.held.contains(identity)
     }
 
     pub fn contains(&self, identity: &ObjectRef) -> bool {
@@ -411,6 +410,25 @@ mod tests {
         for o in &objects[..6] {
             assert!(identities.contains(&o.object_ref()), "{}", o.object_ref());
         }
+        // A copy made from held identities holds the same, and finds them by held identity.
+        let mut copy = Identities::default();
+        for held in identities.iter() {
+            copy.insert_held(held);
+        }
+        assert_eq!(
+            copy.iter().collect::<Vec<_>>(),
+            identities.iter().collect::<Vec<_>>()
+        );
+        assert!(identities.iter().all(|held| copy.contains_held(held)));
+        let mut names = SharedNames::default();
+        let kind = objects[6].catalog_kind();
+        assert!(kind.is_none(), "a Deployment is outside the catalog");
+        let api = HeldRef::of(
+            &object("networking.k8s.io/v1", "Ingress", Some("shop"), "api"),
+            catalog::lookup("networking.k8s.io/v1", "Ingress").unwrap(),
+            &mut names,
+        );
+        assert!(!copy.contains_held(&api));
         for absent in [
             object("apps/v1", "Deployment", Some("shop"), "web"),
             object("networking.k8s.io/v1", "Ingress", Some("shop"), "api"),

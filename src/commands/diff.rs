@@ -110,7 +110,7 @@ async fn against_cluster(
     .await?;
     let mut names = routevault::object::Identities::default();
     for item in &expected.items {
-        names.insert_ref(&item.identity);
+        names.insert_held(&item.identity);
     }
     let homes = names
         .iter()

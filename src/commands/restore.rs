@@ -321,7 +321,25 @@ fn print_text(report: &Report, what: &str) {
         "{verb} {what} into {} in {} ms",
         report.target, report.total_ms
     );
-    let (rows, unlisted) = listed_rows(report);
+    let objects = report.objects.iter().map_while(|r| {
+        r.inspect_err(|e| tracing::warn!("the report's objects could not be read back: {e}"))
+            .ok()
+    });
+    let listing = routevault::restore::reports::listing(report.objects.count(), objects);
+    let unlisted = listing.unlisted;
+    let rows: Vec<Vec<String>> = listing
+        .listed
+        .into_iter()
+        .map(|r| {
+            let outcome = r.outcome.name().to_string();
+            vec![
+                r.tier.to_string(),
+                r.object,
+                outcome,
+                r.message.unwrap_or_default(),
+            ]
+        })
+        .collect();
     if !rows.is_empty() {
         print!(
             "{}",
@@ -351,39 +369,6 @@ fn print_text(report: &Report, what: &str) {
     for w in &report.warnings {
         println!("warning: {w}");
     }
-}
-
-/// The most objects the text report lists one by one (all are in `--output json`).
-const MAX_LISTED: usize = 1000;
-
-/// The table's rows: every object of a small restore, else those neither created nor
-/// unchanged, at most [`MAX_LISTED`]; and how many more there were.
-fn listed_rows(report: &Report) -> (Vec<Vec<String>>, usize) {
-    let list_all = report.objects.count() <= 200;
-    let (mut rows, mut unlisted) = (Vec::new(), 0);
-    for r in report.objects.iter() {
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("the report's objects could not be read back: {e}");
-                break;
-            }
-        };
-        if !list_all && matches!(r.outcome, Outcome::Created | Outcome::Unchanged) {
-            continue;
-        }
-        if rows.len() == MAX_LISTED {
-            unlisted += 1;
-            continue;
-        }
-        rows.push(vec![
-            r.tier.to_string(),
-            r.object,
-            r.outcome.name().to_string(),
-            r.message.unwrap_or_default(),
-        ]);
-    }
-    (rows, unlisted)
 }
 
 fn print_wait(waited: &wait::WaitReport) {

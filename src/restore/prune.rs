@@ -76,7 +76,7 @@ pub async fn after_restore(
     let live: Vec<Object> = live
         .items
         .iter()
-        .filter(|item| !snapshot.contains(&item.identity))
+        .filter(|item| !snapshot.contains_held(&item.identity))
         .map(|item| live.object(item))
         .collect::<std::io::Result<_>>()
         .context("reading the live routing back from the comparison's temporary file")?;

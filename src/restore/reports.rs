@@ -158,6 +158,39 @@ impl Read for FromStart<'_> {
     }
 }
 
+/// The most objects a text report lists one by one (all are in `--output json`): a terminal
+/// cannot show 300,000 rows, and the rows that matter (failed, updated, pruned) come first.
+pub const MAX_LISTED: usize = 1000;
+
+/// A restore of at most this many objects lists every one, created and unchanged ones too.
+pub const LIST_EVERY_OBJECT_UP_TO: usize = 200;
+
+/// What a text report lists of a restore's `total` object reports.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub listed: Vec<ObjectReport>,
+    /// Reports that would have been listed but for [`MAX_LISTED`].
+    pub unlisted: usize,
+}
+
+/// Every object of a small restore; else those neither created nor unchanged (what an
+/// operator must look at), at most [`MAX_LISTED`], counting the rest.
+pub fn listing(total: usize, reports: impl IntoIterator<Item = ObjectReport>) -> Listing {
+    let list_every_object = total <= LIST_EVERY_OBJECT_UP_TO;
+    let mut listing = Listing::default();
+    for report in reports {
+        if !list_every_object && matches!(report.outcome, Outcome::Created | Outcome::Unchanged) {
+            continue;
+        }
+        if listing.listed.len() == MAX_LISTED {
+            listing.unlisted += 1;
+        } else {
+            listing.listed.push(report);
+        }
+    }
+    listing
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +258,54 @@ mod tests {
         assert_eq!(counts.get("pruned"), Some(&1));
         assert_eq!(counts.values().sum::<usize>(), 7);
         assert!(!counts.contains_key("other"));
+    }
+
+    fn many(count: usize, outcome: Outcome) -> impl Iterator<Item = ObjectReport> {
+        (0..count).map(move |i| report(&format!("Service shop/s{i}"), "services", outcome))
+    }
+
+    #[test]
+    fn a_small_restore_lists_every_object() {
+        let all = listing(6, sample());
+        let listed: Vec<&str> = all.listed.iter().map(|r| r.object.as_str()).collect();
+        let expected: Vec<String> = sample().into_iter().map(|r| r.object).collect();
+        assert_eq!(listed, expected);
+        assert_eq!(all.unlisted, 0);
+        let edge = many(LIST_EVERY_OBJECT_UP_TO, Outcome::Created);
+        assert_eq!(
+            listing(LIST_EVERY_OBJECT_UP_TO, edge).listed.len(),
+            LIST_EVERY_OBJECT_UP_TO
+        );
+    }
+
+    #[test]
+    fn a_big_restore_lists_what_needs_looking_at_up_to_the_cap() {
+        // 201 objects: created and unchanged ones are no longer listed.
+        let reports = many(150, Outcome::Created)
+            .chain(many(45, Outcome::Unchanged))
+            .chain(sample());
+        let few = listing(201, reports);
+        let outcomes: Vec<Outcome> = few.listed.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Failed,
+                Outcome::Updated,
+                Outcome::Pruned,
+                Outcome::Skipped
+            ]
+        );
+        assert_eq!(few.unlisted, 0);
+
+        // Over the cap: the first MAX_LISTED in order, the rest counted, none dropped silently.
+        let total = 100_000;
+        let reports = many(total - MAX_LISTED - 20, Outcome::Created)
+            .chain(many(MAX_LISTED + 20, Outcome::Failed));
+        let listing = listing(total, reports);
+        assert_eq!(listing.listed.len(), MAX_LISTED);
+        assert_eq!(listing.unlisted, 20);
+        assert_eq!(listing.listed[0].object, "Service shop/s0");
+        assert!(listing.listed.iter().all(|r| r.outcome == Outcome::Failed));
     }
 
     #[test]
