@@ -296,9 +296,11 @@ pub fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
     lookup_group_kind(group, kind)
 }
 
-/// The catalog entry for a group and kind.
+/// The catalog entry for a group and kind. The kind is compared first: kinds mostly differ
+/// in length or first letter, where groups are long and shared (this runs for every object of
+/// a capture, a restore and a diff).
 pub fn lookup_group_kind(group: &str, kind: &str) -> Option<&'static KindInfo> {
-    KINDS.iter().find(|k| k.group == group && k.kind == kind)
+    KINDS.iter().find(|k| k.kind == kind && k.group == group)
 }
 
 /// The name of the restore tier of a kind ("other" for a kind outside the catalog).

@@ -355,7 +355,7 @@ pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Compariso
         Mode::Cluster => (State::Missing, State::Extra),
         Mode::Snapshots => (State::Removed, State::Added),
     };
-    let by_identity = |a: &Kept, b: &Kept| a.identity.cmp(&b.identity);
+    let by_identity = |a: &Kept, b: &Kept| pairing_order(&a.identity, &b.identity);
     let (mut expected, mut actual) = (expected, actual);
     expected.items.sort_unstable_by(by_identity);
     actual.items.sort_unstable_by(by_identity);
@@ -392,6 +392,19 @@ pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Compariso
             .then(a.identity.cmp(&b.identity))
     });
     Ok(comparison)
+}
+
+/// The order the two sides are sorted in to be paired: any total order of identities will do
+/// (the report is sorted afterwards), so the name, which mostly differs at its first bytes,
+/// comes first and the long, shared group last (ObjectRef's order spent 4% of a 100k `diff`
+/// comparing equal group names).
+fn pairing_order(a: &HeldRef, b: &HeldRef) -> std::cmp::Ordering {
+    (&*a.name, a.namespace.as_deref(), a.kind.kind, a.kind.group).cmp(&(
+        &*b.name,
+        b.namespace.as_deref(),
+        b.kind.kind,
+        b.kind.group,
+    ))
 }
 
 /// An item of two sorted sides: on the left only, on the right only, or on both.
@@ -789,6 +802,39 @@ mod tests {
         assert_eq!(counts.get("removed"), Some(&50));
         assert_eq!(counts.get("added"), Some(&50));
         assert_eq!(c.differences[0].identity.name, "web-000");
+    }
+
+    #[test]
+    fn one_name_in_many_kinds_and_namespaces_pairs_with_its_own_identity() {
+        let object = |api: &str, kind: &str, ns: Option<&str>| {
+            let mut metadata = json!({"name": "web"});
+            if let Some(ns) = ns {
+                metadata["namespace"] = json!(ns);
+            }
+            Object(json!({"apiVersion": api, "kind": kind, "metadata": metadata}))
+        };
+        let all = || {
+            vec![
+                object("v1", "Service", Some("shop")),
+                object("v1", "Service", Some("blog")),
+                object("networking.k8s.io/v1", "Ingress", Some("shop")),
+                object("gateway.networking.k8s.io/v1", "HTTPRoute", Some("shop")),
+                object("networking.k8s.io/v1", "IngressClass", None),
+                object("v1", "Namespace", None),
+            ]
+        };
+        let mut reversed = all();
+        reversed.reverse();
+        let c = compare(plain(all()), plain(reversed), Mode::Cluster);
+        assert!(c.differences.is_empty(), "{c:?}");
+        assert_eq!(c.in_sync, 6);
+
+        let mut fewer = all();
+        fewer.remove(2);
+        let c = compare(plain(all()), plain(fewer), Mode::Cluster);
+        let missing: Vec<String> = c.differences.iter().map(|d| d.object.clone()).collect();
+        assert_eq!(missing, vec!["networking.k8s.io/Ingress shop/web"]);
+        assert_eq!(c.differences[0].state, State::Missing);
     }
 
     #[test]
