@@ -5,6 +5,7 @@
 //! comparison itself is `drift`; which live objects count is `scope`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -36,10 +37,16 @@ pub fn snapshot_side(
 ) -> anyhow::Result<(Side, Vec<String>)> {
     // Unverified (--insecure-skip-verify): nobody vouches for which key made the digests, so
     // they are not used at all.
-    let signer = artifact.signer.as_ref().map(|k| k.0.as_str()).unwrap_or("");
+    let signer: Arc<str> = artifact
+        .signer
+        .as_ref()
+        .map(|k| k.0.as_str())
+        .unwrap_or("")
+        .into();
     let no_digests = BTreeMap::new();
     let keep = crate::restore::read::narrowing(artifact, transform)?;
-    let mut side = SideWriter::new().context("creating a temporary file for the comparison")?;
+    let mut side = SideWriter::new(artifact.manifest.entries.len())
+        .context("creating a temporary file for the comparison")?;
     let mut notes = Vec::new();
     artifact.for_each_object_where(None, |index, entry, mut object| {
         if keep.as_ref().is_some_and(|keep| !keep[index]) {
@@ -71,8 +78,8 @@ pub fn snapshot_side(
         }
         notes.extend(transform.apply(&mut object));
         let item = match (still_sealed, artifact.signer.is_some()) {
-            (true, true) => Item::sealed(object, &entry.value_digests, signer),
-            (true, false) => Item::sealed(object, &no_digests, ""),
+            (true, true) => Item::sealed(object, &entry.value_digests, &signer),
+            (true, false) => Item::sealed(object, &no_digests, &signer),
             (false, _) => Item::plaintext(object, None),
         };
         side.push(item)
@@ -94,8 +101,8 @@ pub async fn live_side(
     connection: &Connection,
     scope: &Scope,
     snapshot: &crate::artifact::OpenedManifest,
-    expected: &crate::object::Identities,
-    digester: Option<(&ValueDigester, &str)>,
+    expected: Option<&Side>,
+    digester: Option<(&ValueDigester, &Arc<str>)>,
 ) -> anyhow::Result<(Side, Vec<String>)> {
     let selection = scope.live_selection(&snapshot.selection);
     let secrets = match snapshot.secrets {
@@ -103,14 +110,15 @@ pub async fn live_side(
         // Read to compute witnesses; never kept or written.
         _ => SecretsMode::Plaintext,
     };
-    let mut side = SideWriter::new().context("creating a temporary file for the comparison")?;
+    let mut side = SideWriter::new(expected.map_or(0, |side| side.items().len()))
+        .context("creating a temporary file for the comparison")?;
     let capture = crate::source::cluster::capture(
         connection,
         &selection,
         secrets,
         PAGE_SIZE,
         &mut |object: Object| {
-            if scope.covers(&object) || expected.contains(&object.object_ref()) {
+            if scope.covers(&object) || expected.is_some_and(|side| side.holds(&object)) {
                 side.push(Item::plaintext(object, digester))
                     .context("writing the comparison's temporary file")?;
             }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,7 +24,30 @@ pub struct ValueWitness {
     /// Never written out: an unkeyed hash would let a reader test guesses.
     pub plain: Option<[u8; 32]>,
     /// The keyed digest and the id of the signing key it was made under.
-    pub digest: Option<(String, String)>,
+    pub digest: Option<KeyedDigest>,
+}
+
+/// A value's keyed digest (see `value_digest`) as bytes, with the id of the signing key whose
+/// digest key made it: the id is one string shared by every witness of a side, where a hex
+/// digest and an owned id cost two allocations per value (issue 16: ~350 bytes a Secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedDigest {
+    pub signer: Arc<str>,
+    pub digest: [u8; 32],
+}
+
+impl KeyedDigest {
+    /// A digest as a manifest records it (64 lowercase hex digits); `None` when it is not one,
+    /// which leaves the value uncompared rather than guessed at.
+    fn from_hex(signer: &Arc<str>, text: &str) -> Option<Self> {
+        let mut digest = [0; 32];
+        (crate::value_digest::is_well_formed(text)
+            && hex::decode_to_slice(text, &mut digest).is_ok())
+        .then(|| Self {
+            signer: Arc::clone(signer),
+            digest,
+        })
+    }
 }
 
 impl ValueWitness {
@@ -40,7 +64,7 @@ impl ValueWitness {
             return Some(a == b);
         }
         match (&self.digest, &other.digest) {
-            (Some((key_a, a)), Some((key_b, b))) if key_a == key_b => Some(a == b),
+            (Some(a), Some(b)) if a.signer == b.signer => Some(a.digest == b.digest),
             _ => None,
         }
     }
@@ -97,15 +121,18 @@ impl Item {
     /// carries that key's digest, to compare with sealed values.
     pub fn plaintext(
         mut object: Object,
-        digester: Option<(&crate::value_digest::ValueDigester, &str)>,
+        digester: Option<(&crate::value_digest::ValueDigester, &Arc<str>)>,
     ) -> Self {
         let values = take_secret_data(&mut object)
             .into_iter()
             .map(|(key, encoded)| {
                 let plain = decode_base64(&encoded).unwrap_or_else(|| encoded.into_bytes());
                 let mut witness = ValueWitness::of_plaintext(&plain);
-                if let Some((digester, key_id)) = digester {
-                    witness.digest = Some((key_id.to_string(), digester.digest(&plain)));
+                if let Some((digester, signer)) = digester {
+                    witness.digest = Some(KeyedDigest {
+                        signer: Arc::clone(signer),
+                        digest: digester.digest_bytes(&plain),
+                    });
                 }
                 (key, witness)
             });
@@ -114,9 +141,15 @@ impl Item {
 
     /// A sealed Secret as the artifact holds it: its values are known only by the keyed
     /// digests recorded in the manifest under `signer` (none in older artifacts).
-    pub fn sealed(mut object: Object, digests: &BTreeMap<String, String>, signer: &str) -> Self {
+    pub fn sealed(
+        mut object: Object,
+        digests: &BTreeMap<String, String>,
+        signer: &Arc<str>,
+    ) -> Self {
         let values = take_secret_data(&mut object).into_keys().map(|key| {
-            let digest = digests.get(&key).map(|d| (signer.to_string(), d.clone()));
+            let digest = digests
+                .get(&key)
+                .and_then(|d| KeyedDigest::from_hex(signer, d));
             (
                 key,
                 ValueWitness {
@@ -151,9 +184,11 @@ pub struct SideWriter {
 }
 
 impl SideWriter {
-    pub fn new() -> io::Result<Self> {
+    /// A writer for about `expected_count` objects: the items are reserved once, where
+    /// growing by doubling cost up to twice their size at 100k objects (13.6 MB a side).
+    pub fn new(expected_count: usize) -> io::Result<Self> {
         Ok(Self {
-            items: Vec::new(),
+            items: Vec::with_capacity(expected_count),
             names: SharedNames::default(),
             spool: Spool::new()?,
         })
@@ -183,7 +218,11 @@ impl SideWriter {
         Ok(())
     }
 
-    pub fn finish(self) -> io::Result<Side> {
+    /// The side, its items sorted in [`pairing_order`] (what [`compare`] walks and
+    /// [`Side::holds`] searches).
+    pub fn finish(mut self) -> io::Result<Side> {
+        self.items
+            .sort_unstable_by(|a, b| pairing_order(&a.identity, &b.identity));
         Ok(Side {
             items: self.items,
             texts: self.spool.finish()?,
@@ -191,9 +230,10 @@ impl SideWriter {
     }
 }
 
-/// One side of a comparison: its kept items, and the spool holding their texts.
+/// One side of a comparison: its kept items, sorted in [`pairing_order`], and the spool
+/// holding their texts.
 pub struct Side {
-    pub items: Vec<Kept>,
+    items: Vec<Kept>,
     texts: SpoolReader,
 }
 
@@ -201,11 +241,30 @@ impl Side {
     /// A side of items already in memory.
     #[cfg(test)]
     pub fn of(items: Vec<Item>) -> io::Result<Self> {
-        let mut writer = SideWriter::new()?;
+        let mut writer = SideWriter::new(items.len())?;
         for item in items {
             writer.push(item)?;
         }
         writer.finish()
+    }
+
+    /// The items, in [`pairing_order`].
+    pub fn items(&self) -> &[Kept] {
+        &self.items
+    }
+
+    /// Whether this side holds an object of `object`'s identity: a binary search with the
+    /// object's own strings, since `diff --cluster` asks it of every live object.
+    pub fn holds(&self, object: &Object) -> bool {
+        let key = (
+            object.name(),
+            object.namespace(),
+            object.kind(),
+            object.group(),
+        );
+        self.items
+            .binary_search_by(|item| pairing_key(&item.identity).cmp(&key))
+            .is_ok()
     }
 
     /// The object (without its Secret data) of one of this side's items.
@@ -347,18 +406,15 @@ impl Comparison {
 
 /// Compares `expected` (the snapshot, or the first snapshot) with `actual` (the live objects
 /// in scope, or the second snapshot). Fails only when a spooled text cannot be read back.
-/// Both sides are sorted by identity in place and walked together: no map of either side, no
-/// copy of an identity except for the objects that differ (issue 16: the map cost ~50 MB at
-/// 100k objects).
+/// Both sides are already sorted in [`pairing_order`] and are walked together: no map of
+/// either side, no copy of an identity except for the objects that differ (issue 16: the map
+/// cost ~50 MB at 100k objects).
 pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Comparison> {
     let (gone, new) = match mode {
         Mode::Cluster => (State::Missing, State::Extra),
         Mode::Snapshots => (State::Removed, State::Added),
     };
     let by_identity = |a: &Kept, b: &Kept| pairing_order(&a.identity, &b.identity);
-    let (mut expected, mut actual) = (expected, actual);
-    expected.items.sort_unstable_by(by_identity);
-    actual.items.sort_unstable_by(by_identity);
     let mut comparison = Comparison::default();
     let only = |item: &Kept, state| ObjectDrift::of(&item.identity, state, Vec::new());
     for pair in Paired::new(&expected.items, &actual.items, by_identity) {
@@ -399,12 +455,16 @@ pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Compariso
 /// comes first and the long, shared group last (ObjectRef's order spent 4% of a 100k `diff`
 /// comparing equal group names).
 fn pairing_order(a: &HeldRef, b: &HeldRef) -> std::cmp::Ordering {
-    (&*a.name, a.namespace.as_deref(), a.kind.kind, a.kind.group).cmp(&(
-        &*b.name,
-        b.namespace.as_deref(),
-        b.kind.kind,
-        b.kind.group,
-    ))
+    pairing_key(a).cmp(&pairing_key(b))
+}
+
+fn pairing_key(identity: &HeldRef) -> (&str, Option<&str>, &str, &str) {
+    (
+        &identity.name,
+        identity.namespace.as_deref(),
+        identity.kind.kind,
+        identity.kind.group,
+    )
 }
 
 /// An item of two sorted sides: on the left only, on the right only, or on both.
@@ -689,14 +749,16 @@ mod tests {
 
     #[test]
     fn sealed_values_compare_by_digest_of_one_signer_only() {
-        let digests = |crt: &str, key: &str| {
+        // Digests as a manifest records them: 64 lowercase hex digits.
+        let digests = |crt: u8, key: u8| {
             BTreeMap::from([
-                ("tls.crt".to_string(), crt.to_string()),
-                ("tls.key".to_string(), key.to_string()),
+                ("tls.crt".to_string(), format!("{crt:02x}").repeat(32)),
+                ("tls.key".to_string(), format!("{key:02x}").repeat(32)),
             ])
         };
-        let a = Item::sealed(secret("tls", "x"), &digests("c1", "k1"), "signer-1");
-        let b = Item::sealed(secret("tls", "y"), &digests("c1", "k2"), "signer-1");
+        let (signer_1, signer_2): (Arc<str>, Arc<str>) = ("signer-1".into(), "signer-2".into());
+        let a = Item::sealed(secret("tls", "x"), &digests(0xc1, 0xa1), &signer_1);
+        let b = Item::sealed(secret("tls", "y"), &digests(0xc1, 0xa2), &signer_1);
         let c = compare(side(vec![a.clone()]), side(vec![b]), Mode::Snapshots);
         let paths: Vec<&str> = c.differences[0]
             .changes
@@ -708,10 +770,21 @@ mod tests {
 
         // Another signer's digests, or none (an older artifact), cannot be compared: counted,
         // not reported as a change.
-        let other = Item::sealed(secret("tls", "x"), &digests("c9", "k9"), "signer-2");
+        let other = Item::sealed(secret("tls", "x"), &digests(0xc9, 0xa9), &signer_2);
         let c = compare(side(vec![a.clone()]), side(vec![other]), Mode::Snapshots);
         assert!(c.differences.is_empty());
         assert_eq!(c.values_not_compared, 2);
+        // A digest that is not one (as no verified manifest holds) is not compared either.
+        let mut malformed = digests(0xc1, 0xa1);
+        malformed.insert("tls.key".into(), "A1".repeat(32));
+        let malformed = Item::sealed(secret("tls", "x"), &malformed, &signer_1);
+        let c = compare(
+            side(vec![a.clone()]),
+            side(vec![malformed]),
+            Mode::Snapshots,
+        );
+        assert!(c.differences.is_empty());
+        assert_eq!(c.values_not_compared, 1);
         let live = Item::plaintext(secret("tls", "x"), None);
         let c = compare(side(vec![a]), side(vec![live]), Mode::Cluster);
         assert_eq!(c.values_not_compared, 2);
@@ -721,15 +794,16 @@ mod tests {
     fn a_live_witness_with_the_signers_digest_compares_with_a_sealed_value() {
         let key = crate::sign::generate_signing_key();
         let digester = crate::value_digest::ValueDigester::from_signing_key(&key);
+        let signer: Arc<str> = "id".into();
         let sealed = Item::sealed(
             secret("tls", "K"),
             &BTreeMap::from([
                 ("tls.crt".to_string(), digester.digest(b"CERT")),
                 ("tls.key".to_string(), digester.digest(b"K")),
             ]),
-            "id",
+            &signer,
         );
-        let live = Item::plaintext(secret("tls", "OTHER"), Some((&digester, "id")));
+        let live = Item::plaintext(secret("tls", "OTHER"), Some((&digester, &signer)));
         let c = compare(side(vec![sealed]), side(vec![live]), Mode::Cluster);
         assert_eq!(c.values_not_compared, 0);
         let paths: Vec<&str> = c.differences[0]
@@ -829,17 +903,34 @@ mod tests {
         assert!(c.differences.is_empty(), "{c:?}");
         assert_eq!(c.in_sync, 6);
 
-        let mut fewer = all();
-        fewer.remove(2);
-        let c = compare(plain(all()), plain(fewer), Mode::Cluster);
+        let fewer_than_all = || {
+            let mut fewer = all();
+            fewer.remove(2);
+            fewer
+        };
+        let c = compare(plain(all()), plain(fewer_than_all()), Mode::Cluster);
         let missing: Vec<String> = c.differences.iter().map(|d| d.object.clone()).collect();
         assert_eq!(missing, vec!["networking.k8s.io/Ingress shop/web"]);
         assert_eq!(c.differences[0].state, State::Missing);
+
+        // A side answers for exactly the identities it holds, whatever shares a name.
+        let side = plain(fewer_than_all());
+        for (i, object) in all().iter().enumerate() {
+            assert_eq!(side.holds(object), i != 2, "{}", object.object_ref());
+        }
+        for absent in [
+            object("v1", "Service", Some("docs")),
+            object("v1", "Secret", Some("shop")),
+            object("gateway.networking.k8s.io/v1", "HTTPRoute", None),
+            object("apps/v1", "Deployment", Some("shop")),
+        ] {
+            assert!(!side.holds(&absent), "{}", absent.object_ref());
+        }
     }
 
     #[test]
     fn a_kind_outside_the_catalog_is_refused_by_name() {
-        let mut writer = SideWriter::new().unwrap();
+        let mut writer = SideWriter::new(1).unwrap();
         let deployment = Object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "shop"}}));
         let error = writer.push(Item::plaintext(deployment, None)).unwrap_err();

@@ -28,12 +28,17 @@ impl ValueDigester {
         }
     }
 
-    /// The digest of one plaintext value, as lowercase hex.
+    /// The digest of one plaintext value, as lowercase hex (how a manifest records it).
     pub fn digest(&self, plain: &[u8]) -> String {
+        hex::encode(self.digest_bytes(plain))
+    }
+
+    /// The digest of one plaintext value.
+    pub fn digest_bytes(&self, plain: &[u8]) -> [u8; 32] {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
         mac.update(plain);
-        hex::encode(mac.finalize().into_bytes())
+        mac.finalize().into_bytes().into()
     }
 }
 

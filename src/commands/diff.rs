@@ -108,22 +108,20 @@ async fn against_cluster(
         service_account_dir: &args.service_account_dir,
     })
     .await?;
-    let mut names = routevault::object::Identities::default();
-    for item in &expected.items {
-        names.insert_held(&item.identity);
-    }
-    let homes = names
+    let homes = expected
+        .items()
         .iter()
-        .filter_map(routevault::object::HeldRef::home_namespace);
+        .filter_map(|item| item.identity.home_namespace());
     let scope = Scope::of(&first.artifact.manifest, homes, transform);
     let digester = signer_digester(first, signing_key, &mut warnings);
-    let signer = first.artifact.signer.as_ref().map(|k| k.0.clone());
+    let signer: Option<std::sync::Arc<str>> =
+        first.artifact.signer.as_ref().map(|k| k.0.as_str().into());
     let (actual, more) = diff::live_side(
         &connection,
         &scope,
         &first.artifact.manifest,
-        &names,
-        digester.as_ref().zip(signer.as_deref()),
+        Some(&expected),
+        digester.as_ref().zip(signer.as_ref()),
     )
     .await?;
     warnings.extend(more);

@@ -412,6 +412,6 @@ mod tests {
             "Ingress".into(),
             Some("shop".into())
         )));
-        assert!(outline.identities.contains(&ingress.object_ref()));
+        assert!(outline.identities.contains_object(&ingress));
     }
 }

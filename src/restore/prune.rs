@@ -42,7 +42,7 @@ pub fn candidates(
 ) -> Vec<(usize, Vec<Object>)> {
     let mut by_tier: BTreeMap<usize, Vec<Object>> = BTreeMap::new();
     for object in live {
-        if snapshot.contains(&object.object_ref()) {
+        if snapshot.contains_object(&object) {
             continue;
         }
         if object.group().is_empty() && object.kind() == "Namespace" && !options.namespaces {
@@ -71,10 +71,9 @@ pub async fn after_restore(
     snapshot: &Identities,
     options: PruneOptions,
 ) -> anyhow::Result<Vec<ObjectReport>> {
-    let (live, _) =
-        crate::diff::live_side(connection, scope, manifest, &Identities::default(), None).await?;
+    let (live, _) = crate::diff::live_side(connection, scope, manifest, None, None).await?;
     let live: Vec<Object> = live
-        .items
+        .items()
         .iter()
         .filter(|item| !snapshot.contains_held(&item.identity))
         .map(|item| live.object(item))
