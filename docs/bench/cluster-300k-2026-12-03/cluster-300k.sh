@@ -5,16 +5,18 @@
 # then measures `snapshot --cluster` and `diff latest --cluster` (in sync, and with --sign-key)
 # with /tmp/bin/rv-new, peak RSS and elapsed time from /usr/bin/time. A restore into a second
 # cluster is not run: at the 100k run's 100-250 objects/s it would take 20-50 minutes more.
-# Usage: cluster-300k.sh [NAMESPACES]   (needs /tmp/bin/rv-new and target/release/examples/floor)
+# Usage: [fill_timeout=SECONDS] cluster-300k.sh [NAMESPACES]
+# (needs /tmp/bin/rv-new and target/release/examples/floor; see ../fill-cluster.sh)
 set -euo pipefail
 cd /work/main
 namespaces=${1:-2000}
+fill_timeout=${fill_timeout:-0}
 work=/tmp/c300k
 source docs/bench/fill-cluster.sh
 for run in 1 2; do
   /usr/bin/time -f "snapshot --cluster %e s %M KB" /tmp/bin/rv-new --log-level warn snapshot --cluster src --store "$store" --env bench "${keys[@]}" "${trust[@]}" -o json > $work/reports/snapshot-$run.json
 done
-python3 -c "import json; r=json.load(open('$work/reports/snapshot-2.json')); print('snapshot', {k: r[k] for k in r if k in ('objects', 'bytes', 'counts', 'size', 'artifact_bytes')})"
+python3 -c "import json; r=json.load(open('$work/reports/snapshot-2.json')); print('snapshot', {k: r[k] for k in ('objects', 'bytes')})"
 /usr/bin/time -f "verify %e s %M KB" /tmp/bin/rv-new --log-level warn verify latest --store "$store" --env bench "${trust[@]}" >/dev/null
 for run in 1 2; do
   /usr/bin/time -f "diff --cluster %e s %M KB" /tmp/bin/rv-new --log-level error diff latest --cluster src --store "$store" --env bench "${trust[@]}" -o json > $work/reports/in-sync-$run.json
