@@ -28,10 +28,13 @@ pub struct Limits {
 
 /// The default of `--max-artifact-bytes`.
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
-/// The default of `--max-unpacked-bytes`: far above any routing estate's YAML (30,000 objects
-/// with 10,000 TLS Secrets unpack to tens of MiB), far below what would exhaust a machine.
-/// The memory a restore holds is bounded separately (`restore::DEFAULT_MAX_OBJECT_MEMORY`).
-pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 << 20;
+/// The default of `--max-unpacked-bytes`: above the biggest routing estates measured (302,000
+/// objects with 100,000 distinct TLS Secrets unpack to about 700 MB; 228,000 objects already
+/// passed the former 256 MiB, so a big estate's own snapshots were refused by default), far
+/// below what would exhaust a machine: members are streamed, so this bounds the time a zstd
+/// bomb can cost, not memory. The memory a restore holds is bounded separately
+/// (`restore::DEFAULT_MAX_OBJECT_MEMORY`).
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 1 << 30;
 /// One object member: the API server stores objects of at most 1.5 MiB (etcd's request
 /// limit), so a bigger member is not a Kubernetes object. Read one at a time, this is what
 /// `verify` holds in memory.

@@ -14,6 +14,7 @@ use kube::Resource;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use super::discovery::ServedKind;
@@ -66,6 +67,26 @@ pub async fn list_pages<E: From<ApiError>>(
     Ok(pager.delivered.len())
 }
 
+/// What a pager remembers of each object it delivered, to skip it if an expired continue token
+/// restarts the list: 16 bytes of SHA-256 over its namespace and name. A pair of owned strings
+/// cost about 100 bytes an object (20 MB for the 200,000 Services and Ingresses a 300k
+/// environment lists cluster-wide). Two identities share a key with odds of about 1e-28 at a
+/// million objects; making two collide on purpose takes about 2^64 hashes, and would matter
+/// only after a restart.
+type DeliveredKey = [u8; 16];
+
+fn delivered_key(namespace: &str, name: &str) -> DeliveredKey {
+    // No Kubernetes name or namespace holds a NUL byte, so the pair reads back one way only.
+    let digest = Sha256::new()
+        .chain_update(namespace)
+        .chain_update([0])
+        .chain_update(name)
+        .finalize();
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
 /// The pages of one paginated LIST, fetched one at a time as they are asked for (so several
 /// lists can be interleaved with at most one page of each held).
 pub struct Pager<'a> {
@@ -75,7 +96,7 @@ pub struct Pager<'a> {
     what: String,
     page_size: u32,
     label_selector: Option<&'a str>,
-    delivered: HashSet<(String, String)>,
+    delivered: HashSet<DeliveredKey>,
     token: Option<String>,
     restarts: usize,
     done: bool,
@@ -144,9 +165,9 @@ impl<'a> Pager<'a> {
         let mut items = Vec::with_capacity(page.items.len());
         for mut item in page.items {
             let meta = &item["metadata"];
-            let key = (
-                meta["namespace"].as_str().unwrap_or_default().to_string(),
-                meta["name"].as_str().unwrap_or_default().to_string(),
+            let key = delivered_key(
+                meta["namespace"].as_str().unwrap_or_default(),
+                meta["name"].as_str().unwrap_or_default(),
             );
             if !self.delivered.insert(key) {
                 continue;
@@ -178,5 +199,26 @@ impl<'a> Pager<'a> {
             self.client.request::<Page>(request).await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivered_keys_tell_identities_apart() {
+        let pairs = [
+            ("shop", "web"),
+            ("shop", "web2"),
+            ("shop2", "web"),
+            ("shopw", "eb"),
+            ("", "shopweb"),
+            ("", ""),
+        ];
+        let keys: HashSet<DeliveredKey> =
+            pairs.iter().map(|(ns, n)| delivered_key(ns, n)).collect();
+        assert_eq!(keys.len(), pairs.len(), "two identities share a key");
+        assert_eq!(delivered_key("shop", "web"), delivered_key("shop", "web"));
     }
 }
