@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::artifact::VerifiedArtifact;
-use crate::drift::{self, Comparison, Item, Mode, Side, SideWriter};
+use crate::drift::{self, Comparer, Comparison, Item, Mode, Side, SideWriter};
 use crate::k8s::Connection;
 use crate::object::Object;
 use crate::open::OpenedSnapshot;
@@ -25,16 +25,43 @@ use crate::value_digest::ValueDigester;
 const PAGE_SIZE: u32 = 500;
 
 /// A snapshot's objects as a restore through `transform` would write them, as one side of
-/// a comparison, with the rewrites' notes. Sealed Secrets are unsealed when `unsealer` is
-/// given; otherwise their values are known by the manifest's digests under the snapshot's
-/// signer. Objects are read one at a time (twice with `--namespace`, as a restore does), and
-/// one object estimated over `max_object_memory` is refused.
+/// a comparison, with the rewrites' notes (see [`snapshot_items`]).
 pub fn snapshot_side(
     artifact: &VerifiedArtifact,
     unsealer: Option<&Unsealer>,
     transform: &Transform,
     max_object_memory: u64,
 ) -> anyhow::Result<(Side, Vec<String>)> {
+    let mut side = SideWriter::new(artifact.manifest.entries.len())
+        .context("creating a temporary file for the comparison")?;
+    let notes = snapshot_items(
+        artifact,
+        unsealer,
+        transform,
+        max_object_memory,
+        &mut |item| {
+            side.push(item)
+                .context("writing the comparison's temporary file")
+        },
+    )?;
+    let side = side
+        .finish()
+        .context("writing the comparison's temporary file")?;
+    Ok((side, notes))
+}
+
+/// Hands `sink` a snapshot's objects as a restore through `transform` would write them, one
+/// item at a time; returns the rewrites' notes. Sealed Secrets are unsealed when `unsealer`
+/// is given; otherwise their values are known by the manifest's digests under the snapshot's
+/// signer. Objects are read one at a time (twice with `--namespace`, as a restore does), and
+/// one object estimated over `max_object_memory` is refused.
+pub fn snapshot_items(
+    artifact: &VerifiedArtifact,
+    unsealer: Option<&Unsealer>,
+    transform: &Transform,
+    max_object_memory: u64,
+    sink: &mut dyn FnMut(Item) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<String>> {
     // Unverified (--insecure-skip-verify): nobody vouches for which key made the digests, so
     // they are not used at all.
     let signer: Arc<str> = artifact
@@ -45,8 +72,6 @@ pub fn snapshot_side(
         .into();
     let no_digests = BTreeMap::new();
     let keep = crate::restore::read::narrowing(artifact, transform)?;
-    let mut side = SideWriter::new(artifact.manifest.entries.len())
-        .context("creating a temporary file for the comparison")?;
     let mut notes = Vec::new();
     artifact.for_each_object_where(None, |index, entry, mut object| {
         if keep.as_ref().is_some_and(|keep| !keep[index]) {
@@ -82,60 +107,60 @@ pub fn snapshot_side(
             (true, false) => Item::sealed(object, &no_digests, &signer),
             (false, _) => Item::plaintext(object, None),
         };
-        side.push(item)
-            .context("writing the comparison's temporary file")?;
-        Ok(())
+        sink(item)
     })?;
-    let side = side
-        .finish()
-        .context("writing the comparison's temporary file")?;
-    Ok((side, notes))
+    Ok(notes)
 }
 
-/// The live routing of the cluster in `scope` (plus any object `expected` names, so that a
-/// cluster-scoped object of the snapshot is compared even where the scope has no such
-/// extras), captured as a snapshot of it would be, as one side of a comparison. With
-/// `digester` (from the signing key of the snapshot's signer) live Secret values also get that
-/// key's digests, so they compare with sealed values without unsealing.
-pub async fn live_side(
+/// Hands `sink` the live routing of the cluster in `snapshot`'s selection, captured and
+/// normalised as a snapshot of it would be, one object at a time; returns the capture's
+/// warnings. The caller decides which objects count: those `scope` covers, and (for `diff`)
+/// any object the snapshot names, so that a cluster-scoped object of the snapshot is compared
+/// even where the scope has no such extras. Secrets are read (to compute witnesses, never
+/// kept or written) unless the snapshot skipped them.
+pub async fn live_objects(
     connection: &Connection,
     scope: &Scope,
     snapshot: &crate::artifact::OpenedManifest,
-    expected: Option<&Side>,
-    digester: Option<(&ValueDigester, &Arc<str>)>,
-) -> anyhow::Result<(Side, Vec<String>)> {
+    sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<String>> {
     let selection = scope.live_selection(&snapshot.selection);
     let secrets = match snapshot.secrets {
         SecretsMode::Skip => SecretsMode::Skip,
-        // Read to compute witnesses; never kept or written.
         _ => SecretsMode::Plaintext,
     };
-    let mut side = SideWriter::new(expected.map_or(0, |side| side.items().len()))
-        .context("creating a temporary file for the comparison")?;
-    let capture = crate::source::cluster::capture(
-        connection,
-        &selection,
-        secrets,
-        PAGE_SIZE,
-        &mut |object: Object| {
-            if scope.covers(&object) || expected.is_some_and(|side| side.holds(&object)) {
-                side.push(Item::plaintext(object, digester))
-                    .context("writing the comparison's temporary file")?;
-            }
-            Ok(())
-        },
-    )
+    let capture = crate::source::cluster::capture(connection, &selection, secrets, PAGE_SIZE, sink)
+        .await
+        .with_context(|| {
+            format!(
+                "reading the routing of the cluster at {}",
+                connection.server
+            )
+        })?;
+    Ok(capture.warnings)
+}
+
+/// Compares the live routing of the cluster in `scope` with `comparer`'s snapshot side, one
+/// live object at a time (see [`live_objects`]): what `scope` covers, and any object the
+/// snapshot names. With `digester` (from the signing key of the snapshot's signer) live
+/// Secret values also get that key's digests, so they compare with sealed values without
+/// unsealing.
+pub async fn compare_live(
+    connection: &Connection,
+    scope: &Scope,
+    snapshot: &crate::artifact::OpenedManifest,
+    comparer: &mut Comparer,
+    digester: Option<(&ValueDigester, &Arc<str>)>,
+) -> anyhow::Result<Vec<String>> {
+    live_objects(connection, scope, snapshot, &mut |object: Object| {
+        if scope.covers(&object) || comparer.expected().holds(&object) {
+            comparer
+                .push(Item::plaintext(object, digester))
+                .context("reading the comparison's temporary file")?;
+        }
+        Ok(())
+    })
     .await
-    .with_context(|| {
-        format!(
-            "reading the routing of the cluster at {}",
-            connection.server
-        )
-    })?;
-    let side = side
-        .finish()
-        .context("writing the comparison's temporary file")?;
-    Ok((side, capture.warnings))
 }
 
 /// Who made a snapshot, for the report.

@@ -3,8 +3,9 @@
 //! by identity; a changed object lists its changed fields, old → new. Secret values never
 //! appear: each side gives a witness per value (a hash of the plaintext kept in memory only, or
 //! the snapshot's keyed digest), and the report says only that a value changed, or that it could
-//! not be compared. Each side's object texts wait in an unlinked spool file (`Side`); the
-//! comparison itself is pure logic over them.
+//! not be compared. The expected side's object texts wait in an unlinked spool file (`Side`);
+//! the other side's objects are compared with it one at a time as they arrive (`Comparer`) and
+//! never held. The comparison itself is pure logic.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -198,13 +199,7 @@ impl SideWriter {
     /// else; a capture lists nothing else), so another kind is refused, naming it.
     pub fn push(&mut self, item: Item) -> io::Result<()> {
         let Some(kind) = item.object.catalog_kind() else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} is not a routing kind routevault compares",
-                    item.object.object_ref()
-                ),
-            ));
+            return Err(not_routing(&item.object));
         };
         let identity = HeldRef::of(&item.object, kind, &mut self.names);
         let text = serde_json::to_vec(&item.object.0).map_err(io::Error::other)?;
@@ -218,8 +213,8 @@ impl SideWriter {
         Ok(())
     }
 
-    /// The side, its items sorted in [`pairing_order`] (what [`compare`] walks and
-    /// [`Side::holds`] searches).
+    /// The side, its items sorted in [`pairing_order`] (what [`Comparer`] and
+    /// [`Side::holds`] search).
     pub fn finish(mut self) -> io::Result<Side> {
         self.items
             .sort_unstable_by(|a, b| pairing_order(&a.identity, &b.identity));
@@ -253,9 +248,14 @@ impl Side {
         &self.items
     }
 
-    /// Whether this side holds an object of `object`'s identity: a binary search with the
-    /// object's own strings, since `diff --cluster` asks it of every live object.
+    /// Whether this side holds an object of `object`'s identity.
     pub fn holds(&self, object: &Object) -> bool {
+        self.position(object).is_some()
+    }
+
+    /// Where this side's item of `object`'s identity is: a binary search with the object's
+    /// own strings, since `diff --cluster` asks it of every live object.
+    fn position(&self, object: &Object) -> Option<usize> {
         let key = (
             object.name(),
             object.namespace(),
@@ -264,7 +264,7 @@ impl Side {
         );
         self.items
             .binary_search_by(|item| pairing_key(&item.identity).cmp(&key))
-            .is_ok()
+            .ok()
     }
 
     /// The object (without its Secret data) of one of this side's items.
@@ -375,13 +375,17 @@ pub struct ObjectDrift {
 }
 
 impl ObjectDrift {
-    fn of(identity: &HeldRef, state: State, changes: Vec<FieldChange>) -> Self {
+    fn new(identity: ObjectRef, state: State, changes: Vec<FieldChange>) -> Self {
         Self {
             object: identity.to_string(),
-            identity: identity.to_object_ref(),
+            identity,
             state,
             changes,
         }
+    }
+
+    fn of(identity: &HeldRef, state: State, changes: Vec<FieldChange>) -> Self {
+        Self::new(identity.to_object_ref(), state, changes)
     }
 }
 
@@ -404,53 +408,121 @@ impl Comparison {
     }
 }
 
-/// Compares `expected` (the snapshot, or the first snapshot) with `actual` (the live objects
-/// in scope, or the second snapshot). Fails only when a spooled text cannot be read back.
-/// Both sides are already sorted in [`pairing_order`] and are walked together: no map of
-/// either side, no copy of an identity except for the objects that differ (issue 16: the map
-/// cost ~50 MB at 100k objects).
-pub fn compare(expected: Side, actual: Side, mode: Mode) -> io::Result<Comparison> {
-    let (gone, new) = match mode {
-        Mode::Cluster => (State::Missing, State::Extra),
-        Mode::Snapshots => (State::Removed, State::Added),
-    };
-    let by_identity = |a: &Kept, b: &Kept| pairing_order(&a.identity, &b.identity);
-    let mut comparison = Comparison::default();
-    let only = |item: &Kept, state| ObjectDrift::of(&item.identity, state, Vec::new());
-    for pair in Paired::new(&expected.items, &actual.items, by_identity) {
-        match pair {
-            Pair::Left(item) => comparison.differences.push(only(item, gone)),
-            Pair::Right(item) => comparison.differences.push(only(item, new)),
-            Pair::Both(item, other) => {
-                let mut changes = Vec::new();
-                if item.hash != other.hash {
-                    field_changes(
-                        &expected.object(item)?.0,
-                        &actual.object(other)?.0,
-                        &mut String::new(),
-                        &mut changes,
-                    );
-                }
-                comparison.values_not_compared +=
-                    value_changes(&item.values, &other.values, &mut changes);
-                if changes.is_empty() {
-                    comparison.in_sync += 1;
-                } else {
-                    let drift = ObjectDrift::of(&item.identity, State::Changed, changes);
-                    comparison.differences.push(drift);
-                }
-            }
-        }
-    }
-    comparison.differences.sort_by(|a, b| {
-        tier_of(&a.identity)
-            .cmp(&tier_of(&b.identity))
-            .then(a.identity.cmp(&b.identity))
-    });
-    Ok(comparison)
+/// Compares items, as they arrive, with an expected side (the snapshot, or the first
+/// snapshot): each arriving item (a live object in scope, or an object of the second snapshot)
+/// is looked up in the sorted side, compared and dropped, so the second side is never held
+/// (issue 16: holding it as a side of its own cost ~50 MB at 228k objects). What the expected
+/// side holds that never arrived is reported when the comparison finishes.
+pub struct Comparer {
+    expected: Side,
+    /// Which expected items an arriving item has been paired with, by index.
+    paired: Vec<bool>,
+    /// The state of an expected item nothing arrived for, and of an arrival with no pair.
+    gone: State,
+    new: State,
+    comparison: Comparison,
 }
 
-/// The order the two sides are sorted in to be paired: any total order of identities will do
+impl Comparer {
+    pub fn new(expected: Side, mode: Mode) -> Self {
+        let (gone, new) = match mode {
+            Mode::Cluster => (State::Missing, State::Extra),
+            Mode::Snapshots => (State::Removed, State::Added),
+        };
+        Self {
+            paired: vec![false; expected.items.len()],
+            expected,
+            gone,
+            new,
+            comparison: Comparison::default(),
+        }
+    }
+
+    /// The side arrivals are compared with.
+    pub fn expected(&self) -> &Side {
+        &self.expected
+    }
+
+    /// Compares one arriving item with its pair. Both sides hold only routing kinds (a
+    /// verified artifact holds nothing else; a capture lists nothing else), so another kind is
+    /// refused, naming it. Fails too when the pair's spooled text cannot be read back.
+    pub fn push(&mut self, item: Item) -> io::Result<()> {
+        if item.object.catalog_kind().is_none() {
+            return Err(not_routing(&item.object));
+        }
+        // An identity that arrives twice (no source sends one) pairs once; the repeat is
+        // reported on its own, as an object of the arriving side only.
+        let pair = self
+            .expected
+            .position(&item.object)
+            .filter(|&index| !self.paired[index]);
+        let Some(index) = pair else {
+            let drift = ObjectDrift::new(item.object.object_ref(), self.new, Vec::new());
+            self.comparison.differences.push(drift);
+            return Ok(());
+        };
+        self.paired[index] = true;
+        let kept = &self.expected.items[index];
+        let mut changes = Vec::new();
+        let text = serde_json::to_vec(&item.object.0).map_err(io::Error::other)?;
+        if kept.hash != <[u8; 32]>::from(Sha256::digest(&text)) {
+            field_changes(
+                &self.expected.object(kept)?.0,
+                &item.object.0,
+                &mut String::new(),
+                &mut changes,
+            );
+        }
+        self.comparison.values_not_compared +=
+            value_changes(&kept.values, &item.values, &mut changes);
+        if changes.is_empty() {
+            self.comparison.in_sync += 1;
+        } else {
+            let drift = ObjectDrift::of(&kept.identity, State::Changed, changes);
+            self.comparison.differences.push(drift);
+        }
+        Ok(())
+    }
+
+    /// The comparison: what never arrived is reported as gone, and the differences are sorted
+    /// in restore order.
+    pub fn finish(self) -> Comparison {
+        let Self {
+            expected,
+            paired,
+            gone,
+            mut comparison,
+            ..
+        } = self;
+        let unpaired = expected
+            .items
+            .iter()
+            .zip(paired)
+            .filter(|(_, paired)| !paired);
+        for (item, _) in unpaired {
+            let drift = ObjectDrift::of(&item.identity, gone, Vec::new());
+            comparison.differences.push(drift);
+        }
+        comparison.differences.sort_by(|a, b| {
+            tier_of(&a.identity)
+                .cmp(&tier_of(&b.identity))
+                .then(a.identity.cmp(&b.identity))
+        });
+        comparison
+    }
+}
+
+fn not_routing(object: &Object) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is not a routing kind routevault compares",
+            object.object_ref()
+        ),
+    )
+}
+
+/// The order a side is sorted in to be searched: any total order of identities will do
 /// (the report is sorted afterwards), so the name, which mostly differs at its first bytes,
 /// comes first and the long, shared group last (ObjectRef's order spent 4% of a 100k `diff`
 /// comparing equal group names).
@@ -465,51 +537,6 @@ fn pairing_key(identity: &HeldRef) -> (&str, Option<&str>, &str, &str) {
         identity.kind.kind,
         identity.kind.group,
     )
-}
-
-/// An item of two sorted sides: on the left only, on the right only, or on both.
-#[derive(Debug, PartialEq)]
-enum Pair<'a, T> {
-    Left(&'a T),
-    Right(&'a T),
-    Both(&'a T, &'a T),
-}
-
-/// Walks two sides sorted in `order` together, pairing equal items one to one (a repeated
-/// item beyond its pair is on its side only).
-struct Paired<'a, T, F> {
-    left: std::iter::Peekable<std::slice::Iter<'a, T>>,
-    right: std::iter::Peekable<std::slice::Iter<'a, T>>,
-    order: F,
-}
-
-impl<'a, T, F: Fn(&T, &T) -> std::cmp::Ordering> Paired<'a, T, F> {
-    fn new(left: &'a [T], right: &'a [T], order: F) -> Self {
-        Self {
-            left: left.iter().peekable(),
-            right: right.iter().peekable(),
-            order,
-        }
-    }
-}
-
-impl<'a, T, F: Fn(&T, &T) -> std::cmp::Ordering> Iterator for Paired<'a, T, F> {
-    type Item = Pair<'a, T>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        use std::cmp::Ordering;
-        let order = match (self.left.peek(), self.right.peek()) {
-            (None, None) => return None,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(a), Some(b)) => (self.order)(a, b),
-        };
-        Some(match order {
-            Ordering::Less => Pair::Left(self.left.next()?),
-            Ordering::Greater => Pair::Right(self.right.next()?),
-            Ordering::Equal => Pair::Both(self.left.next()?, self.right.next()?),
-        })
-    }
 }
 
 fn tier_of(identity: &ObjectRef) -> usize {
@@ -630,27 +657,34 @@ mod tests {
     }
 
     fn plain(objects: Vec<Object>) -> Side {
-        side(
-            objects
-                .into_iter()
-                .map(|o| Item::plaintext(o, None))
-                .collect(),
-        )
+        side(items(objects))
     }
 
     fn side(items: Vec<Item>) -> Side {
         Side::of(items).unwrap()
     }
 
-    fn compare(expected: Side, actual: Side, mode: Mode) -> Comparison {
-        super::compare(expected, actual, mode).unwrap()
+    fn items(objects: Vec<Object>) -> Vec<Item> {
+        objects
+            .into_iter()
+            .map(|o| Item::plaintext(o, None))
+            .collect()
+    }
+
+    /// `actual`'s items arriving one at a time at a comparer of `expected`.
+    fn compare(expected: Side, actual: Vec<Item>, mode: Mode) -> Comparison {
+        let mut comparer = Comparer::new(expected, mode);
+        for item in actual {
+            comparer.push(item).unwrap();
+        }
+        comparer.finish()
     }
 
     #[test]
     fn same_objects_are_in_sync() {
         let c = compare(
             plain(vec![ingress("web", "a.example"), secret("tls", "K")]),
-            plain(vec![secret("tls", "K"), ingress("web", "a.example")]),
+            items(vec![secret("tls", "K"), ingress("web", "a.example")]),
             Mode::Cluster,
         );
         assert!(c.differences.is_empty(), "{c:?}");
@@ -667,7 +701,7 @@ mod tests {
                 ingress("web", "a.example"),
                 ingress("gone", "g.example"),
             ]),
-            plain(vec![edited, ingress("new", "n.example")]),
+            items(vec![edited, ingress("new", "n.example")]),
             Mode::Cluster,
         );
         let states: Vec<(&str, State)> = c
@@ -701,7 +735,7 @@ mod tests {
     fn between_snapshots_objects_are_added_or_removed() {
         let c = compare(
             plain(vec![ingress("old", "a")]),
-            plain(vec![ingress("new", "a")]),
+            items(vec![ingress("new", "a")]),
             Mode::Snapshots,
         );
         let states: Vec<State> = c.differences.iter().map(|d| d.state).collect();
@@ -714,7 +748,7 @@ mod tests {
         two.0["spec"]["rules"] = json!([{"host": "a"}, {"host": "b"}]);
         let c = compare(
             plain(vec![ingress("web", "a")]),
-            plain(vec![two]),
+            items(vec![two]),
             Mode::Cluster,
         );
         let change = &c.differences[0].changes;
@@ -728,7 +762,7 @@ mod tests {
     fn a_changed_secret_value_is_reported_hidden_and_never_shown() {
         let c = compare(
             plain(vec![secret("tls", "OLD-KEY")]),
-            plain(vec![secret("tls", "NEW-KEY")]),
+            items(vec![secret("tls", "NEW-KEY")]),
             Mode::Cluster,
         );
         assert_eq!(c.differences.len(), 1);
@@ -759,7 +793,7 @@ mod tests {
         let (signer_1, signer_2): (Arc<str>, Arc<str>) = ("signer-1".into(), "signer-2".into());
         let a = Item::sealed(secret("tls", "x"), &digests(0xc1, 0xa1), &signer_1);
         let b = Item::sealed(secret("tls", "y"), &digests(0xc1, 0xa2), &signer_1);
-        let c = compare(side(vec![a.clone()]), side(vec![b]), Mode::Snapshots);
+        let c = compare(side(vec![a.clone()]), vec![b], Mode::Snapshots);
         let paths: Vec<&str> = c.differences[0]
             .changes
             .iter()
@@ -771,22 +805,18 @@ mod tests {
         // Another signer's digests, or none (an older artifact), cannot be compared: counted,
         // not reported as a change.
         let other = Item::sealed(secret("tls", "x"), &digests(0xc9, 0xa9), &signer_2);
-        let c = compare(side(vec![a.clone()]), side(vec![other]), Mode::Snapshots);
+        let c = compare(side(vec![a.clone()]), vec![other], Mode::Snapshots);
         assert!(c.differences.is_empty());
         assert_eq!(c.values_not_compared, 2);
         // A digest that is not one (as no verified manifest holds) is not compared either.
         let mut malformed = digests(0xc1, 0xa1);
         malformed.insert("tls.key".into(), "A1".repeat(32));
         let malformed = Item::sealed(secret("tls", "x"), &malformed, &signer_1);
-        let c = compare(
-            side(vec![a.clone()]),
-            side(vec![malformed]),
-            Mode::Snapshots,
-        );
+        let c = compare(side(vec![a.clone()]), vec![malformed], Mode::Snapshots);
         assert!(c.differences.is_empty());
         assert_eq!(c.values_not_compared, 1);
         let live = Item::plaintext(secret("tls", "x"), None);
-        let c = compare(side(vec![a]), side(vec![live]), Mode::Cluster);
+        let c = compare(side(vec![a]), vec![live], Mode::Cluster);
         assert_eq!(c.values_not_compared, 2);
     }
 
@@ -804,7 +834,7 @@ mod tests {
             &signer,
         );
         let live = Item::plaintext(secret("tls", "OTHER"), Some((&digester, &signer)));
-        let c = compare(side(vec![sealed]), side(vec![live]), Mode::Cluster);
+        let c = compare(side(vec![sealed]), vec![live], Mode::Cluster);
         assert_eq!(c.values_not_compared, 0);
         let paths: Vec<&str> = c.differences[0]
             .changes
@@ -830,7 +860,7 @@ mod tests {
         more.0["data"]["ca.crt"] = json!("Q0E=");
         let c = compare(
             plain(vec![secret("tls", "K")]),
-            plain(vec![more]),
+            items(vec![more]),
             Mode::Cluster,
         );
         assert_eq!(
@@ -840,27 +870,33 @@ mod tests {
     }
 
     #[test]
-    fn sorted_sides_pair_equal_items_one_to_one() {
-        let pairs: Vec<Pair<u32>> =
-            Paired::new(&[1, 2, 2, 4, 6], &[0, 2, 3, 4, 7, 8], u32::cmp).collect();
-        assert_eq!(
-            pairs,
-            vec![
-                Pair::Right(&0),
-                Pair::Left(&1),
-                Pair::Both(&2, &2),
-                Pair::Left(&2),
-                Pair::Right(&3),
-                Pair::Both(&4, &4),
-                Pair::Left(&6),
-                Pair::Right(&7),
-                Pair::Right(&8),
-            ]
+    fn an_identity_arriving_twice_pairs_once() {
+        let c = compare(
+            plain(vec![ingress("web", "a"), ingress("api", "a")]),
+            items(vec![ingress("web", "a"), ingress("web", "b")]),
+            Mode::Snapshots,
         );
-        let none: [u32; 0] = [];
-        assert_eq!(Paired::new(&none, &none, u32::cmp).count(), 0);
-        let left_only: Vec<Pair<u32>> = Paired::new(&[5], &none, u32::cmp).collect();
-        assert_eq!(left_only, vec![Pair::Left(&5)]);
+        assert_eq!(c.in_sync, 1);
+        let states: Vec<(&str, State)> = c
+            .differences
+            .iter()
+            .map(|d| (d.identity.name.as_str(), d.state))
+            .collect();
+        assert_eq!(states, vec![("api", State::Removed), ("web", State::Added)]);
+    }
+
+    #[test]
+    fn a_comparer_refuses_a_kind_outside_the_catalog_by_name() {
+        let mut comparer = Comparer::new(plain(vec![ingress("web", "a")]), Mode::Cluster);
+        let deployment = Object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"}}));
+        let error = comparer
+            .push(Item::plaintext(deployment, None))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("apps/Deployment shop/web"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -869,7 +905,7 @@ mod tests {
         // must pair every common object however the sides arrived.
         let names: Vec<String> = (0..200).map(|i| format!("web-{i:03}")).collect();
         let expected = plain(names[..150].iter().map(|n| ingress(n, "a")).collect());
-        let actual = plain(names[50..].iter().rev().map(|n| ingress(n, "a")).collect());
+        let actual = items(names[50..].iter().rev().map(|n| ingress(n, "a")).collect());
         let c = compare(expected, actual, Mode::Snapshots);
         assert_eq!(c.in_sync, 100);
         let counts = c.counts();
@@ -899,7 +935,7 @@ mod tests {
         };
         let mut reversed = all();
         reversed.reverse();
-        let c = compare(plain(all()), plain(reversed), Mode::Cluster);
+        let c = compare(plain(all()), items(reversed), Mode::Cluster);
         assert!(c.differences.is_empty(), "{c:?}");
         assert_eq!(c.in_sync, 6);
 
@@ -908,7 +944,7 @@ mod tests {
             fewer.remove(2);
             fewer
         };
-        let c = compare(plain(all()), plain(fewer_than_all()), Mode::Cluster);
+        let c = compare(plain(all()), items(fewer_than_all()), Mode::Cluster);
         let missing: Vec<String> = c.differences.iter().map(|d| d.object.clone()).collect();
         assert_eq!(missing, vec!["networking.k8s.io/Ingress shop/web"]);
         assert_eq!(c.differences[0].state, State::Missing);

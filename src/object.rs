@@ -203,10 +203,6 @@ impl Identities {
         }
     }
 
-    pub fn contains_held(&self, identity: &HeldRef) -> bool {
-        self.held.contains(identity)
-    }
-
     /// Whether `object`'s identity is held, looked up with the object's own strings (this runs
     /// once per live object in `--prune` and `diff --cluster`, so it allocates nothing).
     pub fn contains_object(&self, object: &Object) -> bool {
@@ -444,20 +440,8 @@ mod tests {
         for o in &objects[..6] {
             assert!(identities.contains_object(o), "{}", o.object_ref());
         }
-        // Held identities (as another set or a side holds them) are found as they are.
-        let mut names = SharedNames::default();
-        for o in &objects[..6] {
-            let held = HeldRef::of(o, o.catalog_kind().unwrap(), &mut names);
-            assert!(identities.contains_held(&held), "{held}");
-        }
         let kind = objects[6].catalog_kind();
         assert!(kind.is_none(), "a Deployment is outside the catalog");
-        let api = HeldRef::of(
-            &object("networking.k8s.io/v1", "Ingress", Some("shop"), "api"),
-            catalog::lookup("networking.k8s.io/v1", "Ingress").unwrap(),
-            &mut names,
-        );
-        assert!(!identities.contains_held(&api));
         for absent in [
             object("apps/v1", "Deployment", Some("shop"), "web"),
             object("networking.k8s.io/v1", "Ingress", Some("shop"), "api"),

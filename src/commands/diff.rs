@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::DiffArgs;
 use routevault::diff::{self, Report, SnapshotInfo};
-use routevault::drift::{self, Mode};
+use routevault::drift::{self, Comparer, Mode};
 use routevault::error::DifferencesFound;
 use routevault::k8s;
 use routevault::open::OpenedSnapshot;
@@ -50,10 +50,21 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
         Some(spec) => {
             let second =
                 super::open_snapshot(&args.store, &args.env.env, spec, &args.trust).await?;
-            let (actual, more) = items_of(&second, &args, identities.as_deref(), &transform)?;
+            // The second snapshot's objects are compared as they are read, never held.
+            let mut comparer = Comparer::new(expected, Mode::Snapshots);
+            let more = read_snapshot(
+                &second,
+                &args,
+                identities.as_deref(),
+                &transform,
+                &mut |item| {
+                    comparer
+                        .push(item)
+                        .context("reading the comparison's temporary file")
+                },
+            )?;
             warnings.extend(more);
-            let comparison = drift::compare(expected, actual, Mode::Snapshots)
-                .context("comparing the two snapshots")?;
+            let comparison = comparer.finish();
             let mut report = Report::new(
                 Mode::Snapshots,
                 SnapshotInfo::of(&first),
@@ -116,17 +127,17 @@ async fn against_cluster(
     let digester = signer_digester(first, signing_key, &mut warnings);
     let signer: Option<std::sync::Arc<str>> =
         first.artifact.signer.as_ref().map(|k| k.0.as_str().into());
-    let (actual, more) = diff::live_side(
+    let mut comparer = Comparer::new(expected, Mode::Cluster);
+    let more = diff::compare_live(
         &connection,
         &scope,
         &first.artifact.manifest,
-        Some(&expected),
+        &mut comparer,
         digester.as_ref().zip(signer.as_ref()),
     )
     .await?;
     warnings.extend(more);
-    let comparison =
-        drift::compare(expected, actual, Mode::Cluster).context("comparing with the cluster")?;
+    let comparison = comparer.finish();
     let mut report = Report::new(
         Mode::Cluster,
         SnapshotInfo::of(first),
@@ -139,21 +150,15 @@ async fn against_cluster(
     Ok(report)
 }
 
-/// A snapshot's items through the transform, unsealed when a key was given.
+/// A snapshot's items through the transform, unsealed when a key was given, as the side
+/// the other is compared with.
 fn items_of(
     opened: &OpenedSnapshot,
     args: &DiffArgs,
     identities: Option<&[Identity]>,
     transform: &Transform,
 ) -> anyhow::Result<(drift::Side, Vec<String>)> {
-    let unsealer = match (
-        &opened.artifact.manifest.sealing,
-        identities,
-        &args.unseal_key,
-    ) {
-        (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
-        _ => None,
-    };
+    let unsealer = unsealer_of(opened, args, identities)?;
     diff::snapshot_side(
         &opened.artifact,
         unsealer.as_ref(),
@@ -161,6 +166,43 @@ fn items_of(
         args.max_object_memory,
     )
     .with_context(|| format!("reading {}", opened.what()))
+}
+
+/// A snapshot's items through the transform, unsealed when a key was given, handed to
+/// `sink` one at a time.
+fn read_snapshot(
+    opened: &OpenedSnapshot,
+    args: &DiffArgs,
+    identities: Option<&[Identity]>,
+    transform: &Transform,
+    sink: &mut dyn FnMut(drift::Item) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<String>> {
+    let unsealer = unsealer_of(opened, args, identities)?;
+    diff::snapshot_items(
+        &opened.artifact,
+        unsealer.as_ref(),
+        transform,
+        args.max_object_memory,
+        sink,
+    )
+    .with_context(|| format!("reading {}", opened.what()))
+}
+
+fn unsealer_of(
+    opened: &OpenedSnapshot,
+    args: &DiffArgs,
+    identities: Option<&[Identity]>,
+) -> anyhow::Result<Option<Unsealer>> {
+    Ok(
+        match (
+            &opened.artifact.manifest.sealing,
+            identities,
+            &args.unseal_key,
+        ) {
+            (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
+            _ => None,
+        },
+    )
 }
 
 /// The digester of `--sign-key`, if that key signed the snapshot (another key's digests

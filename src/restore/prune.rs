@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{DeleteParams, Preconditions};
@@ -71,14 +70,16 @@ pub async fn after_restore(
     snapshot: &Identities,
     options: PruneOptions,
 ) -> anyhow::Result<Vec<ObjectReport>> {
-    let (live, _) = crate::diff::live_side(connection, scope, manifest, None, None).await?;
-    let live: Vec<Object> = live
-        .items()
-        .iter()
-        .filter(|item| !snapshot.contains_held(&item.identity))
-        .map(|item| live.object(item))
-        .collect::<std::io::Result<_>>()
-        .context("reading the live routing back from the comparison's temporary file")?;
+    // Only what the snapshot does not hold is kept: the candidates, few unless the cluster
+    // drifted far.
+    let mut live = Vec::new();
+    crate::diff::live_objects(connection, scope, manifest, &mut |object| {
+        if scope.covers(&object) && !snapshot.contains_object(&object) {
+            live.push(object);
+        }
+        Ok(())
+    })
+    .await?;
     let discovered = crate::k8s::discovery::discover(&connection.client).await?;
     let tiers = candidates(live, snapshot, options);
     Ok(prune(&connection.client, &discovered.served, tiers, options).await)
