@@ -50,21 +50,14 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
         Some(spec) => {
             let second =
                 super::open_snapshot(&args.store, &args.env.env, spec, &args.trust).await?;
-            // The second snapshot's objects are compared as they are read, never held.
-            let mut comparer = Comparer::new(expected, Mode::Snapshots);
-            let more = read_snapshot(
+            let comparison = against_snapshot(
                 &second,
                 &args,
+                expected,
                 identities.as_deref(),
                 &transform,
-                &mut |item| {
-                    comparer
-                        .push(item)
-                        .context("reading the comparison's temporary file")
-                },
+                &mut warnings,
             )?;
-            warnings.extend(more);
-            let comparison = comparer.finish();
             let mut report = Report::new(
                 Mode::Snapshots,
                 SnapshotInfo::of(&first),
@@ -99,6 +92,26 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Between builds: the second snapshot's objects compared with `expected` as they are read,
+/// never held.
+fn against_snapshot(
+    second: &OpenedSnapshot,
+    args: &DiffArgs,
+    expected: drift::Side,
+    identities: Option<&[Identity]>,
+    transform: &Transform,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<drift::Comparison> {
+    let mut comparer = Comparer::new(expected, Mode::Snapshots);
+    let notes = read_snapshot(second, args, identities, transform, &mut |item| {
+        comparer
+            .push(item)
+            .context("reading the comparison's temporary file")
+    })?;
+    warnings.extend(notes);
+    Ok(comparer.finish())
 }
 
 /// Drift: the snapshot's `expected` items against the live routing of the named cluster in
