@@ -37,7 +37,7 @@ diff_all in-sync
 diff_all in-sync
 compare_reports in-sync
 kubectl="$(tests/bed/install --print)/kubectl"
-"$kubectl" --context src -n bench-001 get ingresses -o name | head -10 | while read -r ing; do
+"$kubectl" --context src -n bench-001 get ingresses -o name | sed -n 1,10p | while read -r ing; do
   "$kubectl" --context src -n bench-001 annotate "$ing" bench/drift=yes >/dev/null
 done
 "$kubectl" --context src -n bench-002 delete service svc-0 >/dev/null

@@ -12,10 +12,9 @@ rm -rf "$work" && mkdir -p "$work/reports"
 python3 tests/bench/generate.py "$work/a" 660 50 >/dev/null
 cp -r "$work/a" "$work/b"
 # The generator writes one file per namespace: drop one, edit 50 Ingresses of another.
-first=$(ls "$work/b" | head -1)
-rm "$work/b/$first"
-second=$(ls "$work/b" | head -1)
-python3 - "$work/b/$second" <<'PY'
+files=("$work/b"/*.yaml)
+rm "${files[0]}"
+python3 - "${files[1]}" <<'PY'
 import re, sys
 path = sys.argv[1]
 text = open(path).read()
