@@ -391,6 +391,8 @@ fn an_expired_continue_token_restarts_the_list_without_duplicates() {
         let mut names = Vec::new();
         let first = pager.next_page().await.unwrap().unwrap();
         assert_eq!(first.len(), 5);
+        // The server's estimate of what is left, which a capture reserves room by.
+        assert_eq!(pager.remaining(), Some(7), "remainingItemCount not read");
         names.extend(first);
         // The cluster moves on and etcd compacts: the token of page 2 names a lost revision.
         bed.kubectl_ok("a", &["create", "configmap", "later", "-n", "paged"], None);
@@ -398,6 +400,7 @@ fn an_expired_continue_token_restarts_the_list_without_duplicates() {
         while let Some(page) = pager.next_page().await.unwrap() {
             names.extend(page);
         }
+        assert_eq!(pager.remaining(), None, "nothing is left after the last page");
         let names: Vec<String> = names
             .iter()
             .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())

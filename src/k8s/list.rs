@@ -44,10 +44,15 @@ struct Page {
 struct PageMeta {
     #[serde(rename = "continue")]
     continue_token: Option<String>,
+    /// How many objects the server estimates are left after this page (absent with a label
+    /// or field selector, and on the last page).
+    #[serde(rename = "remainingItemCount")]
+    remaining_item_count: Option<u64>,
 }
 
-/// Lists every object of `kind` page by page, handing each page to `on_page`. Returns how many
-/// objects were delivered. `label_selector` is sent to the server, which filters.
+/// Lists every object of `kind` page by page, handing each page to `on_page` with the
+/// server's estimate of how many objects are left after it ([`Pager::remaining`]). Returns how
+/// many objects were delivered. `label_selector` is sent to the server, which filters.
 /// `on_page`'s own errors end the listing and are returned as they are.
 pub async fn list_pages<E: From<ApiError>>(
     client: &Client,
@@ -55,11 +60,11 @@ pub async fn list_pages<E: From<ApiError>>(
     namespace: Option<&str>,
     page_size: u32,
     label_selector: Option<&str>,
-    mut on_page: impl FnMut(Vec<Value>) -> Result<(), E>,
+    mut on_page: impl FnMut(Vec<Value>, Option<u64>) -> Result<(), E>,
 ) -> Result<usize, E> {
     let mut pager = Pager::new(client, kind, namespace, page_size, label_selector);
     while let Some(page) = pager.next_page().await? {
-        on_page(page)?;
+        on_page(page, pager.remaining())?;
     }
     if pager.restarts() > 0 {
         tracing::info!(list = %pager.what, restarts = pager.restarts(), "listed in full after expired continue tokens");
@@ -98,6 +103,7 @@ pub struct Pager<'a> {
     label_selector: Option<&'a str>,
     delivered: HashSet<DeliveredKey>,
     token: Option<String>,
+    remaining: Option<u64>,
     restarts: usize,
     done: bool,
 }
@@ -123,9 +129,16 @@ impl<'a> Pager<'a> {
             label_selector,
             delivered: HashSet::new(),
             token: None,
+            remaining: None,
             restarts: 0,
             done: false,
         }
+    }
+
+    /// How many objects the server estimated were left after the last page: a hint for
+    /// reserving memory, never a count to trust (absent with a selector or at the end).
+    pub fn remaining(&self) -> Option<u64> {
+        self.remaining
     }
 
     /// How many times the list started again because its continue token had expired.
@@ -180,6 +193,7 @@ impl<'a> Pager<'a> {
         }
         self.token = page.metadata.continue_token.filter(|t| !t.is_empty());
         self.done = self.token.is_none();
+        self.remaining = page.metadata.remaining_item_count.filter(|_| !self.done);
         Ok(Some(items))
     }
 

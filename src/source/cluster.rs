@@ -289,13 +289,14 @@ async fn list_kind(
     let mut count = 0;
     for namespace in namespaces {
         let selector = server_selector.as_deref();
+        let mut first_page = true;
         list_pages(
             &connection.client,
             &kind,
             namespace,
             page_size,
             selector,
-            |page| {
+            |page, remaining| {
                 counter.inc(page.len() as u64);
                 count += page.len();
                 // Never held across an await: pages arrive one at a time per kind.
@@ -305,6 +306,10 @@ async fn list_kind(
                     spool,
                     addressed_ingress_classes,
                 } = &mut *arrivals;
+                if std::mem::take(&mut first_page) {
+                    let expected = page.len() as u64 + remaining.unwrap_or(0);
+                    sorted.expect(kind.info, usize::try_from(expected).unwrap_or(usize::MAX));
+                }
                 let ingresses = kind.info.group == NETWORKING && kind.info.kind == "Ingress";
                 for item in page {
                     let object = Object(item);
