@@ -633,7 +633,7 @@ impl<B> Sorted<B> {
             _ if selector.is_some_and(|s| !s.matches(&object.label_map())) => {
                 bump(skipped, 1, "not matched by the label selector");
             }
-            _ if info.namespaced => self.routing.add(object, info, hold)?,
+            _ if held_as_routing(info) => self.routing.add(object, info, hold)?,
             _ => self.cluster_scoped.push(object),
         }
         Ok(())
@@ -645,11 +645,7 @@ impl<B> Sorted<B> {
     /// while growing (issue 16: 14.7 MB at 228k objects). Only namespaced routing kinds are
     /// held here; an estimate is capped, since a server's count is a hint, not a fact.
     pub fn expect(&mut self, kind: &catalog::KindInfo, count: usize) {
-        let held_whole = matches!(
-            (kind.group, kind.kind),
-            (CORE, "Namespace") | (DISCOVERY, "EndpointSlice") | (CORE, "ConfigMap")
-        );
-        if kind.namespaced && !held_whole {
+        if held_as_routing(kind) {
             self.routing.expect(count.min(MAX_EXPECTED_PER_LIST));
         }
     }
@@ -658,6 +654,16 @@ impl<B> Sorted<B> {
     pub fn skip(&mut self, reason: &str, count: usize) {
         bump(&mut self.skipped, count, reason);
     }
+}
+
+/// Whether `Sorted::add` keeps objects of `kind` as [`Routing`] (an identity and a body handle)
+/// rather than whole: namespaced kinds but the few that selection needs whole.
+fn held_as_routing(kind: &catalog::KindInfo) -> bool {
+    let held_whole = matches!(
+        (kind.group, kind.kind),
+        (CORE, "Namespace") | (DISCOVERY, "EndpointSlice") | (CORE, "ConfigMap")
+    );
+    kind.namespaced && !held_whole
 }
 
 /// Gateway API references to Secrets and ConfigMaps in another namespace count as references

@@ -400,7 +400,11 @@ fn an_expired_continue_token_restarts_the_list_without_duplicates() {
         while let Some(page) = pager.next_page().await.unwrap() {
             names.extend(page);
         }
-        assert_eq!(pager.remaining(), None, "nothing is left after the last page");
+        assert_eq!(
+            pager.remaining(),
+            None,
+            "nothing is left after the last page"
+        );
         let names: Vec<String> = names
             .iter()
             .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
