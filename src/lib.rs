@@ -15,6 +15,7 @@ pub mod drift;
 pub mod duration;
 pub mod error;
 pub mod history;
+pub mod json_pointer;
 pub mod k8s;
 pub mod keyfile;
 pub mod managed;

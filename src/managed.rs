@@ -10,6 +10,7 @@
 //! an associative list, by its key fields), `v:<json>` (an element of a set), `i:<n>` (an
 //! element by index) and `.` (the element itself). An empty map `{}` owns the whole value.
 
+use crate::json_pointer::Pointer;
 use serde_json::{Map, Value};
 
 /// Prunes `object` to the fields owned in its managedFields. Objects without managedFields
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 /// itself when a manifest uses `stringData`.
 pub fn prune_to_managed(object: &Value) -> Value {
     let Some(entries) = object
-        .pointer("/metadata/managedFields")
+        .at("/metadata/managedFields")
         .and_then(Value::as_array)
     else {
         return object.clone();

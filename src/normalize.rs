@@ -28,6 +28,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
 
 use crate::catalog::{CORE, DISCOVERY};
+use crate::json_pointer::Pointer;
 use crate::object::Object;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -252,7 +253,7 @@ impl ExplicitPorts {
     fn of(object: &Object) -> Self {
         let managed = object
             .0
-            .pointer("/metadata/managedFields")
+            .at("/metadata/managedFields")
             .and_then(Value::as_array);
         let last_applied = object
             .annotation(LAST_APPLIED)
@@ -267,7 +268,7 @@ impl ExplicitPorts {
         }
         let mut explicit = Self::default();
         for entry in managed.into_iter().flatten() {
-            if let Some(spec) = entry.pointer("/fieldsV1/f:spec").and_then(Value::as_object) {
+            if let Some(spec) = entry.at("/fieldsV1/f:spec").and_then(Value::as_object) {
                 explicit.add_managed_spec(spec);
             }
         }
@@ -285,13 +286,13 @@ impl ExplicitPorts {
     }
 
     fn add_spec_ports(&mut self, object: &Value) {
-        if object.pointer("/spec/healthCheckNodePort").is_some() {
+        if object.at("/spec/healthCheckNodePort").is_some() {
             self.health_check_node_port = true;
         }
-        if object.pointer("/spec/clusterIP").is_some() {
+        if object.at("/spec/clusterIP").is_some() {
             self.cluster_ip = true;
         }
-        let ports = object.pointer("/spec/ports").and_then(Value::as_array);
+        let ports = object.at("/spec/ports").and_then(Value::as_array);
         for port in ports.into_iter().flatten().filter_map(Value::as_object) {
             if port.contains_key("nodePort")
                 && let Some(key) = port_key(port)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::catalog::{self, KindInfo};
+use crate::json_pointer::Pointer;
 
 /// A Kubernetes object. Keys are kept sorted (serde_json's default map), which makes every
 /// serialisation of an object deterministic.
@@ -248,7 +249,7 @@ impl SharedNames {
 
 impl Object {
     pub fn str_at(&self, pointer: &str) -> Option<&str> {
-        self.0.pointer(pointer).and_then(Value::as_str)
+        self.0.at(pointer).and_then(Value::as_str)
     }
     pub fn api_version(&self) -> &str {
         self.str_at("/apiVersion").unwrap_or("")
@@ -281,7 +282,7 @@ impl Object {
     /// Labels as (key, value) pairs.
     pub fn labels(&self) -> Map<String, Value> {
         self.0
-            .pointer("/metadata/labels")
+            .at("/metadata/labels")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default()
@@ -290,7 +291,7 @@ impl Object {
     /// The labels as strings, for selector matching (a non-string value matches nothing).
     pub fn label_map(&self) -> std::collections::BTreeMap<String, String> {
         self.0
-            .pointer("/metadata/labels")
+            .at("/metadata/labels")
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
@@ -300,7 +301,7 @@ impl Object {
 
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.0
-            .pointer("/metadata/annotations")
+            .at("/metadata/annotations")
             .and_then(Value::as_object)
             .and_then(|a| a.get(key))
             .and_then(Value::as_str)

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalog::{self, CORE, DISCOVERY, GATEWAY, RefAt, RefForm, RefTarget};
+use crate::json_pointer::Pointer;
 use crate::object::{HeldRef, Object, SharedNames};
 use crate::selector::LabelSelector;
 
@@ -521,7 +522,7 @@ impl<B> Routing<B> {
             let key = key_of(&object);
             let selectorless = object
                 .0
-                .pointer("/spec/selector")
+                .at("/spec/selector")
                 .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()));
             if selectorless {
                 self.selectorless_services.insert(key.clone());
@@ -870,7 +871,7 @@ fn namespace_selected(namespace: Option<&str>, selection: &Selection) -> bool {
 pub fn runtime_owned(object: &Object) -> Option<&'static str> {
     let owners = object
         .0
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)?;
     owners.iter().find_map(|owner| {
         let owner_kind = owner["kind"].as_str()?;
@@ -1027,7 +1028,7 @@ fn found_at(object: &Object, reference: &catalog::Reference) -> Vec<Found> {
         RefAt::Path(path) => values_at(&object.0, path),
         RefAt::Annotation(key) => object
             .0
-            .pointer("/metadata/annotations")
+            .at("/metadata/annotations")
             .and_then(|a| a.get(key))
             .into_iter()
             .collect(),
@@ -1139,7 +1140,7 @@ pub fn values_at<'a>(value: &'a Value, path: &str) -> Vec<&'a Value> {
 
 fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
     value
-        .pointer(pointer)
+        .at(pointer)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

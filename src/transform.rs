@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::catalog::{self, CERT_MANAGER, CORE, GATEWAY, KindInfo, NETWORKING};
+use crate::json_pointer::Pointer;
 use crate::object::Object;
 
 /// The rewrites and filters of one restore.
@@ -200,7 +201,7 @@ impl Transform {
         let value = &mut object.0;
 
         // Namespaces.
-        if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str)
+        if let Some(ns) = value.at("/metadata/namespace").and_then(Value::as_str)
             && let Some(to) = self.namespaces.get(ns)
         {
             value["metadata"]["namespace"] = Value::String(to.clone());
@@ -231,7 +232,7 @@ impl Transform {
             (NETWORKING, "IngressClass") => rename(value, &self.ingress_classes),
             (CERT_MANAGER, "Certificate") => {
                 rewrite_list(value, "/spec/dnsNames", &self.hosts);
-                if let Some(cn) = value.pointer("/spec/commonName").and_then(Value::as_str) {
+                if let Some(cn) = value.at("/spec/commonName").and_then(Value::as_str) {
                     value["spec"]["commonName"] = Value::String(rewrite_host(cn, &self.hosts));
                 }
                 map_at(value, "/spec/issuerRef/name", &self.issuers);
@@ -242,7 +243,7 @@ impl Transform {
                 // the source's HTTP-01 solver onto the clone's Gateway.
                 let cloned = kind == "Issuer"
                     || value
-                        .pointer("/metadata/name")
+                        .at("/metadata/name")
                         .and_then(Value::as_str)
                         .is_some_and(|name| self.issuers.contains_key(name));
                 rename(value, &self.issuers);
@@ -285,10 +286,7 @@ impl Transform {
             "/requestMirror/backendRef/namespace",
             &self.namespaces,
         );
-        if let Some(host) = filter
-            .pointer("/urlRewrite/hostname")
-            .and_then(Value::as_str)
-        {
+        if let Some(host) = filter.at("/urlRewrite/hostname").and_then(Value::as_str) {
             filter["urlRewrite"]["hostname"] = Value::String(rewrite_host(host, &self.hosts));
         }
     }

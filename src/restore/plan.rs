@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::{self, RESTORE_TIERS};
+use crate::json_pointer::Pointer;
 use crate::k8s::access::{Denied, Need};
 use crate::k8s::discovery::ServedKind;
 use crate::object::{Identities, Object};
@@ -194,7 +195,7 @@ pub fn dependencies(object: &Object) -> BTreeSet<String> {
             object.namespace(),
             object
                 .0
-                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .at("/metadata/labels/kubernetes.io~1service-name")
                 .and_then(serde_json::Value::as_str),
         )
     {
