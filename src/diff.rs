@@ -156,7 +156,7 @@ pub async fn compare_live(
         if scope.covers(&object) || comparer.expected().holds(&object) {
             comparer
                 .push(Item::plaintext(object, digester))
-                .context("reading the comparison's temporary file")?;
+                .context("comparing with the snapshot")?;
         }
         Ok(())
     })

@@ -108,7 +108,7 @@ fn against_snapshot(
     let notes = read_snapshot(second, args, identities, transform, &mut |item| {
         comparer
             .push(item)
-            .context("reading the comparison's temporary file")
+            .context("comparing with the first snapshot")
     })?;
     warnings.extend(notes);
     Ok(comparer.finish())
