@@ -411,8 +411,9 @@ impl Comparison {
 /// Compares items, as they arrive, with an expected side (the snapshot, or the first
 /// snapshot): each arriving item (a live object in scope, or an object of the second snapshot)
 /// is looked up in the sorted side, compared and dropped, so the second side is never held
-/// (issue 16: holding it as a side of its own cost ~50 MB at 228k objects). What the expected
-/// side holds that never arrived is reported when the comparison finishes.
+/// (issue 16: holding it as a side of its own cost 10 MB of `diff --cluster` and 21 MB of
+/// `diff A B` at 100k objects). What the expected side holds that never arrived is reported
+/// when the comparison finishes.
 pub struct Comparer {
     expected: Side,
     /// Which expected items an arriving item has been paired with, by index.

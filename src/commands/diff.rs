@@ -14,7 +14,7 @@ use routevault::error::DifferencesFound;
 use routevault::k8s;
 use routevault::open::OpenedSnapshot;
 use routevault::scope::Scope;
-use routevault::seal::{self, Identity, Unsealer};
+use routevault::seal::{self, Identity};
 use routevault::transform::Transform;
 use routevault::value_digest::ValueDigester;
 
@@ -171,7 +171,7 @@ fn items_of(
     identities: Option<&[Identity]>,
     transform: &Transform,
 ) -> anyhow::Result<(drift::Side, Vec<String>)> {
-    let unsealer = unsealer_of(opened, args, identities)?;
+    let unsealer = super::unsealer_for(opened, identities, args.unseal_key.as_deref())?;
     diff::snapshot_side(
         &opened.artifact,
         unsealer.as_ref(),
@@ -190,7 +190,7 @@ fn read_snapshot(
     transform: &Transform,
     sink: &mut dyn FnMut(drift::Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<String>> {
-    let unsealer = unsealer_of(opened, args, identities)?;
+    let unsealer = super::unsealer_for(opened, identities, args.unseal_key.as_deref())?;
     diff::snapshot_items(
         &opened.artifact,
         unsealer.as_ref(),
@@ -199,23 +199,6 @@ fn read_snapshot(
         sink,
     )
     .with_context(|| format!("reading {}", opened.what()))
-}
-
-fn unsealer_of(
-    opened: &OpenedSnapshot,
-    args: &DiffArgs,
-    identities: Option<&[Identity]>,
-) -> anyhow::Result<Option<Unsealer>> {
-    Ok(
-        match (
-            &opened.artifact.manifest.sealing,
-            identities,
-            &args.unseal_key,
-        ) {
-            (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
-            _ => None,
-        },
-    )
 }
 
 /// The digester of `--sign-key`, if that key signed the snapshot (another key's digests

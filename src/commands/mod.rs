@@ -95,6 +95,22 @@ pub async fn open_snapshot(
     open::open(store, env, spec, &options).await
 }
 
+/// The unsealer of `--unseal-key` for a sealed snapshot (None: nothing sealed, or no key).
+pub fn unsealer_for(
+    opened: &OpenedSnapshot,
+    identities: Option<&[routevault::seal::Identity]>,
+    unseal_key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<routevault::seal::Unsealer>> {
+    Ok(
+        match (&opened.artifact.manifest.sealing, identities, unseal_key) {
+            (Some(sealing), Some(ids), Some(path)) => {
+                Some(routevault::seal::Unsealer::new(sealing, ids, path)?)
+            }
+            _ => None,
+        },
+    )
+}
+
 pub fn check_env(env: &str) -> anyhow::Result<()> {
     if !snapshots::is_valid_env(env) {
         bail!(

@@ -13,7 +13,7 @@ use routevault::restore::apply::Outcome;
 use routevault::restore::prune::{self, PruneOptions};
 use routevault::restore::read::Reading;
 use routevault::restore::{self, ClusterOptions, Folder, Report, wait};
-use routevault::seal::{self, Unsealer};
+use routevault::seal;
 
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -32,7 +32,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let opened =
         super::open_snapshot(&args.store, &args.env.env, &args.snapshot, &args.trust).await?;
     let what = opened.what();
-    let unsealer = unsealer_for(&opened, identities.as_deref(), &args)?;
+    let unsealer = super::unsealer_for(&opened, identities.as_deref(), args.unseal_key.as_deref())?;
 
     // Every object is read and checked before anything is written or applied; only an outline
     // is kept, and each tier is read again as it is applied.
@@ -122,24 +122,6 @@ fn check_live(report: &Report, what: &str) -> anyhow::Result<()> {
 
 /// How many objects not live a failed `--wait` names in its error (all are in the report).
 const MAX_NAMED: usize = 20;
-
-/// The unsealer of `--unseal-key` for a sealed snapshot (None: nothing sealed, or no key).
-fn unsealer_for(
-    opened: &routevault::open::OpenedSnapshot,
-    identities: Option<&[routevault::seal::Identity]>,
-    args: &RestoreArgs,
-) -> anyhow::Result<Option<Unsealer>> {
-    Ok(
-        match (
-            &opened.artifact.manifest.sealing,
-            identities,
-            &args.unseal_key,
-        ) {
-            (Some(sealing), Some(ids), Some(path)) => Some(Unsealer::new(sealing, ids, path)?),
-            _ => None,
-        },
-    )
-}
 
 /// A restore writes to a cluster; it never picks one implicitly (no current context, no pod
 /// identity) — the target is always named.
