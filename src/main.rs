@@ -31,10 +31,19 @@ fn main() {
     // kube and the AWS SDK share rustls; name its crypto provider once, before any TLS use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Every command but restore is one task whose concurrency (kinds listed at once, Secrets
+    // from several namespaces, downloads) is futures within it, and whose CPU work is one
+    // pipeline on one thread (zstd compresses on threads of its own). On a multi-threaded
+    // runtime each response chunk woke that thread from a worker: a sixth of a snapshot's CPU
+    // went to the kernel's scheduling (docs/performance.md). Restore needs worker threads:
+    // it reads the artifact on a thread of its own and applies on the runtime
+    // (`block_in_place`).
+    let mut builder = if matches!(cli.command, cli::Command::Restore(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

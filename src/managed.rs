@@ -10,104 +10,148 @@
 //! an associative list, by its key fields), `v:<json>` (an element of a set), `i:<n>` (an
 //! element by index) and `.` (the element itself). An empty map `{}` owns the whole value.
 
-use crate::json_pointer::Pointer;
 use serde_json::{Map, Value};
 
 /// Prunes `object` to the fields owned in its managedFields. Objects without managedFields
 /// (hand-written manifests) are returned unchanged. `apiVersion`, `kind`, `metadata.name` and
 /// `metadata.namespace` are always kept; so is a Secret's `data`, whose keys the server writes
-/// itself when a manifest uses `stringData`.
-pub fn prune_to_managed(object: &Value) -> Value {
-    let Some(entries) = object
-        .at("/metadata/managedFields")
-        .and_then(Value::as_array)
+/// itself when a manifest uses `stringData`. `metadata.managedFields` itself is kept for the
+/// node-port rule in normalize, which removes it.
+///
+/// Takes the object by value and moves what it keeps: a snapshot normalises every object it
+/// lists, and copying each tree was a fifth of its allocations (docs/performance.md).
+pub fn prune_to_managed(mut object: Value) -> Value {
+    // Taken out while the rest is pruned, so the rest can be moved while the field sets are
+    // read; put back at the end.
+    let Some(managed) = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|metadata| metadata.remove("managedFields"))
     else {
-        return object.clone();
+        return object;
     };
-    let mut owned = Map::new();
-    for entry in entries {
+    let field_sets: Vec<&Map<String, Value>> = managed
+        .as_array()
+        .into_iter()
+        .flatten()
         // Status is runtime state, dropped by normalisation anyway.
-        if entry
-            .get("subresource")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
-        {
-            continue;
+        .filter(|entry| {
+            entry
+                .get("subresource")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        })
+        .filter_map(|entry| entry.get("fieldsV1").and_then(Value::as_object))
+        .collect();
+    // One manager (the usual case) is read where it is; several are merged into a union.
+    let merged;
+    let owned: &Map<String, Value> = match field_sets.as_slice() {
+        [only] => only,
+        several => {
+            let mut union = Map::new();
+            for fields in several {
+                merge(&mut union, fields);
+            }
+            merged = union;
+            &merged
         }
-        if let Some(fields) = entry.get("fieldsV1").and_then(Value::as_object) {
-            merge(&mut owned, fields);
-        }
-    }
-    if owned.is_empty() {
-        return object.clone();
-    }
-    let Some(root) = object.as_object() else {
-        return object.clone();
     };
+    let mut out = if owned.is_empty() {
+        object
+    } else {
+        prune_root(object, owned)
+    };
+    drop(field_sets);
+    if let Some(metadata) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("managedFields".into(), managed);
+    }
+    out
+}
+
+fn prune_root(object: Value, owned: &Map<String, Value>) -> Value {
+    let Value::Object(root) = object else {
+        return object;
+    };
+    let secret = root.get("kind").and_then(Value::as_str) == Some("Secret")
+        && root.get("apiVersion").and_then(Value::as_str) == Some("v1");
     let mut out = Map::new();
     for (key, value) in root {
         let always = matches!(key.as_str(), "apiVersion" | "kind");
-        let secret_data = key == "data"
-            && root.get("kind") == Some(&Value::String("Secret".into()))
-            && root.get("apiVersion") == Some(&Value::String("v1".into()));
-        if always || secret_data {
-            out.insert(key.clone(), value.clone());
+        if always || (secret && key == "data") {
+            out.insert(key, value);
         } else if key == "metadata" {
-            out.insert(key.clone(), prune_metadata(value, owned.get("f:metadata")));
-        } else if let Some(node) = owned.get(&format!("f:{key}"))
+            let kept = prune_metadata(value, owned_field(owned, "metadata"));
+            out.insert(key, kept);
+        } else if let Some(node) = owned_field(owned, &key)
             && let Some(kept) = prune(value, node)
         {
-            out.insert(key.clone(), kept);
+            out.insert(key, kept);
         }
     }
     Value::Object(out)
 }
 
-fn prune_metadata(metadata: &Value, node: Option<&Value>) -> Value {
-    let Some(map) = metadata.as_object() else {
-        return metadata.clone();
+/// The FieldsV1 node of map field `key` (`f:<key>`), looked up without allocating for any
+/// key of a sane length.
+fn owned_field<'a>(node: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    const PREFIX: &[u8] = b"f:";
+    let mut buffer = [0u8; 256];
+    let len = PREFIX.len() + key.len();
+    if len > buffer.len() {
+        return node.get(&format!("f:{key}"));
+    }
+    buffer[..PREFIX.len()].copy_from_slice(PREFIX);
+    buffer[PREFIX.len()..len].copy_from_slice(key.as_bytes());
+    // An ASCII prefix and a whole str: always UTF-8.
+    let name = std::str::from_utf8(&buffer[..len]).ok()?;
+    node.get(name)
+}
+
+fn prune_metadata(metadata: Value, node: Option<&Value>) -> Value {
+    let Value::Object(map) = metadata else {
+        return metadata;
     };
+    let node = node.and_then(Value::as_object);
     let mut out = Map::new();
     for (key, value) in map {
-        if matches!(key.as_str(), "name" | "namespace" | "managedFields") {
-            // managedFields stays for the node-port rule in normalize, which removes it.
-            out.insert(key.clone(), value.clone());
+        if matches!(key.as_str(), "name" | "namespace") {
+            out.insert(key, value);
             continue;
         }
-        if let Some(child) = node.and_then(|n| n.get(format!("f:{key}")))
+        if let Some(child) = node.and_then(|n| owned_field(n, &key))
             && let Some(kept) = prune(value, child)
         {
-            out.insert(key.clone(), kept);
+            out.insert(key, kept);
         }
     }
     Value::Object(out)
 }
 
 /// The part of `value` that `node` owns, or None if nothing.
-fn prune(value: &Value, node: &Value) -> Option<Value> {
+fn prune(value: Value, node: &Value) -> Option<Value> {
     let Some(node) = node.as_object() else {
-        return Some(value.clone());
+        return Some(value);
     };
     let children = node.keys().any(|k| k != ".");
     if !children {
-        return Some(value.clone()); // a leaf, or an atomic value owned whole
+        return Some(value); // a leaf, or an atomic value owned whole
     }
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
             for (key, child_value) in map {
-                if let Some(child) = node.get(&format!("f:{key}"))
+                if let Some(child) = owned_field(node, &key)
                     && let Some(kept) = prune(child_value, child)
                 {
-                    out.insert(key.clone(), kept);
+                    out.insert(key, kept);
                 }
             }
             Some(Value::Object(out))
         }
         Value::Array(items) => {
-            let mut out = Vec::new();
-            for (index, item) in items.iter().enumerate() {
-                if let Some(child) = list_element(node, item, index)
+            let mut out = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                if let Some(child) = list_element(node, &item, index)
                     && let Some(kept) = prune(item, child)
                 {
                     out.push(kept);
@@ -115,7 +159,7 @@ fn prune(value: &Value, node: &Value) -> Option<Value> {
             }
             Some(Value::Array(out))
         }
-        _ => Some(value.clone()),
+        other => Some(other),
     }
 }
 
@@ -190,7 +234,7 @@ mod tests {
 
     #[test]
     fn server_defaults_are_pruned_and_user_fields_kept() {
-        let out = prune_to_managed(&applied_service());
+        let out = prune_to_managed(applied_service());
         assert_eq!(
             out["spec"],
             json!({"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "web"}})
@@ -211,7 +255,7 @@ mod tests {
                 "manager": "kubectl-edit", "operation": "Update",
                 "fieldsV1": {"f:spec": {"f:sessionAffinity": {}}}
             }));
-        let out = prune_to_managed(&service);
+        let out = prune_to_managed(service);
         assert_eq!(out["spec"]["sessionAffinity"], "None");
         assert!(out["spec"].get("ipFamilies").is_none());
     }
@@ -226,7 +270,7 @@ mod tests {
                 "manager": "controller", "operation": "Update", "subresource": "status",
                 "fieldsV1": {"f:spec": {"f:type": {}}}
             }));
-        assert!(prune_to_managed(&service)["spec"].get("type").is_none());
+        assert!(prune_to_managed(service)["spec"].get("type").is_none());
     }
 
     #[test]
@@ -237,7 +281,7 @@ mod tests {
                 "fieldsV1": {"f:metadata": {"f:finalizers": {"v:\"keep\"": {}}}, "f:spec": {"f:rules": {}}}}]},
             "spec": {"rules": [{"host": "a"}, {"host": "b"}], "defaulted": true}
         });
-        let out = prune_to_managed(&object);
+        let out = prune_to_managed(object);
         assert_eq!(out["metadata"]["finalizers"], json!(["keep"]));
         assert_eq!(
             out["spec"],
@@ -250,10 +294,10 @@ mod tests {
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
             "metadata": {"name": "t", "managedFields": [{"fieldsV1": {"f:stringData": {}, "f:type": {}}}]},
             "data": {"tls.crt": "Yw==", "tls.key": "aw=="}});
-        let out = prune_to_managed(&secret);
+        let out = prune_to_managed(secret.clone());
         assert_eq!(out["data"], secret["data"]);
         assert_eq!(out["type"], "kubernetes.io/tls");
         let plain = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"type": "ClusterIP"}});
-        assert_eq!(prune_to_managed(&plain), plain);
+        assert_eq!(prune_to_managed(plain.clone()), plain);
     }
 }

@@ -48,11 +48,20 @@ const RUNTIME_METADATA: &[&str] = &[
     "generateName",
 ];
 
-/// Normalises one object. See the module documentation for what is removed and why.
-pub fn normalize(object: &Object) -> Object {
-    let mut out = Object(crate::managed::prune_to_managed(&object.0));
-    keep_admission_set_fields(object, &mut out);
-    let explicit = ExplicitPorts::of(object);
+/// Normalises one object. See the module documentation for what is removed and why. Takes
+/// the object by value: what is kept is moved, not copied.
+pub fn normalize(object: Object) -> Object {
+    let explicit = ExplicitPorts::of(&object);
+    let admission_set = admission_set_fields(&object);
+    let rules = match (object.group(), object.kind()) {
+        (CORE, "Namespace") => KindRules::Namespace,
+        (CORE, "Service") => KindRules::Service,
+        (CORE, "Secret") => KindRules::Secret,
+        (DISCOVERY, "EndpointSlice") => KindRules::EndpointSlice,
+        _ => KindRules::None,
+    };
+    let mut out = Object(crate::managed::prune_to_managed(object.0));
+    restore_admission_set_fields(admission_set, &mut out);
     let root = match out.0.as_object_mut() {
         Some(root) => root,
         None => return out,
@@ -67,15 +76,23 @@ pub fn normalize(object: &Object) -> Object {
         drop_if_empty(metadata, "labels");
     }
 
-    let group = object.group();
-    match (group, object.kind()) {
-        (CORE, "Namespace") => normalize_namespace(root),
-        (CORE, "Service") => normalize_service(root, &explicit),
-        (CORE, "Secret") => normalize_secret(root),
-        (DISCOVERY, "EndpointSlice") => normalize_endpoint_slice(root),
-        _ => {}
+    match rules {
+        KindRules::Namespace => normalize_namespace(root),
+        KindRules::Service => normalize_service(root, &explicit),
+        KindRules::Secret => normalize_secret(root),
+        KindRules::EndpointSlice => normalize_endpoint_slice(root),
+        KindRules::None => {}
     }
     out
+}
+
+/// Which kind's own rules apply, decided before the object is moved into pruning.
+enum KindRules {
+    Namespace,
+    Service,
+    Secret,
+    EndpointSlice,
+    None,
 }
 
 /// Fields an admission plugin writes without a managedFields entry, whose value decides
@@ -90,23 +107,28 @@ const ADMISSION_SET_FIELDS: &[(&str, &str, &str, &str)] = &[(
     "ingressClassName",
 )];
 
-fn keep_admission_set_fields(source: &Object, out: &mut Object) {
-    for (group, kind, parent, field) in ADMISSION_SET_FIELDS {
-        if (source.group(), source.kind()) != (*group, *kind) {
-            continue;
-        }
-        let Some(value) = source.0.get(*parent).and_then(|p| p.get(*field)) else {
-            continue;
-        };
-        if let Some(root) = out.0.as_object_mut() {
-            let parent = root
-                .entry(parent.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(parent) = parent.as_object_mut() {
-                parent
-                    .entry(field.to_string())
-                    .or_insert_with(|| value.clone());
-            }
+/// The admission-set fields `source` has, to put back after pruning: (parent, field, value).
+fn admission_set_fields(source: &Object) -> Vec<(&'static str, &'static str, Value)> {
+    ADMISSION_SET_FIELDS
+        .iter()
+        .filter(|(group, kind, _, _)| (source.group(), source.kind()) == (*group, *kind))
+        .filter_map(|(_, _, parent, field)| {
+            let value = source.0.get(*parent)?.get(*field)?;
+            Some((*parent, *field, value.clone()))
+        })
+        .collect()
+}
+
+fn restore_admission_set_fields(fields: Vec<(&str, &str, Value)>, out: &mut Object) {
+    let Some(root) = out.0.as_object_mut() else {
+        return;
+    };
+    for (parent, field, value) in fields {
+        let parent = root
+            .entry(parent.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(parent) = parent.as_object_mut() {
+            parent.entry(field.to_string()).or_insert(value);
         }
     }
 }
@@ -337,7 +359,7 @@ mod tests {
     use serde_json::json;
 
     fn norm(value: Value) -> Value {
-        normalize(&Object(value)).0
+        normalize(Object(value)).0
     }
 
     fn live_metadata(name: &str) -> Value {

@@ -1122,20 +1122,32 @@ fn secret_refs_within(value: &Value, found: &mut Vec<Found>) {
 
 /// The values at a JSON pointer in which `*` stands for every element of an array.
 pub fn values_at<'a>(value: &'a Value, path: &str) -> Vec<&'a Value> {
-    let mut current = vec![value];
-    for segment in path.split('/').skip(1) {
-        current = current
-            .into_iter()
-            .flat_map(|v| -> Vec<&Value> {
-                match (segment, v) {
-                    ("*", Value::Array(items)) => items.iter().collect(),
-                    (key, Value::Object(map)) => map.get(key).into_iter().collect(),
-                    _ => Vec::new(),
-                }
-            })
-            .collect();
+    // Depth first into one list: the same order as expanding level by level, without a list
+    // per level and value (this runs for every reference path of every object listed).
+    let mut found = Vec::new();
+    collect_at(value, path.split('/').skip(1), &mut found);
+    found
+}
+
+fn collect_at<'a, 'p>(
+    value: &'a Value,
+    mut segments: impl Iterator<Item = &'p str> + Clone,
+    found: &mut Vec<&'a Value>,
+) {
+    match (segments.next(), value) {
+        (None, _) => found.push(value),
+        (Some("*"), Value::Array(items)) => {
+            for item in items {
+                collect_at(item, segments.clone(), found);
+            }
+        }
+        (Some(key), Value::Object(map)) => {
+            if let Some(child) = map.get(key) {
+                collect_at(child, segments, found);
+            }
+        }
+        _ => {}
     }
-    current
 }
 
 fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
@@ -1149,6 +1161,21 @@ fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_at_expands_every_array_element_in_document_order() {
+        let value = json!({"spec": {"rules": [
+            {"http": {"paths": [{"backend": "a"}, {"backend": "b"}]}},
+            {"host": "no-http"},
+            {"http": {"paths": [{"backend": "c"}, {"other": "x"}]}}
+        ], "*": {"backend": "star-key"}}});
+        let found = values_at(&value, "/spec/rules/*/http/paths/*/backend");
+        assert_eq!(found, [&json!("a"), &json!("b"), &json!("c")]);
+        // `*` is a key like any other on a map; a path that ends early finds nothing.
+        assert_eq!(values_at(&value, "/spec/*/backend"), [&json!("star-key")]);
+        assert!(values_at(&value, "/spec/rules/*/http/missing").is_empty());
+        assert_eq!(values_at(&value, ""), [&value]);
+    }
 
     fn obj(v: Value) -> Object {
         Object(v)

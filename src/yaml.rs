@@ -120,16 +120,29 @@ fn at_document_marker(rest: &[u8]) -> bool {
 /// string is written plain only when it cannot be anything but a string in either version;
 /// every other string is double-quoted, and multi-line strings are literal blocks.
 pub fn to_string(value: &Value) -> String {
-    let mut out = String::new();
+    // Everything is appended to one String: a document is written with no allocation but
+    // its own growth (the writer was a sizeable share of a snapshot's malloc calls when every
+    // key, scalar and indentation was a String of its own).
+    let mut out = String::with_capacity(1024);
     match value {
         Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
         Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
         scalar => {
-            out.push_str(&inline(scalar));
+            write_inline(&mut out, scalar);
             out.push('\n');
         }
     }
     out
+}
+
+fn indent_to(out: &mut String, indent: usize) {
+    const SPACES: &str = "                                ";
+    let mut left = indent;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
+    }
 }
 
 fn write_map(
@@ -140,9 +153,9 @@ fn write_map(
 ) {
     for (index, (key, value)) in map.iter().enumerate() {
         if index > 0 || !inline_first {
-            out.push_str(&" ".repeat(indent));
+            indent_to(out, indent);
         }
-        out.push_str(&string(key));
+        write_string(out, key);
         out.push(':');
         write_nested(out, value, indent, indent + 2);
     }
@@ -151,7 +164,7 @@ fn write_map(
 fn write_seq(out: &mut String, items: &[Value], indent: usize, inline_first: bool) {
     for (index, item) in items.iter().enumerate() {
         if index > 0 || !inline_first {
-            out.push_str(&" ".repeat(indent));
+            indent_to(out, indent);
         }
         out.push('-');
         match item {
@@ -183,15 +196,14 @@ fn write_nested(out: &mut String, value: &Value, key_indent: usize, child_indent
         }
         Value::String(text) if literal_block_fits(text) => {
             let body = text.trim_end_matches('\n');
-            let chomp = match text.len() - body.len() {
-                0 => "-",
-                1 => "",
-                _ => "+",
-            };
-            out.push_str(&format!(" |{chomp}\n"));
+            out.push_str(match text.len() - body.len() {
+                0 => " |-\n",
+                1 => " |\n",
+                _ => " |+\n",
+            });
             for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
                 if !line.is_empty() {
-                    out.push_str(&" ".repeat(child_indent));
+                    indent_to(out, child_indent);
                     out.push_str(line);
                 }
                 out.push('\n');
@@ -199,7 +211,7 @@ fn write_nested(out: &mut String, value: &Value, key_indent: usize, child_indent
         }
         scalar => {
             out.push(' ');
-            out.push_str(&inline(scalar));
+            write_inline(out, scalar);
             out.push('\n');
         }
     }
@@ -214,14 +226,18 @@ fn literal_block_fits(text: &str) -> bool {
 }
 
 /// A scalar or empty collection on one line.
-fn inline(value: &Value) -> String {
+fn write_inline(out: &mut String, value: &Value) {
+    use std::fmt::Write as _;
     match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(text) => string(text),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
+        Value::String(text) => write_string(out, text),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
     }
 }
 
@@ -230,37 +246,57 @@ const YAML11_WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "o
 
 /// A string, plain when that is unambiguous in YAML 1.1 and 1.2, else double-quoted (JSON's
 /// string escapes are valid in a YAML double-quoted scalar).
-fn string(text: &str) -> String {
-    let mut chars = text.chars();
-    let plain = chars
+fn write_string(out: &mut String, text: &str) {
+    let mut bytes = text.bytes();
+    let plain = bytes
         .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
-        && !YAML11_WORDS.contains(&text.to_ascii_lowercase().as_str());
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
+        && !YAML11_WORDS
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(text));
     if plain {
-        text.to_string()
+        out.push_str(text);
     } else {
-        double_quoted(text)
+        write_double_quoted(out, text);
     }
 }
 
-/// A YAML double-quoted scalar: every character YAML does not allow raw is escaped.
-fn double_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+/// A YAML double-quoted scalar: every character YAML does not allow raw is escaped. Runs of
+/// printable ASCII (all of a sealed value, a certificate or a JSON annotation but its quotes)
+/// are copied whole rather than character by character.
+fn write_double_quoted(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let run = rest
+            .bytes()
+            .position(|b| !matches!(b, 0x20..=0x7E) || b == b'"' || b == b'\\')
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        rest = &rest[c.len_utf8()..];
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             c if yaml_printable(c) => out.push(c),
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+            // Writing into a String cannot fail.
+            c if (c as u32) <= 0xFFFF => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08X}", c as u32);
+            }
         }
     }
     out.push('"');
-    out
 }
 
 /// YAML's printable set (1.1 and 1.2), without the line breaks and tab handled by escapes;
@@ -369,6 +405,21 @@ mod tests {
              spec:\n  empty: {}\n  nested:\n  - - 1\n    - 2\n  - - x\n  none: []\n  ports:\n  \
              - name: http\n    port: 80\n  - port: 443\n  tls:\n  - hosts:\n    - a.example.com\n"
         );
+        assert_eq!(parse_documents(&text).unwrap()[0].1, value);
+    }
+
+    #[test]
+    fn deep_nesting_indents_past_the_spaces_written_at_once() {
+        let mut value = json!({"leaf": "x\ny\n", "list": [1, {"k": "on"}]});
+        for level in 0..24 {
+            value = json!({ format!("l{level}"): value });
+        }
+        let text = to_string(&value);
+        assert!(
+            text.contains(&format!("\n{}leaf: |\n", " ".repeat(48))),
+            "{text}"
+        );
+        assert!(text.contains(&format!("\n{}x\n", " ".repeat(50))), "{text}");
         assert_eq!(parse_documents(&text).unwrap()[0].1, value);
     }
 

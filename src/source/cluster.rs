@@ -237,7 +237,7 @@ async fn stream_secrets(
             let object = Object(item);
             let wanted = plan.wants_secret(object.namespace().unwrap_or(""), object.name());
             if plan.accepts_secret(&object) {
-                sink(normalize(&object))?;
+                sink(normalize(object))?;
                 streamed.captured += 1;
             } else if !wanted {
                 streamed.unreferenced += 1;
@@ -321,7 +321,7 @@ async fn list_kind(
                         addressed_ingress_classes
                             .insert(readiness::ingress_class(&object.0).to_string());
                     }
-                    let mut normalized = normalize(&object);
+                    let mut normalized = normalize(object);
                     if let Some(schema) = schema {
                         crate::defaults::strip_atomic_defaults(&mut normalized.0, schema);
                     }

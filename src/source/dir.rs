@@ -313,7 +313,7 @@ pub fn capture_holding(
     let mut warnings = Vec::new();
     let mut emit = |object: Object, warnings: &mut Vec<String>| {
         warnings.extend(allocation_warning(&object));
-        sink(normalize(&object))
+        sink(normalize(object))
     };
     // In restore order, so the tiers before Secrets are a prefix: no second list.
     let mut objects = std::mem::take(&mut plan.objects).into_iter().peekable();
@@ -757,7 +757,8 @@ mod tests {
             for (secrets, held) in modes {
                 let whole = read(&dir).unwrap();
                 let selected = select::select(whole.objects, &Selection::default(), secrets);
-                let mut expected: Vec<Object> = selected.objects.iter().map(normalize).collect();
+                let mut expected: Vec<Object> =
+                    selected.objects.iter().cloned().map(normalize).collect();
                 expected.sort_by_key(Object::object_ref);
                 let (mut streamed, capture) = captured(&dir, secrets, held);
                 // Restore order: tiers never go backwards.

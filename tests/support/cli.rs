@@ -264,7 +264,7 @@ pub fn expected(scenario_dir: &Path) -> Vec<routevault::object::Object> {
     );
     let mut objects: Vec<_> = selected
         .objects
-        .iter()
+        .into_iter()
         .map(routevault::normalize::normalize)
         .collect();
     objects.sort_by_key(|o| o.object_ref());
