@@ -63,6 +63,13 @@ fn remove_all() {
     }
 }
 
+/// Ends the process now with `code`, removing what is registered first, as a signal would:
+/// for the few exits that happen outside `main`'s error path (stdout's reader went away).
+pub fn exit_now(code: i32) -> ! {
+    remove_all();
+    std::process::exit(code)
+}
+
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Starts the signal thread. Call once, first thing in `main`, before any other thread.

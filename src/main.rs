@@ -2,6 +2,24 @@
 //! errors to exit codes (0 ok, 1 error, 2 usage, 3 verification failed; `diff`: 1 differences,
 //! 4 error).
 
+/// `println!` for command output: a reader that has gone away (`| head`) ends the process
+/// quietly, and no failed write panics (`routevault::output::print_line`).
+macro_rules! outln {
+    () => {
+        routevault::output::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        routevault::output::print_line(format_args!($($arg)*))
+    };
+}
+
+/// `print!` for command output, as [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        routevault::output::print_text(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 
@@ -11,12 +29,9 @@ use routevault::error::{DifferencesFound, EXIT_OK, EXIT_USAGE, diff_exit_code_fo
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    // Like every Unix filter: when the reader of stdout goes away (`| head`), stop quietly
-    // instead of panicking on the failed write. Rust ignores SIGPIPE by default.
-    // SAFETY: restoring the default disposition of one signal before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a closed connection is an error the command
+    // reports. Command output goes through `outln!`, which ends quietly when stdout's reader
+    // has gone away (`| head`), as a Unix filter does.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

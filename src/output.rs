@@ -55,19 +55,51 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value).map_err(std::io::Error::other)?;
-    writeln!(stdout)?;
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    write_stdout(&text)
 }
 
 /// Prints a value as one YAML document on stdout, quoted so YAML 1.1 readers agree.
 pub fn print_yaml(value: &impl Serialize) -> std::io::Result<()> {
     let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
-    let text = crate::yaml::to_string(&value);
+    write_stdout(crate::yaml::to_string(&value).as_bytes())
+}
+
+/// Writes command output to stdout. A reader that has gone away (`routevault list | head`)
+/// ends the process quietly with 141 (128 + SIGPIPE, what a shell reports for a process
+/// SIGPIPE ended), after removing files in flight. SIGPIPE itself stays ignored, as Rust
+/// leaves it: with its default action, a server closing a connection during a vectored write
+/// (hyper's request bodies) killed the process without a word, cleanup or exit code.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    Ok(())
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            crate::cleanup::exit_now(128 + libc::SIGPIPE)
+        }
+        other => other,
+    }
+}
+
+/// One line of command output (the binary's `outln!`): [`write_stdout`], and any other
+/// failure to write (a full disk under a redirect) ends the command with an error, not a
+/// panic.
+pub fn print_line(args: std::fmt::Arguments) {
+    let mut line = args.to_string();
+    line.push('\n');
+    print_bytes(line.as_bytes());
+}
+
+/// Command output without a newline added (the binary's `out!`), as [`print_line`].
+pub fn print_text(args: std::fmt::Arguments) {
+    print_bytes(args.to_string().as_bytes());
+}
+
+fn print_bytes(bytes: &[u8]) {
+    if let Err(e) = write_stdout(bytes) {
+        eprintln!("error: writing to standard output: {e}");
+        crate::cleanup::exit_now(crate::error::EXIT_ERROR)
+    }
 }
 
 #[cfg(test)]

@@ -367,15 +367,24 @@ fn completions_and_man_pages_cover_every_command() {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    // `routevault man | head -1`: the reader goes away; no panic, no backtrace.
-    let mut child = Command::new(bin())
-        .arg("man")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    // `routevault man | head -1`: the reader goes away; no panic, no error, and the exit code a
+    // shell shows for a process SIGPIPE ended (141), though SIGPIPE itself stays ignored so
+    // that a server closing a connection is an error the command reports
+    // (tests/s3.rs: server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds).
+    for args in [&["man"][..], &["completions", "bash"], &["--help"]] {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        if args != ["--help"] {
+            assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+            assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        }
+    }
 }

@@ -247,13 +247,13 @@ fn print_text(report: &Report) {
         .map(|(state, n)| format!("{n} {state}"))
         .collect();
     if report.in_sync {
-        println!(
+        outln!(
             "{} and {against}: in sync ({} objects compared)",
             describe(&report.snapshot),
             report.unchanged
         );
     } else {
-        println!(
+        outln!(
             "{} and {against}: {} ({} unchanged)",
             describe(&report.snapshot),
             counts.join(", "),
@@ -261,12 +261,12 @@ fn print_text(report: &Report) {
         );
     }
     for difference in &report.differences {
-        println!("{:<8} {}", difference.state.name(), difference.object);
+        outln!("{:<8} {}", difference.state.name(), difference.object);
         for change in &difference.changes {
-            println!("           {change}");
+            outln!("           {change}");
         }
     }
     for warning in &report.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
 }

@@ -55,9 +55,12 @@ fn print_text(report: &Report) {
             .as_deref()
             .map(|b| format!(" build {b}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{} {}{build} key {} {} objects",
-            row.id, row.created, row.key_id, row.objects
+            row.id,
+            row.created,
+            row.key_id,
+            row.objects
         );
         if let Some(c) = &row.changes {
             for (label, map) in [
@@ -66,11 +69,11 @@ fn print_text(report: &Report) {
                 ("changed", &c.changed),
             ] {
                 if !map.is_empty() {
-                    println!("    {label:<8} {}", counts(map));
+                    outln!("    {label:<8} {}", counts(map));
                 }
             }
             if c.sealed_not_compared > 0 {
-                println!(
+                outln!(
                     "    sealed   {} Secrets (sealed values are not compared)",
                     c.sealed_not_compared
                 );
@@ -78,25 +81,25 @@ fn print_text(report: &Report) {
         }
         match &row.step {
             Step::Linked { .. } => {}
-            Step::Start => println!("    (start of the chain)"),
+            Step::Start => outln!("    (start of the chain)"),
             Step::PrunedBefore { previous } => {
-                println!("    (older snapshots pruned; its predecessor was {previous})")
+                outln!("    (older snapshots pruned; its predecessor was {previous})")
             }
-            Step::Broken { reason } => println!("    BROKEN: {reason}"),
+            Step::Broken { reason } => outln!("    BROKEN: {reason}"),
         }
     }
     for u in &report.unverified {
-        println!("unverified (not part of the history): {u}");
+        outln!("unverified (not part of the history): {u}");
     }
     if report.intact {
-        println!(
+        outln!(
             "chain of {} intact: {} verified snapshots",
             report.env,
             report.snapshots.len()
         );
     } else {
         for p in &report.problems {
-            println!("PROBLEM: {p}");
+            outln!("PROBLEM: {p}");
         }
     }
 }

@@ -33,14 +33,15 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
 
 fn print_text(inspection: &Inspection) {
     let manifest = inspection.manifest;
-    println!("snapshot   {}/{}", manifest.env, manifest.id);
-    println!(
+    outln!("snapshot   {}/{}", manifest.env, manifest.id);
+    outln!(
         "created    {} by routevault {}",
-        manifest.created, manifest.tool.version
+        manifest.created,
+        manifest.tool.version
     );
     match &inspection.verified_by {
-        Some(key) => println!("signed by  {key} (verified)"),
-        None => println!("signed by  NOT VERIFIED (--insecure-skip-verify)"),
+        Some(key) => outln!("signed by  {key} (verified)"),
+        None => outln!("signed by  NOT VERIFIED (--insecure-skip-verify)"),
     }
     let source = manifest
         .source
@@ -48,17 +49,17 @@ fn print_text(inspection: &Inspection) {
         .as_deref()
         .or(manifest.source.server.as_deref())
         .unwrap_or("");
-    println!("source     {} {source}", manifest.source.kind);
+    outln!("source     {} {source}", manifest.source.kind);
     if let Some(r) = &inspection.retention {
-        println!("locked     {:?} until {}", r.mode, r.until);
+        outln!("locked     {:?} until {}", r.mode, r.until);
     }
     if let Some(build) = &manifest.build_id {
-        println!("build      {build}");
+        outln!("build      {build}");
     }
     for (key, value) in &manifest.labels {
-        println!("label      {key}={value}");
+        outln!("label      {key}={value}");
     }
-    println!(
+    outln!(
         "secrets    {:?}{}",
         manifest.secrets,
         manifest
@@ -68,19 +69,21 @@ fn print_text(inspection: &Inspection) {
             .unwrap_or_default()
     );
     if let Some(previous) = &manifest.previous {
-        println!(
+        outln!(
             "previous   {} (sha256 {})",
-            previous.id, previous.artifact_sha256
+            previous.id,
+            previous.artifact_sha256
         );
     }
-    println!(
+    outln!(
         "artifact   {} bytes, sha256 {}",
-        inspection.bytes, inspection.artifact_sha256
+        inspection.bytes,
+        inspection.artifact_sha256
     );
     for warning in &manifest.warnings {
-        println!("warning    {warning}");
+        outln!("warning    {warning}");
     }
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = manifest
         .entries
         .iter()
@@ -101,7 +104,7 @@ fn print_text(inspection: &Inspection) {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         routevault::output::table(&["KIND", "NAMESPACE", "NAME", "DATA"], &rows)
     );

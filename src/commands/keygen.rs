@@ -77,16 +77,16 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
         "seal_recipient": recipient,
     });
     super::emit(args.output, &report, |_| {
-        println!("signing key:   {} (private, 0600)", paths[0].display());
-        println!(
+        outln!("signing key:   {} (private, 0600)", paths[0].display());
+        outln!(
             "verify key:    {} (key id {key_id}; put it in the trust folder of every restorer)",
             paths[1].display()
         );
-        println!(
+        outln!(
             "unseal key:    {} (private, 0600; keep it offline, it opens every sealed snapshot)",
             paths[2].display()
         );
-        println!("seal recipient: {} ({recipient})", paths[3].display());
+        outln!("seal recipient: {} ({recipient})", paths[3].display());
     })?;
     Ok(())
 }

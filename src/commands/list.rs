@@ -77,13 +77,13 @@ fn print_table(rows: &[Row], keys: bool) {
             line
         })
         .collect();
-    print!("{}", routevault::output::table(&headers, &lines));
+    out!("{}", routevault::output::table(&headers, &lines));
     for row in rows {
         if let Some(problem) = &row.problem {
-            println!("unverified {}: {problem}", row.snapshot.name());
+            outln!("unverified {}: {problem}", row.snapshot.name());
         }
         for note in &row.tampering {
-            println!("tampering {}: {note}", row.snapshot.name());
+            outln!("tampering {}: {note}", row.snapshot.name());
         }
     }
 }

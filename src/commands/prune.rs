@@ -30,32 +30,35 @@ pub async fn run(args: PruneArgs) -> anyhow::Result<()> {
 fn print_text(report: &Report, dry_run: bool) {
     let verb = if dry_run { "would delete" } else { "deleted" };
     for name in &report.deleted {
-        println!("{verb} {name}");
+        outln!("{verb} {name}");
     }
     for name in &report.orphans_removed {
-        println!("{verb} orphaned upload {name}");
+        outln!("{verb} orphaned upload {name}");
     }
     for name in &report.unverified_removed {
-        println!("{verb} unverified pair {name}");
+        outln!("{verb} unverified pair {name}");
     }
     for r in &report.retained {
-        println!(
+        outln!(
             "kept {} (locked {:?} until {})",
-            r.snapshot, r.retention.mode, r.retention.until
+            r.snapshot,
+            r.retention.mode,
+            r.retention.until
         );
     }
     for name in &report.kept_for_chain {
-        println!(
+        outln!(
             "kept {name} (newer than a snapshot that stays; prune deletes from the old end only)"
         );
     }
     for u in &report.unverified {
-        println!(
+        outln!(
             "left unverified pair {} ({}); --delete-unverified removes such pairs",
-            u.snapshot, u.problem
+            u.snapshot,
+            u.problem
         );
     }
-    println!(
+    outln!(
         "{} {} snapshots, {} orphans and {} unverified pairs; kept {}; {} under retention",
         verb,
         report.deleted.len(),

@@ -299,9 +299,10 @@ fn print_text(report: &Report, what: &str) {
     } else {
         "restored"
     };
-    println!(
+    outln!(
         "{verb} {what} into {} in {} ms",
-        report.target, report.total_ms
+        report.target,
+        report.total_ms
     );
     let objects = report.objects.iter().map_while(|r| {
         r.inspect_err(|e| tracing::warn!("the report's objects could not be read back: {e}"))
@@ -323,17 +324,17 @@ fn print_text(report: &Report, what: &str) {
         })
         .collect();
     if !rows.is_empty() {
-        print!(
+        out!(
             "{}",
             routevault::output::table(&["TIER", "OBJECT", "RESULT", "MESSAGE"], &rows)
         );
     }
     if unlisted > 0 {
-        println!("... and {unlisted} more updated, skipped, failed or pruned: see --output json");
+        outln!("... and {unlisted} more updated, skipped, failed or pruned: see --output json");
     }
     for r in report.objects.iter().map_while(Result::ok) {
         for change in &r.changes {
-            println!("  {} {change}", r.object);
+            outln!("  {} {change}", r.object);
         }
     }
     let counts: Vec<String> = report
@@ -341,27 +342,27 @@ fn print_text(report: &Report, what: &str) {
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
-    println!("{}", counts.join(", "));
+    outln!("{}", counts.join(", "));
     for t in &report.tiers {
-        println!("  tier {:<16} {} ms", t.tier, t.ms);
+        outln!("  tier {:<16} {} ms", t.tier, t.ms);
     }
     if let Some(waited) = &report.wait {
         print_wait(waited);
     }
     for w in &report.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
 }
 
 fn print_wait(waited: &wait::WaitReport) {
     match waited.ready_ms {
-        Some(ms) => println!(
+        Some(ms) => outln!(
             "live: {} objects ready {} ms after the restore began (applied at {} ms)",
             waited.objects.len(),
             ms,
             waited.applied_ms
         ),
-        None => println!(
+        None => outln!(
             "NOT live after {}s: {} of {} objects not ready",
             waited.timeout_s,
             waited.not_ready,
@@ -372,9 +373,9 @@ fn print_wait(waited: &wait::WaitReport) {
         let when = tier.ready_ms.map_or("not all ready".to_string(), |ms| {
             format!("ready at {ms} ms")
         });
-        println!("  tier {:<16} {} objects {when}", tier.tier, tier.objects);
+        outln!("  tier {:<16} {} objects {when}", tier.tier, tier.objects);
     }
     if let Some(created) = waited.certificate_requests_created {
-        println!("  CertificateRequests created: {created}");
+        outln!("  CertificateRequests created: {created}");
     }
 }

@@ -250,34 +250,36 @@ async fn capture(
 }
 
 fn print_text(summary: &Summary) {
-    println!("captured {} objects:", summary.objects);
+    outln!("captured {} objects:", summary.objects);
     for (kind, count) in &summary.counts {
-        println!("  {kind:<16} {count}");
+        outln!("  {kind:<16} {count}");
     }
     let skipped: usize = summary.skipped.values().sum();
     if skipped > 0 {
-        println!("skipped {skipped} objects:");
+        outln!("skipped {skipped} objects:");
         for (reason, count) in &summary.skipped {
-            println!("  {count:>5}  {reason}");
+            outln!("  {count:>5}  {reason}");
         }
     }
     for warning in &summary.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     match summary.secrets {
         SecretsMode::Sealed if summary.sealed_secrets > 0 => {
-            println!("sealed {} Secrets", summary.sealed_secrets)
+            outln!("sealed {} Secrets", summary.sealed_secrets)
         }
-        SecretsMode::Plaintext => println!("WARNING: Secret data stored in plaintext"),
+        SecretsMode::Plaintext => outln!("WARNING: Secret data stored in plaintext"),
         _ => {}
     }
-    println!(
+    outln!(
         "artifact  {} ({} bytes, sha256 {})",
-        summary.artifact, summary.bytes, summary.artifact_sha256
+        summary.artifact,
+        summary.bytes,
+        summary.artifact_sha256
     );
-    println!("signature {} (key {})", summary.signature, summary.key_id);
+    outln!("signature {} (key {})", summary.signature, summary.key_id);
     if let Some(retention) = &summary.retention {
-        println!("locked    {:?} until {}", retention.mode, retention.until);
+        outln!("locked    {:?} until {}", retention.mode, retention.until);
     }
-    println!("{}", summary.id);
+    outln!("{}", summary.id);
 }

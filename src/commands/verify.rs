@@ -38,13 +38,19 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         .map(|r| format!("; locked {:?} until {}", r.mode, r.until))
         .unwrap_or_default();
     super::emit(args.output, &report, |report| match &report.key_id {
-        Some(key) => println!(
+        Some(key) => outln!(
             "OK {}/{}: signed by trusted key {key}; {} objects; {} bytes; sha256 {}{locked}",
-            report.env, report.id, report.objects, report.bytes, report.artifact_sha256
+            report.env,
+            report.id,
+            report.objects,
+            report.bytes,
+            report.artifact_sha256
         ),
-        None => println!(
+        None => outln!(
             "UNVERIFIED {}/{}: structure checked ({} objects), signature NOT checked (--insecure-skip-verify)",
-            report.env, report.id, report.objects
+            report.env,
+            report.id,
+            report.objects
         ),
     })?;
     Ok(())
