@@ -67,6 +67,9 @@ fn main() {
     };
     let json_logs = cli.log_format == LogFormat::Json;
     let is_diff = matches!(cli.command, cli::Command::Diff(_));
+    if is_diff {
+        routevault::output::set_write_error_exit_code(routevault::error::EXIT_DIFF_ERROR);
+    }
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => std::process::exit(EXIT_OK),
         // The report has been printed; differences are its answer, not an error to repeat.

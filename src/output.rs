@@ -98,8 +98,18 @@ pub fn print_text(args: std::fmt::Arguments) {
 fn print_bytes(bytes: &[u8]) {
     if let Err(e) = write_stdout(bytes) {
         eprintln!("error: writing to standard output: {e}");
-        crate::cleanup::exit_now(crate::error::EXIT_ERROR)
+        crate::cleanup::exit_now(WRITE_ERROR_EXIT.load(std::sync::atomic::Ordering::Relaxed))
     }
+}
+
+/// The exit code of a failed write of command output: an error's, which `diff` makes its own
+/// (its 1 means "differences").
+static WRITE_ERROR_EXIT: std::sync::atomic::AtomicI32 =
+    std::sync::atomic::AtomicI32::new(crate::error::EXIT_ERROR);
+
+/// Sets the exit code a failed write of command output ends the process with.
+pub fn set_write_error_exit_code(code: i32) {
+    WRITE_ERROR_EXIT.store(code, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(test)]
