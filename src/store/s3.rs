@@ -262,10 +262,12 @@ impl S3Store {
         let mut parts = Vec::new();
         let mut remaining = size;
         let mut number = 1;
-        let mut buffer = vec![0u8; self.part_size as usize];
         while remaining > 0 {
             let length = remaining.min(self.part_size) as usize;
-            file.read_exact(&mut buffer[..length]).map_err(io)?;
+            // A buffer per part, handed to its request as the body: a copy of one reused
+            // buffer held two parts at once, the peak of a snapshot from a folder to S3.
+            let mut buffer = vec![0u8; length];
+            file.read_exact(&mut buffer).map_err(io)?;
             let part = self
                 .client
                 .upload_part()
@@ -273,8 +275,8 @@ impl S3Store {
                 .key(full_key)
                 .upload_id(upload_id)
                 .part_number(number)
-                .content_md5(content_md5(&buffer[..length]))
-                .body(ByteStream::from(buffer[..length].to_vec()))
+                .content_md5(content_md5(&buffer))
+                .body(ByteStream::from(buffer))
                 .send()
                 .await
                 .map_err(|e| self.error(key, e))?;
