@@ -53,11 +53,15 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, as it is serialised (a restore's report can list
+/// every object).
 pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    text.push(b'\n');
-    write_stdout(&text)
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(stdout))
+        .and_then(|()| stdout.flush());
+    quiet_on_closed_stdout(written)
 }
 
 /// Prints a value as one YAML document on stdout, quoted so YAML 1.1 readers agree.
@@ -73,7 +77,13 @@ pub fn print_yaml(value: &impl Serialize) -> std::io::Result<()> {
 /// (hyper's request bodies) killed the process without a word, cleanup or exit code.
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    quiet_on_closed_stdout(stdout.write_all(bytes).and_then(|()| stdout.flush()))
+}
+
+/// The end of a write to stdout: a closed reader ends the process ([`write_stdout`]); any
+/// other outcome is returned.
+fn quiet_on_closed_stdout(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             crate::cleanup::exit_now(128 + libc::SIGPIPE)
         }

@@ -371,7 +371,26 @@ fn a_closed_stdout_ends_the_command_quietly() {
     // shell shows for a process SIGPIPE ended (141), though SIGPIPE itself stays ignored so
     // that a server closing a connection is an error the command reports
     // (tests/s3.rs: server_killed_mid_upload_leaves_no_snapshot_and_a_rerun_succeeds).
-    for args in [&["man"][..], &["completions", "bash"], &["--help"]] {
+    // `-o json` streams its report (a restore's can list every object) through the same check.
+    let ws = Workspace::new();
+    let store = ws.path("empty-store");
+    fs::create_dir_all(&store).unwrap();
+    let trust = ws.sign_pub();
+    let list_json = [
+        "list",
+        "--store",
+        store.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    for args in [
+        &["man"][..],
+        &["completions", "bash"],
+        &list_json,
+        &["--help"],
+    ] {
         let mut child = Command::new(bin())
             .args(args)
             .stdout(Stdio::piped())
