@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 static REGISTERED: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
-/// Writers that create new paths inside a registered folder hold this for reading; the
-/// signal thread takes it for writing, so no file appears after the folder is removed.
+/// Writers that create new paths inside a registered folder, and `create_registered`, hold
+/// this for reading; the signal thread takes it for writing (and never gives it back), so no
+/// path appears, registered or not, once removal has begun.
 static WRITING: RwLock<()> = RwLock::new(());
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -38,6 +39,20 @@ pub fn register(path: &Path) -> Registered {
         paths.push((id, path.to_path_buf()));
     }
     Registered(id)
+}
+
+/// Creates a file or folder with `create` and registers the path `path_of` gives, as one step
+/// for the signal thread: it cannot run between the two (the path would be left behind
+/// unregistered), and once it has run no new path is created (the call blocks until the
+/// process exits).
+pub fn create_registered<T, E>(
+    create: impl FnOnce() -> Result<T, E>,
+    path_of: impl FnOnce(&T) -> &Path,
+) -> Result<(T, Registered), E> {
+    let _writing = writing();
+    let created = create()?;
+    let registered = register(path_of(&created));
+    Ok((created, registered))
 }
 
 /// Held while creating files in a registered folder (see [`WRITING`]).
@@ -125,5 +140,35 @@ mod tests {
         assert!(!listed("a") && listed("b"));
         drop(b);
         assert!(!listed("b"));
+    }
+
+    #[test]
+    fn nothing_is_created_while_the_signal_thread_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("late");
+        let removing = WRITING.write().unwrap();
+        let creator = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let (created, registered) =
+                    create_registered(|| std::fs::File::create(&path).map(|_| path.clone()), |p| p)
+                        .unwrap();
+                (created, registered)
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !path.exists(),
+            "created while the registered paths were being removed"
+        );
+        drop(removing);
+        let (created, registered) = creator.join().unwrap();
+        assert!(created.exists());
+        let listed = REGISTERED
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(id, p)| *id == registered.0 && *p == created);
+        assert!(listed, "created but not registered");
     }
 }

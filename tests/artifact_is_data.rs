@@ -562,10 +562,16 @@ fn sigterm_during_a_plaintext_snapshot_leaves_no_temporary_file() {
             status.code() == Some(128 + libc::SIGTERM) || status.signal() == Some(libc::SIGTERM),
             "{status:?}"
         );
-        let committed = files_under(&ws.store())
+        let in_store = files_under(&ws.store());
+        let partial: Vec<_> = in_store
             .iter()
-            .filter(|f| f.ends_with(".sig"))
-            .count();
+            .filter(|f| f.contains(".routevault-upload-"))
+            .collect();
+        assert!(
+            partial.is_empty(),
+            "partial upload left in the store after {delay_ms} ms: {partial:?}"
+        );
+        let committed = in_store.iter().filter(|f| f.ends_with(".sig")).count();
         if committed > 0 {
             // The signal came after the commit point (the signature is the last write): the
             // snapshot is whole, so it must verify; a stop can only ever leave all or nothing.

@@ -124,8 +124,10 @@ impl ArtifactWriter {
         let body_file = &mut body;
         body_file.seek(io::SeekFrom::Start(0))?;
 
-        let out = NamedTempFile::new_in(&self.work_dir)?;
-        let registered = crate::cleanup::register(out.path());
+        let (out, registered) = crate::cleanup::create_registered(
+            || NamedTempFile::new_in(&self.work_dir),
+            |out| out.path(),
+        )?;
         let mut hashing = HashingWriter {
             inner: BufWriter::new(out),
             hasher: Sha256::new(),

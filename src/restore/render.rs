@@ -96,14 +96,19 @@ impl DirRenderer {
         fs::create_dir_all(&parent).map_err(io("creating", &parent))?;
         // tempfile makes the folder 0700: plaintext Secret files inside are the owner's alone
         // until the commit, and the folder is removed when the renderer is dropped (any error).
-        let staging = tempfile::Builder::new()
-            .prefix(".routevault-restore-")
-            .tempdir_in(&parent)
-            .map_err(io("creating a staging folder in", &parent))?;
+        let (staging, registered) = crate::cleanup::create_registered(
+            || {
+                tempfile::Builder::new()
+                    .prefix(".routevault-restore-")
+                    .tempdir_in(&parent)
+            },
+            |staging| staging.path(),
+        )
+        .map_err(io("creating a staging folder in", &parent))?;
         Ok(Self {
             target: target.into(),
-            _registered: crate::cleanup::register(staging.path()),
             staging,
+            _registered: registered,
         })
     }
 

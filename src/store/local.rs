@@ -47,7 +47,12 @@ impl LocalStore {
         }
         let parent = target.parent().expect("keys always have a parent folder");
         fs::create_dir_all(parent).map_err(&io)?;
-        let mut temp = NamedTempFile::with_prefix_in(".routevault-upload-", parent).map_err(&io)?;
+        // Registered so that a stop by signal does not leave the partial upload in the store.
+        let (mut temp, _registered) = crate::cleanup::create_registered(
+            || NamedTempFile::with_prefix_in(".routevault-upload-", parent),
+            |temp| temp.path(),
+        )
+        .map_err(&io)?;
         write(temp.as_file_mut()).map_err(&io)?;
         temp.as_file().sync_all().map_err(&io)?;
         temp.as_file()
