@@ -5,6 +5,8 @@
 //! - `floor list --context C [--page-size 500] [--parallel 4]`: a paginated raw LIST of every
 //!   routing kind the cluster serves (the kinds routevault lists, found the same way), the
 //!   bodies read as bytes and dropped — no decoding beyond finding the continue token.
+//!   With `--decode`, each page is also parsed into a JSON value and dropped: the least any
+//!   client that reads the objects must do (the "decode floor").
 //! - `floor apply|create --context C --dir MANIFESTS [--concurrency 32]`: every object of the
 //!   YAML files sent as a plain server-side-apply PATCH (or a POST create), Namespaces first,
 //!   with N requests in flight — no verification, unsealing, preflight or retries. The files
@@ -18,6 +20,10 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 use routevault::k8s::discovery::{ServedKind, discover};
 use routevault::k8s::{Target, connect_to};
+
+/// The allocator routevault's binary uses, so that the decode floor allocates as it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -45,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
         "list" => {
             let page_size: u32 = option("--page-size").map_or(Ok(500), |v| v.parse())?;
             let parallel: usize = option("--parallel").map_or(Ok(4), |v| v.parse())?;
-            list(&client, &served, page_size, parallel).await
+            let decode = args.iter().any(|a| a == "--decode");
+            list(&client, &served, page_size, parallel, decode).await
         }
         "apply" | "create" => {
             let dir = option("--dir").ok_or_else(|| anyhow::anyhow!("--dir MANIFESTS"))?;
@@ -82,10 +89,11 @@ async fn list(
     served: &[ServedKind],
     page_size: u32,
     parallel: usize,
+    decode: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let totals: Vec<(u64, u64)> = futures::stream::iter(served)
-        .map(|kind| list_kind(client, kind, page_size))
+        .map(|kind| list_kind(client, kind, page_size, decode))
         .buffer_unordered(parallel)
         .try_collect()
         .await?;
@@ -97,11 +105,13 @@ async fn list(
 }
 
 /// Lists one kind cluster-wide; returns (items, bytes). Items are counted by their
-/// `"resourceVersion"` keys minus the list's own — a byte scan, not a parse.
+/// `"resourceVersion"` keys minus the list's own — a byte scan, not a parse — or, with
+/// `decode`, from the parsed page.
 async fn list_kind(
     client: &kube::Client,
     kind: &ServedKind,
     page_size: u32,
+    decode: bool,
 ) -> anyhow::Result<(u64, u64)> {
     let path = collection_path(kind, None);
     let (mut items, mut bytes) = (0u64, 0u64);
@@ -115,10 +125,14 @@ async fn list_kind(
         let request = http::Request::get(uri).body(Vec::new())?;
         let body = client.request_text(request).await?;
         bytes += body.len() as u64;
-        items += body
-            .matches("\"resourceVersion\"")
-            .count()
-            .saturating_sub(1) as u64;
+        items += if decode {
+            let page: serde_json::Value = serde_json::from_str(&body)?;
+            page["items"].as_array().map_or(0, Vec::len) as u64
+        } else {
+            body.matches("\"resourceVersion\"")
+                .count()
+                .saturating_sub(1) as u64
+        };
         token = continue_token(&body);
         if token.is_none() {
             return Ok((items, bytes));
