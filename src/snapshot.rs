@@ -138,16 +138,10 @@ impl<'a> ArtifactSink<'a> {
     }
 }
 
-/// The newest verified snapshot of `env`, to record in a new manifest as its `previous`.
-/// Verified against the signing key's own public key plus the keys in `trust` if that exists
-/// (absent or empty adds nothing; a broken one is an error): junk planted in the store is
-/// skipped with a warning and can never stop a snapshot.
-pub async fn previous_snapshot(
-    store: &Store,
-    trust: &Path,
-    signing_key: &SigningKey,
-    env: &str,
-) -> Result<Option<PreviousSnapshot>, SnapshotError> {
+/// The keys a previous snapshot is verified against: the signing key's own public key plus
+/// the keys in `trust` if that exists (absent or empty adds nothing; a broken one is an
+/// error).
+pub fn chain_trust(trust: &Path, signing_key: &SigningKey) -> Result<TrustSet, SnapshotError> {
     let mut trusted = match TrustSet::load(trust) {
         Ok(set) => set,
         Err(KeyError::NoTrustedKeys { .. }) => TrustSet::from_keys(Vec::new()),
@@ -157,7 +151,18 @@ pub async fn previous_snapshot(
         Err(e) => return Err(SnapshotError::Trust(e)),
     };
     trusted.add_key(signing_key.verifying_key());
-    let (newest, skipped) = verified::newest_verified(store, &trusted, env)
+    Ok(trusted)
+}
+
+/// The newest snapshot of `env` verified with `trusted` ([`chain_trust`]), to record in a new
+/// manifest as its `previous`: junk planted in the store is skipped with a warning and can
+/// never stop a snapshot.
+pub async fn previous_snapshot(
+    store: &Store,
+    trusted: &TrustSet,
+    env: &str,
+) -> Result<Option<PreviousSnapshot>, SnapshotError> {
+    let (newest, skipped) = verified::newest_verified(store, trusted, env)
         .await
         .map_err(SnapshotError::Earlier)?;
     verified::warn_skipped(&skipped);

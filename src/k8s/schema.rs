@@ -13,8 +13,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::{Api, Client};
 use serde_json::Value;
 
+use futures::StreamExt;
+
 use super::discovery::ServedKind;
 use super::retry::with_retry;
+
+/// How many CustomResourceDefinitions are read at once.
+const CRDS_AT_ONCE: usize = 4;
 
 /// Schemas by qualified kind (`group/Kind`), and why any optional kind has none.
 #[derive(Debug, Default)]
@@ -24,12 +29,25 @@ pub struct Schemas {
 }
 
 /// Reads the `openAPIV3Schema` of every served optional (CRD) kind at its served version.
+/// The CRDs are read `CRDS_AT_ONCE` at a time: a cluster with cert-manager and Gateway API
+/// serves fourteen, some of them hundreds of kilobytes, and every snapshot and `diff` starts
+/// with them.
 pub async fn served_schemas(client: &Client, kinds: &[ServedKind]) -> Schemas {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let api = &api;
+    // In the kinds' order (`buffered`), so warnings come out in the same order every time.
+    let fetched: Vec<_> = futures::stream::iter(kinds.iter().filter(|k| k.info.optional))
+        .map(|kind| async move {
+            let name = format!("{}.{}", kind.resource.plural, kind.resource.group);
+            let crd = with_retry(&name, || api.get(&name)).await;
+            (kind, name, crd)
+        })
+        .buffered(CRDS_AT_ONCE)
+        .collect()
+        .await;
     let mut schemas = Schemas::default();
-    for kind in kinds.iter().filter(|k| k.info.optional) {
-        let name = format!("{}.{}", kind.resource.plural, kind.resource.group);
-        let crd = match with_retry(&name, || api.get(&name)).await {
+    for (kind, name, crd) in fetched {
+        let crd = match crd {
             Ok(crd) => crd,
             Err(error) => {
                 schemas.warnings.push(format!(

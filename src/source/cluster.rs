@@ -47,7 +47,6 @@ pub async fn capture(
     sink: &mut dyn FnMut(Object) -> anyhow::Result<()>,
 ) -> anyhow::Result<Capture> {
     let discovered = discovery::discover(&connection.client).await?;
-    let source = source_info(connection, &discovered).await?;
     log_absent_kinds(&discovered);
 
     let is_secret = |k: &ServedKind| k.info.group == CORE && k.info.kind == "Secret";
@@ -59,7 +58,10 @@ pub async fn capture(
         .collect();
     let secret_kind = discovered.served.iter().find(|k| is_secret(k)).cloned();
 
-    let mut schemas = crate::k8s::schema::served_schemas(&connection.client, &others).await;
+    // Independent requests, made together: each is a round trip before the first LIST.
+    let (source, mut schemas) = tokio::try_join!(source_info(connection, &discovered), async {
+        Ok(crate::k8s::schema::served_schemas(&connection.client, &others).await)
+    })?;
     let progress = crate::progress::Progress::new();
     let arrivals = list_routing(
         connection, others, &schemas, selection, page_size, &progress,
@@ -178,13 +180,19 @@ async fn source_info(
     discovered: &discovery::Discovered,
 ) -> anyhow::Result<SourceInfo> {
     let client = &connection.client;
-    let version = with_retry("version", || client.apiserver_version())
-        .await
-        .context("reading the server version")?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let kube_system = with_retry("kube-system", || namespaces.get("kube-system"))
-        .await
-        .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")?;
+    let (version, kube_system) = tokio::try_join!(
+        async {
+            with_retry("version", || client.apiserver_version())
+                .await
+                .context("reading the server version")
+        },
+        async {
+            with_retry("kube-system", || namespaces.get("kube-system"))
+                .await
+                .context("reading namespace kube-system (its uid identifies the cluster); routevault needs get on namespaces")
+        }
+    )?;
     Ok(SourceInfo {
         kind: "cluster".into(),
         path: None,
