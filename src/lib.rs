@@ -14,6 +14,7 @@ pub mod diff;
 pub mod drift;
 pub mod duration;
 pub mod error;
+pub mod growing;
 pub mod history;
 pub mod json_pointer;
 pub mod k8s;

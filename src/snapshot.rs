@@ -114,6 +114,11 @@ impl<'a> ArtifactSink<'a> {
         &self.contents
     }
 
+    /// How Secrets are sealed, if they are.
+    pub fn sealing(&self) -> Option<&crate::seal::Sealing> {
+        self.sealer.map(Sealer::sealing)
+    }
+
     /// Refuses an empty capture unless `allow_empty`: more often a wrong selector or context
     /// than an intent.
     pub fn check_not_empty(

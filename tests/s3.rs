@@ -7,7 +7,9 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use routevault::store::{ObjectStore, StoreError, snapshots};
+use routevault::artifact::ArtifactWriter;
+use routevault::store::s3::MIN_PART_SIZE as S3_MIN_PART;
+use routevault::store::{ObjectStore, S3Options, S3Store, StoreError, snapshots};
 use serde_json::Value;
 use support::bed::{Bed, BedSpec};
 use support::cli::{Run, Workspace, scenario};
@@ -628,6 +630,188 @@ fn large_artifacts_go_up_in_parts_and_round_trip() {
         block_on(store.put_new_file(&snapshots::artifact_key("prod", &id), &artifact, None))
             .unwrap_err();
     assert!(matches!(again, StoreError::AlreadyExists { .. }), "{again}");
+}
+
+/// An S3 store of the bed with 5 MiB parts, made inside a test's runtime.
+async fn store_with_small_parts(bed: &Bed, prefix: &str) -> S3Store {
+    let options = S3Options {
+        endpoint: Some(bed.var("ROUTEVAULT_S3_ENDPOINT")),
+        path_style: true,
+        region: Some(bed.var("AWS_REGION")),
+        part_size: S3_MIN_PART,
+        credentials: Some((
+            bed.var("AWS_ACCESS_KEY_ID"),
+            bed.var("AWS_SECRET_ACCESS_KEY"),
+        )),
+    };
+    S3Store::connect(&bed.var("ROUTEVAULT_TEST_BUCKET"), prefix, &options).await
+}
+
+/// An empty artifact writer with its temporary folder.
+fn new_artifact() -> (ArtifactWriter, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = ArtifactWriter::new(dir.path(), 3).unwrap();
+    (writer, dir)
+}
+
+/// About 25 MB of objects of random data: about 19 MB of compressed body.
+fn add_big_objects(writer: &mut ArtifactWriter) {
+    use base64::Engine;
+    let mut noise = vec![0u8; 192 * 1024];
+    for i in 0..100 {
+        getrandom::fill(&mut noise).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(&noise);
+        let object = routevault::object::Object(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("tls-{i}"), "namespace": "big"},
+            "data": {"tls.crt": data}
+        }));
+        writer
+            .add_object(&object, false, Default::default())
+            .unwrap();
+    }
+}
+
+fn manifest_of(id: &str) -> routevault::artifact::Manifest {
+    use routevault::artifact::format;
+    routevault::artifact::Manifest {
+        format: format::FORMAT_NAME.into(),
+        format_version: format::FORMAT_VERSION,
+        id: id.into(),
+        env: "prod".into(),
+        created: "2026-12-04T00:00:00Z".into(),
+        tool: format::ToolInfo {
+            name: "routevault".into(),
+            version: "test".into(),
+        },
+        source: routevault::artifact::SourceInfo {
+            kind: "dir".into(),
+            ..Default::default()
+        },
+        build_id: None,
+        labels: Default::default(),
+        selection: Default::default(),
+        secrets: routevault::select::SecretsMode::Plaintext,
+        sealing: None,
+        previous: None,
+        warnings: Vec::new(),
+        skipped: Default::default(),
+        entries: Vec::new(),
+    }
+}
+
+/// The part numbers of the multipart uploads in flight under `prefix`, per upload.
+async fn parts_in_flight(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<Vec<i32>> {
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for upload in uploads.uploads() {
+        let parts = s3
+            .list_parts()
+            .bucket(bucket)
+            .key(upload.key().unwrap())
+            .upload_id(upload.upload_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        out.push(
+            parts
+                .parts()
+                .iter()
+                .filter_map(|p| p.part_number())
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Waits (at most a minute) until an upload under `prefix` holds a part.
+async fn wait_for_a_part(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let uploads = parts_in_flight(s3, bucket, prefix).await;
+        if let Some(parts) = uploads.into_iter().find(|parts| !parts.is_empty()) {
+            return parts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no part of the artifact went up while it was written");
+}
+
+/// The artifact's body goes up while it is written, part 1 (the manifest's frame) last, and
+/// the stored object is the finished file byte for byte. On a single-threaded runtime, as in
+/// the binary: the upload runs whenever the writer's side waits.
+#[tokio::test(flavor = "current_thread")]
+async fn the_body_goes_up_while_the_artifact_is_written_and_part_one_last() {
+    let bed = s3_bed();
+    let bucket = bed.var("ROUTEVAULT_TEST_BUCKET");
+    let s3 = bed.s3_client(&bed.var("AWS_SECRET_ACCESS_KEY"));
+    let store = store_with_small_parts(&bed, "streaming").await;
+    let id = "20261204T000000.000Z-abcdef";
+    let key = snapshots::artifact_key("prod", id);
+
+    let (mut writer, _dir) = new_artifact();
+    let upload = store.upload_while_written(&key, None, writer.follow_body().unwrap());
+    add_big_objects(&mut writer);
+    let early = wait_for_a_part(&s3, &bucket, "streaming/").await;
+    assert!(
+        !early.contains(&1) && early.contains(&2),
+        "parts before the artifact was finished: {early:?}"
+    );
+    let finished = writer.finish(manifest_of(id)).unwrap();
+    upload
+        .finish(finished.file.path(), finished.body_offset)
+        .await
+        .unwrap();
+    let stored = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("streaming/{key}"))
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let written = fs::read(finished.file.path()).unwrap();
+    assert!(written.len() > 15 << 20, "{} bytes", written.len());
+    assert!(stored[..] == written[..], "the stored artifact differs");
+    assert_eq!(parts_in_flight(&s3, &bucket, "streaming/").await.len(), 0);
+
+    // The same key again: refused when completed, and nothing is left in flight.
+    let (mut writer, _dir2) = new_artifact();
+    let upload = store.upload_while_written(&key, None, writer.follow_body().unwrap());
+    add_big_objects(&mut writer);
+    wait_for_a_part(&s3, &bucket, "streaming/").await;
+    let finished = writer.finish(manifest_of(id)).unwrap();
+    let again = upload
+        .finish(finished.file.path(), finished.body_offset)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::AlreadyExists { .. }), "{again}");
+    assert_eq!(parts_in_flight(&s3, &bucket, "streaming/").await.len(), 0);
+
+    // A snapshot that fails while its body is going up leaves no object and no upload.
+    let abandoned = snapshots::artifact_key("prod", "20261204T000001.000Z-abcdef");
+    let (mut writer, _dir3) = new_artifact();
+    let upload = store.upload_while_written(&abandoned, None, writer.follow_body().unwrap());
+    add_big_objects(&mut writer);
+    wait_for_a_part(&s3, &bucket, "streaming/").await;
+    drop(writer);
+    upload.abort().await;
+    assert_eq!(parts_in_flight(&s3, &bucket, "streaming/").await.len(), 0);
+    let listed = store.list("prod/").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        [key.as_str()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use super::format::{self, Entry, Manifest};
+use crate::growing::{Appender, Follower};
 use crate::object::Object;
 
 /// A tar block.
@@ -23,7 +24,8 @@ const BLOCK: usize = 512;
 
 pub struct ArtifactWriter {
     /// Unlinked from the start (O_TMPFILE where the filesystem has it): never visible on disk.
-    body: zstd::Encoder<'static, BufWriter<File>>,
+    /// Its compressed bytes can be followed as they are written (`follow_body`).
+    body: zstd::Encoder<'static, BufWriter<Appender>>,
     /// The entries so far, one JSON object per line, each line starting with the separator
     /// that goes before it in the array; unlinked like the body.
     entries: BufWriter<File>,
@@ -40,6 +42,9 @@ pub struct FinishedArtifact {
     _registered: crate::cleanup::Registered,
     pub sha256: [u8; 32],
     pub size: u64,
+    /// Where the body (the bytes a [`ArtifactWriter::follow_body`] follower saw) begins in
+    /// the file: after the manifest's frame. The body ends before the end-of-archive frame.
+    pub body_offset: u64,
 }
 
 /// The input each zstd worker compresses at a time (see `ArtifactWriter::new`).
@@ -50,7 +55,7 @@ impl ArtifactWriter {
     /// it will be stored is best, but not required). `level` is the zstd level.
     pub fn new(work_dir: &Path, level: i32) -> io::Result<Self> {
         let body_file = tempfile::tempfile_in(work_dir)?;
-        let mut body = zstd::Encoder::new(BufWriter::new(body_file), level)?;
+        let mut body = zstd::Encoder::new(BufWriter::new(Appender::new(body_file)), level)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);
@@ -69,6 +74,13 @@ impl ArtifactWriter {
             level,
             work_dir: work_dir.into(),
         })
+    }
+
+    /// Follows the compressed body as it is written, for an upload that sends it in parts
+    /// before the artifact is finished. Once `finish` has run, the body is in the finished
+    /// file from `body_offset` on, byte for byte.
+    pub fn follow_body(&mut self) -> io::Result<Follower> {
+        self.body.get_mut().get_mut().follow()
     }
 
     /// Adds one object as YAML. `sealed` records whether its Secret data is sealed, and
@@ -115,11 +127,13 @@ impl ArtifactWriter {
         entries.seek(io::SeekFrom::Start(0))?;
         let manifest_size = (head.len() + tail.len()) as u64 + self.entries_bytes;
 
+        // Dropping the appender (`into_file`) tells a follower the body is complete.
         let mut body = self
             .body
             .finish()?
             .into_inner()
-            .map_err(|e| e.into_error())?;
+            .map_err(|e| e.into_error())?
+            .into_file();
         body.flush()?;
         let body_file = &mut body;
         body_file.seek(io::SeekFrom::Start(0))?;
@@ -149,6 +163,7 @@ impl ArtifactWriter {
         first.write_all(&tail)?;
         write_padding(&mut first, manifest_size)?;
         first.finish()?;
+        let body_offset = hashing.size;
 
         io::copy(body_file, &mut hashing)?;
 
@@ -168,6 +183,7 @@ impl ArtifactWriter {
             file,
             sha256: hasher.finalize().into(),
             size,
+            body_offset,
         })
     }
 }
@@ -364,6 +380,34 @@ mod tests {
             );
             assert_eq!(opened.check_all().unwrap(), count);
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_followed_body_is_the_finished_file_from_body_offset_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ArtifactWriter::new(dir.path(), 3).unwrap();
+        let mut follower = writer.follow_body().unwrap();
+        for i in 0..3_000 {
+            let object = service(&format!("ns-{}", i % 40), &format!("web-{i}"));
+            writer.add_object(&object, false, BTreeMap::new()).unwrap();
+        }
+        assert!(
+            follower.wait_for(1).await,
+            "nothing of the body reached its file before finishing"
+        );
+        let finished = writer.finish(manifest()).unwrap();
+        assert!(!follower.wait_for(u64::MAX).await, "the body never ended");
+        let body_file = follower.file().unwrap();
+        let body_len = body_file.metadata().unwrap().len();
+        assert!(follower.wait_for(body_len).await);
+        let body = crate::growing::read_range(&body_file, 0, body_len as usize).unwrap();
+        let whole = std::fs::read(finished.file.path()).unwrap();
+        let at = finished.body_offset as usize;
+        assert!(at > 0, "the manifest's frame comes first");
+        assert_eq!(&whole[at..at + body.len()], &body[..]);
+        // After the body: only the end-of-archive frame, a few bytes.
+        let tail = whole.len() - at - body.len();
+        assert!((1..64).contains(&tail), "{tail} bytes after the body");
     }
 
     #[test]

@@ -10,13 +10,16 @@ use serde::Serialize;
 use super::{check_env, open_store};
 use crate::cli::SnapshotArgs;
 use routevault::artifact::format::{FORMAT_NAME, FORMAT_VERSION, ToolInfo};
+use routevault::artifact::write::FinishedArtifact;
 use routevault::artifact::{ArtifactWriter, Manifest, SourceInfo};
 use routevault::k8s;
 use routevault::seal::{self, Sealer};
 use routevault::select::{SecretsMode, Selection};
 use routevault::sign;
+use routevault::sign::TrustSet;
 use routevault::snapshot::{self, ArtifactSink};
 use routevault::source;
+use routevault::store::snapshots::{ArtifactFile, ArtifactUpload};
 use routevault::store::{ObjectStore, Retention, Store, snapshots};
 
 /// What `snapshot -o json` prints.
@@ -54,44 +57,41 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     let retention = retention_for(&store, &args).await?;
     let chain_trust = snapshot::chain_trust(&args.trust, &signing_key)?;
 
-    let writer = ArtifactWriter::new(&std::env::temp_dir(), args.compression_level)
-        .context("starting the artifact")?;
-    let mut sink = ArtifactSink::new(writer, args.secrets, sealer.as_ref());
-    // The previous snapshot (the chain's link) is looked up while the source is read: its S3
-    // round trips were a tenth of a small cluster's snapshot. Either one failing ends the
-    // other. The capture is polled first: from a folder it runs to its end on that poll, so
-    // no request of the lookup is left waiting on it half sent.
-    let (captured, previous) = tokio::try_join!(capture(&args, &selection, &mut sink), async {
-        snapshot::previous_snapshot(&store, &chain_trust, &env)
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
-    for warning in &captured.warnings {
-        tracing::warn!("{warning}");
-    }
-    sink.check_not_empty(&captured.source, &selection, args.allow_empty)?;
-
+    // The id (and the time the manifest records) is taken before anything is read: on S3 the
+    // artifact's body goes up under its key while the source is still being read.
     let now = jiff::Timestamp::now();
     let id = snapshots::new_id(now);
-    let sealing = sealer
-        .as_ref()
-        .filter(|_| sink.contents().sealed_secrets > 0)
-        .map(|s| s.sealing().clone());
-    let manifest = manifest_for(&args, &id, now, &captured, sealing, previous);
-    let (finished, contents) = sink.finish(manifest).context("finishing the artifact")?;
-    let signature = sign::sign_artifact(
-        &signing_key,
-        &env,
-        &id,
-        &finished.sha256,
-        finished.size,
-        &now.to_string(),
-    );
+    let mut writer = ArtifactWriter::new(&std::env::temp_dir(), args.compression_level)
+        .context("starting the artifact")?;
+    let upload = ArtifactUpload::begin(&store, &env, &id, retention.as_ref(), || {
+        writer.follow_body()
+    })
+    .context("starting the artifact's upload")?;
+    let sink = ArtifactSink::new(writer, args.secrets, sealer.as_ref());
+    let written = write_artifact(&args, &store, &chain_trust, &selection, sink, &id, now).await;
+    let Written {
+        finished,
+        contents,
+        captured,
+    } = match written {
+        Ok(written) => written,
+        Err(e) => {
+            // The writer is gone with the sink, so the upload sees its body end.
+            upload.abort().await;
+            return Err(e);
+        }
+    };
+    let signature = sign_finished(&signing_key, &env, &id, &finished, now);
+    let artifact = ArtifactFile {
+        path: finished.file.path(),
+        body_offset: finished.body_offset,
+    };
     let committed = snapshots::commit(
         &store,
         &env,
         &id,
-        finished.file.path(),
+        upload,
+        artifact,
         &signature,
         retention.as_ref(),
     )
@@ -117,6 +117,62 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     tracing::info!(id = %id, env = %env, objects = summary.objects, bytes = summary.bytes, "snapshot committed");
     super::emit(args.output, &summary, print_text)?;
     Ok(())
+}
+
+/// A finished artifact, what went into it, and what the capture found besides.
+struct Written {
+    finished: FinishedArtifact,
+    contents: snapshot::Contents,
+    captured: Captured,
+}
+
+/// Reads the source into `sink` (looking up the previous snapshot meanwhile) and finishes the
+/// artifact of snapshot `id`, made at `now`.
+async fn write_artifact(
+    args: &SnapshotArgs,
+    store: &Store,
+    chain_trust: &TrustSet,
+    selection: &Selection,
+    mut sink: ArtifactSink<'_>,
+    id: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Written> {
+    // The previous snapshot (the chain's link) is looked up while the source is read: its S3
+    // round trips were a tenth of a small cluster's snapshot. Either one failing ends the
+    // other. The capture is polled first: from a folder it runs to its end on that poll, so
+    // no request of the lookup is left waiting on it half sent.
+    let (captured, previous) = tokio::try_join!(capture(args, selection, &mut sink), async {
+        snapshot::previous_snapshot(store, chain_trust, &args.env.env)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    for warning in &captured.warnings {
+        tracing::warn!("{warning}");
+    }
+    sink.check_not_empty(&captured.source, selection, args.allow_empty)?;
+    let sealing = sink
+        .sealing()
+        .filter(|_| sink.contents().sealed_secrets > 0)
+        .cloned();
+    let manifest = manifest_for(args, id, now, &captured, sealing, previous);
+    let (finished, contents) = sink.finish(manifest).context("finishing the artifact")?;
+    Ok(Written {
+        finished,
+        contents,
+        captured,
+    })
+}
+
+/// The signature of a finished artifact: the commit point.
+fn sign_finished(
+    key: &ed25519_dalek::SigningKey,
+    env: &str,
+    id: &str,
+    finished: &FinishedArtifact,
+    created: jiff::Timestamp,
+) -> sign::SignatureFile {
+    let created = created.to_string();
+    sign::sign_artifact(key, env, id, &finished.sha256, finished.size, &created)
 }
 
 /// The sealer for `--seal-to`; a loud warning when Secrets are stored in plaintext.

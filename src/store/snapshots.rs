@@ -250,6 +250,49 @@ pub enum CommitError {
     },
 }
 
+/// How a snapshot's artifact goes to the store: whole once it is finished, or, on S3, its
+/// body in parts while it is still being written (`s3::StreamingUpload`).
+pub enum ArtifactUpload {
+    Whole,
+    Streaming(super::s3::StreamingUpload),
+}
+
+impl ArtifactUpload {
+    /// Begins the upload of snapshot `id`'s artifact before it is written. `follow_body` is
+    /// asked for the artifact's body only where it can be sent early (S3).
+    pub fn begin(
+        store: &Store,
+        env: &str,
+        id: &str,
+        retention: Option<&super::Retention>,
+        follow_body: impl FnOnce() -> std::io::Result<crate::growing::Follower>,
+    ) -> std::io::Result<Self> {
+        Ok(match store {
+            Store::Local(_) => Self::Whole,
+            Store::S3(s3) => Self::Streaming(s3.upload_while_written(
+                &artifact_key(env, id),
+                retention,
+                follow_body()?,
+            )),
+        })
+    }
+
+    /// Abandons an upload whose snapshot failed: nothing of it becomes visible. The artifact's
+    /// writer must be gone (dropped), or its body's end is never seen.
+    pub async fn abort(self) {
+        if let Self::Streaming(upload) = self {
+            upload.abort().await;
+        }
+    }
+}
+
+/// The finished artifact to commit: the file, and where its body starts in it (the part an
+/// [`ArtifactUpload::Streaming`] may have sent already).
+pub struct ArtifactFile<'a> {
+    pub path: &'a Path,
+    pub body_offset: u64,
+}
+
 /// Stores a finished artifact and then its signature, both create-only and under `retention`.
 /// The signature is the commit point: until it is stored, the artifact is uncommitted and
 /// invisible to `latest`, `list` and `restore`, so a failure at any step leaves no snapshot.
@@ -257,16 +300,24 @@ pub async fn commit(
     store: &Store,
     env: &str,
     id: &str,
-    artifact: &Path,
+    upload: ArtifactUpload,
+    artifact: ArtifactFile<'_>,
     signature: &SignatureFile,
     retention: Option<&super::Retention>,
 ) -> Result<Committed, CommitError> {
     let artifact_key = artifact_key(env, id);
     let signature_key = signature_key(env, id);
-    store
-        .put_new_file(&artifact_key, artifact, retention)
-        .await
-        .map_err(CommitError::Artifact)?;
+    match upload {
+        ArtifactUpload::Whole => {
+            store
+                .put_new_file(&artifact_key, artifact.path, retention)
+                .await
+        }
+        ArtifactUpload::Streaming(upload) => {
+            upload.finish(artifact.path, artifact.body_offset).await
+        }
+    }
+    .map_err(CommitError::Artifact)?;
     store
         .put_new_bytes(&signature_key, &signature.to_bytes(), retention)
         .await

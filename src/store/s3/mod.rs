@@ -4,14 +4,16 @@
 //!
 //! Create-only by construction: every PUT, and the completion of every multipart upload,
 //! carries `If-None-Match: *`, so an existing key answers 412 and is never replaced. Large files
-//! go up in parts of bounded size (memory does not grow with the artifact); a failed multipart
-//! upload is aborted. Request checksums are sent only when an operation requires them (many
+//! go up in parts of bounded size, two at a time (memory does not grow with the artifact); a
+//! failed multipart upload is aborted. A snapshot's artifact can go up while it is still being
+//! written (`streaming`). Request checksums are sent only when an operation requires them (many
 //! S3-compatible stores reject the SDK's default CRC trailers); every upload carries
 //! Content-MD5 instead, which Object Lock requires and every store accepts.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{
@@ -24,9 +26,13 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::{StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 
 use super::{LockMode, ObjectInfo, Retention, StoreError};
+
+mod streaming;
+pub use streaming::StreamingUpload;
 
 /// How to reach the S3 endpoint.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +51,37 @@ pub struct S3Options {
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
 
+/// Parts sent at once: two keep the connection busy while the next part is read and hashed,
+/// and bound the memory an upload holds to two parts.
+const PARTS_AT_ONCE: usize = 2;
+
+/// One part of a multipart upload: its number and where it lies in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PartRange {
+    number: i32,
+    offset: u64,
+    length: u64,
+}
+
+/// The file from `offset` to `size` in parts of `part_size` (the last one smaller), numbered
+/// from `first`.
+fn parts_of(first: i32, mut offset: u64, size: u64, part_size: u64) -> Vec<PartRange> {
+    let mut ranges = Vec::new();
+    let mut number = first;
+    while offset < size {
+        let length = part_size.min(size - offset);
+        ranges.push(PartRange {
+            number,
+            offset,
+            length,
+        });
+        offset += length;
+        number += 1;
+    }
+    ranges
+}
+
+#[derive(Clone)]
 pub struct S3Store {
     client: Client,
     bucket: String,
@@ -215,84 +252,133 @@ impl S3Store {
         size: u64,
         retention: Option<&Retention>,
     ) -> Result<(), StoreError> {
-        let full_key = self.full_key(key);
+        let file = Arc::new(File::open(source).map_err(|source| StoreError::Io {
+            location: self.location(key),
+            source,
+        })?);
+        let upload_id = self.create_multipart(key, retention).await?;
+        let ranges = parts_of(1, 0, size, self.part_size);
+        let result = async {
+            let parts = self.send_parts(key, &upload_id, &file, ranges).await?;
+            self.complete_multipart(key, &upload_id, parts).await
+        }
+        .await;
+        if result.is_err() {
+            self.abort_multipart(key, &upload_id).await;
+        }
+        result
+    }
+
+    /// Sends `ranges` of `file` as parts of upload `upload_id`, [`PARTS_AT_ONCE`] at a time;
+    /// returns them in part-number order.
+    async fn send_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        file: &Arc<File>,
+        ranges: Vec<PartRange>,
+    ) -> Result<Vec<CompletedPart>, StoreError> {
+        let mut parts: Vec<CompletedPart> = futures::stream::iter(ranges)
+            .map(|range| async move {
+                let (bytes, md5) = self
+                    .read_part(key, file, range.offset, range.length)
+                    .await?;
+                self.upload_part(key, upload_id, range.number, bytes, md5)
+                    .await
+            })
+            .buffer_unordered(PARTS_AT_ONCE)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|part| part.part_number());
+        Ok(parts)
+    }
+
+    /// `length` bytes of `file` from `offset` and their Content-MD5, read and hashed on a
+    /// blocking thread: the runtime's one thread is the snapshot's pipeline. A buffer per
+    /// part, handed to its request as the body (a reused buffer was copied, two parts at once).
+    async fn read_part(
+        &self,
+        key: &str,
+        file: &Arc<File>,
+        offset: u64,
+        length: u64,
+    ) -> Result<(Vec<u8>, String), StoreError> {
+        let file = file.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let bytes = crate::growing::read_range(&file, offset, length as usize)?;
+            let md5 = content_md5(&bytes);
+            Ok::<_, std::io::Error>((bytes, md5))
+        })
+        .await
+        .map_err(|e| StoreError::Remote {
+            location: self.location(key),
+            reason: format!("reading a part to upload: {e}"),
+        })?;
+        read.map_err(|source| StoreError::Io {
+            location: self.location(key),
+            source,
+        })
+    }
+
+    /// Starts a multipart upload of `key`, locked if `retention`; returns its id.
+    async fn create_multipart(
+        &self,
+        key: &str,
+        retention: Option<&Retention>,
+    ) -> Result<String, StoreError> {
         let mut create = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-            .key(&full_key);
+            .key(self.full_key(key));
         if let Some(retention) = retention {
             create = create
                 .object_lock_mode(lock_mode(retention.mode))
                 .object_lock_retain_until_date(retain_until(retention));
         }
         let upload = create.send().await.map_err(|e| self.error(key, e))?;
-        let upload_id = upload.upload_id().unwrap_or_default().to_string();
-        let result = self
-            .upload_parts(key, &full_key, &upload_id, source, size)
-            .await;
-        if result.is_err() {
-            // Best effort: an unreachable store cannot be told; the bucket's lifecycle rule for
-            // incomplete multipart uploads (docs/deploy) cleans up what is left.
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&full_key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-        }
-        result
+        Ok(upload.upload_id().unwrap_or_default().to_string())
     }
 
-    async fn upload_parts(
+    /// Sends part `number` (its Content-MD5 computed by the caller, off the runtime's thread
+    /// where it is large).
+    async fn upload_part(
         &self,
         key: &str,
-        full_key: &str,
         upload_id: &str,
-        source: &Path,
-        size: u64,
+        number: i32,
+        bytes: Vec<u8>,
+        md5: String,
+    ) -> Result<CompletedPart, StoreError> {
+        let part = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_md5(md5)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| self.error(key, e))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(part.e_tag().map(str::to_string))
+            .build())
+    }
+
+    /// Completes the upload create-only (`If-None-Match: *`); `parts` in part-number order.
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
     ) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
-            location: self.location(key),
-            source,
-        };
-        let mut file = File::open(source).map_err(io)?;
-        let mut parts = Vec::new();
-        let mut remaining = size;
-        let mut number = 1;
-        while remaining > 0 {
-            let length = remaining.min(self.part_size) as usize;
-            // A buffer per part, handed to its request as the body: a copy of one reused
-            // buffer held two parts at once, the peak of a snapshot from a folder to S3.
-            let mut buffer = vec![0u8; length];
-            file.read_exact(&mut buffer).map_err(io)?;
-            let part = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(full_key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .content_md5(content_md5(&buffer))
-                .body(ByteStream::from(buffer))
-                .send()
-                .await
-                .map_err(|e| self.error(key, e))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(part.e_tag().map(str::to_string))
-                    .build(),
-            );
-            remaining -= length as u64;
-            number += 1;
-        }
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
-            .key(full_key)
+            .key(self.full_key(key))
             .upload_id(upload_id)
             .if_none_match("*")
             .multipart_upload(
@@ -304,6 +390,20 @@ impl S3Store {
             .await
             .map_err(|e| self.error(key, e))?;
         Ok(())
+    }
+
+    /// Best effort: an unreachable store cannot be told; the bucket's lifecycle rule for
+    /// incomplete multipart uploads (docs/deploy) cleans up what is left. An upload that is
+    /// never completed is never visible either way.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) {
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .upload_id(upload_id)
+            .send()
+            .await;
     }
 
     pub async fn get_to_file(
