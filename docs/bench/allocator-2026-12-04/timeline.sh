@@ -24,7 +24,7 @@ def busy():
     return (sum(f) - f[3] - f[4]) / tick, sum(f) / tick
 log = open("/tmp/timeline-log.json", "w")
 start = time.time()
-child = subprocess.Popen([f"/tmp/bin/{binary}", "--log-level", "info", "--log-format", "json",
+child = subprocess.Popen([f"/tmp/bin/{binary}", "--log-level", os.environ.get("LOG_LEVEL", "info"), "--log-format", "json",
     "snapshot", "--cluster", "src", "--store", store, "--env", "bench",
     "--sign-key", f"{work}/keys/bench.sign.key", "--seal-to", f"{work}/keys/bench.seal.pub",
     "--trust", f"{work}/keys/bench.sign.pub"], stdout=subprocess.DEVNULL, stderr=log)

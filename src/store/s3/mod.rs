@@ -49,7 +49,10 @@ pub struct S3Options {
 
 /// S3's smallest allowed part (except the last).
 pub const MIN_PART_SIZE: u64 = 5 << 20;
-pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
+/// 8 MiB, as the AWS CLI's default: while a snapshot is written, one part is held at a time and
+/// two at the end; at 100k objects 16 MiB parts cost 9 MB of peak memory for no gain in time
+/// (docs/performance.md).
+pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
 
 /// Parts sent at once: two keep the connection busy while the next part is read and hashed,
 /// and bound the memory an upload holds to two parts.
