@@ -316,6 +316,21 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: routevault-t
 /// Asks the bed's etcd of `cluster` (its JSON gateway) to compact away every revision before
 /// the current one: what the API server's own compactor does every 5 minutes, and what
 /// expires a continue token.
+/// How many namespaced Service LISTs cluster `a`'s API server has answered
+/// (`apiserver_request_total`, every response code).
+fn service_lists(bed: &Bed) -> u64 {
+    bed.kubectl_ok("a", &["get", "--raw", "/metrics"], None)
+        .lines()
+        .filter(|line| {
+            line.starts_with("apiserver_request_total{")
+                && line.contains("resource=\"services\"")
+                && line.contains("scope=\"namespace\"")
+                && line.contains("verb=\"LIST\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 fn compact_etcd(bed: &Bed, cluster: &str) {
     let state: Value =
         serde_json::from_slice(&fs::read(bed.dir.path().join("bed.json")).unwrap()).unwrap();
@@ -389,12 +404,25 @@ fn an_expired_continue_token_restarts_the_list_without_duplicates() {
         let mut pager =
             routevault::k8s::list::Pager::new(&connection.client, kind, Some("paged"), 5, None);
         let mut names = Vec::new();
+        let lists_before = service_lists(&bed);
         let first = pager.next_page().await.unwrap().unwrap();
         assert_eq!(first.len(), 5);
         // The server's estimate of what is left, which a capture reserves room by.
         assert_eq!(pager.remaining(), Some(7), "remainingItemCount not read");
         names.extend(first);
-        // The cluster moves on and etcd compacts: the token of page 2 names a lost revision.
+        // Page 2 is asked for before it is: the API server answers it while page 1 is
+        // handed on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while service_lists(&bed) < lists_before + 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "page 2 was not asked for ahead ({} Service LISTs served after page 1)",
+                service_lists(&bed) - lists_before
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // The cluster moves on and etcd compacts: page 2 was served before, but the token it
+        // carries (for page 3) names a lost revision.
         bed.kubectl_ok("a", &["create", "configmap", "later", "-n", "paged"], None);
         compact_etcd(&bed, "a");
         while let Some(page) = pager.next_page().await.unwrap() {
