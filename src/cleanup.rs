@@ -150,10 +150,8 @@ mod tests {
         let creator = {
             let path = path.clone();
             std::thread::spawn(move || {
-                let (created, registered) =
-                    create_registered(|| std::fs::File::create(&path).map(|_| path.clone()), |p| p)
-                        .unwrap();
-                (created, registered)
+                create_registered(|| std::fs::File::create(&path).map(|_| path.clone()), |p| p)
+                    .unwrap()
             })
         };
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -9,11 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client};
 use serde_json::Value;
-
-use futures::StreamExt;
 
 use super::discovery::ServedKind;
 use super::retry::with_retry;
