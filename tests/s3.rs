@@ -9,7 +9,9 @@ use std::path::Path;
 
 use routevault::artifact::ArtifactWriter;
 use routevault::store::s3::MIN_PART_SIZE as S3_MIN_PART;
-use routevault::store::{ObjectStore, S3Options, S3Store, StoreError, snapshots};
+use routevault::store::{
+    LockMode, ObjectStore, Retention, S3Options, S3Store, StoreError, snapshots,
+};
 use serde_json::Value;
 use support::bed::{Bed, BedSpec};
 use support::cli::{Run, Workspace, scenario};
@@ -812,6 +814,31 @@ async fn the_body_goes_up_while_the_artifact_is_written_and_part_one_last() {
         listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
         [key.as_str()]
     );
+
+    // With --retain-days: the upload is created locked, its parts go up early all the same,
+    // and the completed object carries the retention.
+    let locked = snapshots::artifact_key("locked", id);
+    let until = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .unwrap();
+    let retention = Retention {
+        mode: LockMode::Governance,
+        until,
+    };
+    let (mut writer, _dir4) = new_artifact();
+    let upload =
+        store.upload_while_written(&locked, Some(&retention), writer.follow_body().unwrap());
+    add_big_objects(&mut writer);
+    let early = wait_for_a_part(&s3, &bucket, "streaming/locked/").await;
+    assert!(!early.contains(&1), "{early:?}");
+    let finished = writer.finish(manifest_of(id)).unwrap();
+    upload
+        .finish(finished.file.path(), finished.body_offset)
+        .await
+        .unwrap();
+    let held = store.retention(&locked, None).await.unwrap().unwrap();
+    assert_eq!(held.mode, LockMode::Governance);
+    assert_eq!(held.until.as_second(), until.as_second());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
