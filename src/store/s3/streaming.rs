@@ -144,19 +144,10 @@ impl StreamingUpload {
     }
 
     /// Abandons the upload: nothing of it becomes visible.
-    pub async fn abort(self) {
+    pub async fn abort(mut self) {
         self.body.abort();
-        let Self {
-            store,
-            key,
-            upload_id,
-            body,
-            ..
-        } = self;
-        let _ = body.await;
-        if let Some(upload_id) = upload_id.get() {
-            store.abort_multipart(&key, upload_id).await;
-        }
+        let _ = (&mut self.body).await;
+        self.abort_created().await;
     }
 
     async fn body_result(&mut self) -> Result<Streamed, StoreError> {
